@@ -1,0 +1,55 @@
+"""`datafactory stats PATH`: rich tables of a stage output's counts, reasons and lengths."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from datafactory.cli import app
+
+EXAMPLES = """
+**Examples**
+
+    datafactory stats samples/
+
+    datafactory stats kept/ --json
+"""
+
+
+@app.command(epilog=EXAMPLES)
+def stats(
+    path: Annotated[str, typer.Argument(help="A stage's output folder (or a shard file).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON instead of tables.")] = False,
+) -> None:
+    """Show counts, finish reasons, verdicts and completion-length percentiles of a stage's output."""
+    import json
+
+    from datafactory.stats import compute_stats
+
+    result = compute_stats(path)
+    if as_json:
+        payload = {k: v for k, v in vars(result).items() if k != "manifest"}
+        payload["stage"] = result.manifest.get("stage")
+        typer.echo(json.dumps(payload, indent=2, default=dict))
+        return
+    console = Console()
+    overview = Table(title=f"{path} ({result.manifest.get('stage', 'unknown stage')})")
+    overview.add_column("measure")
+    overview.add_column("value", justify="right")
+    overview.add_row("rows", f"{result.rows:,}")
+    overview.add_row("prompts", f"{result.prompts:,}")
+    for name, value in result.length_percentiles.items():
+        overview.add_row(f"completion tokens {name}", f"{value:,}")
+    console.print(overview)
+    for title, counter in (("finish_reason", result.finish_reasons), ("verdict", result.verdicts)):
+        if counter:
+            table = Table(title=title)
+            table.add_column(title)
+            table.add_column("rows", justify="right")
+            table.add_column("share", justify="right")
+            for key, count in counter.most_common():
+                table.add_row(str(key), f"{count:,}", f"{count / max(1, result.rows):.1%}")
+            console.print(table)

@@ -1,0 +1,239 @@
+"""The generate stage: prompts in, n sampled completions per prompt out, as resumable sample shards.
+
+Why two passes over the input: the first validates every row (so bad input writes nothing) and fixes the
+pass-through schema; the second streams prompts to the engine chunk by chunk. A prompt's samples always land in
+the same shard, so after a crash the finished prompts are exactly those found in complete shards.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from datafactory.engines.base import EngineOptions, Request, Sampling, engine_class
+from datafactory.engines.local_model import resolve_model
+from datafactory.errors import DataFactoryError, UsageError
+from datafactory.io.outdir import OutputDir
+from datafactory.io.readers import expand_inputs, iter_chunks
+from datafactory.io.writer import ShardWriter
+from datafactory.progress import StageProgress
+from datafactory.prompts import Prompt, PromptBuilder, check_field_names
+from datafactory.schema import PassthroughTypes, samples_schema
+from datafactory.seeds import derive_seed
+
+RESUME_KEYS = [
+    "inputs", "model", "engine", "n", "temperature", "top_p", "max_tokens", "seed", "system",
+    "prompt_field", "id_field",
+]  # fmt: skip
+LOCAL_ENGINES = {"vllm", "transformers"}
+
+
+@dataclass
+class GenerateConfig:
+    inputs: list[str]
+    out: str
+    model: str
+    engine: str = "vllm"
+    n: int = 4
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_tokens: int = 4096
+    seed: int = 0
+    system: str | None = None
+    prompt_field: str | None = None
+    id_field: str | None = None
+    limit: int | None = None
+    shard_rows: int = 10_000
+    chunk_prompts: int | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    concurrency: int = 16
+    overwrite: bool = False
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
+    kv_cache_gb: float | None = None
+    dtype: str = "auto"
+    engine_extra: dict = field(default_factory=dict)
+
+    def sampling(self) -> Sampling:
+        return Sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.seed)
+
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(
+            model=self.model,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            concurrency=self.concurrency,
+            tensor_parallel_size=self.tensor_parallel_size,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+            max_model_len=self.max_model_len,
+            kv_cache_gb=self.kv_cache_gb,
+            dtype=self.dtype,
+            extra=self.engine_extra,
+        )
+
+    def validate(self) -> None:
+        checks = [
+            (self.n >= 1, "-n must be at least 1"),
+            (self.temperature >= 0, "--temperature must be >= 0"),
+            (0 < self.top_p <= 1, "--top-p must be in (0, 1]"),
+            (self.max_tokens >= 1, "--max-tokens must be at least 1"),
+            (self.shard_rows >= 1, "--shard-rows must be at least 1"),
+            (self.limit is None or self.limit >= 1, "--limit must be at least 1"),
+            (self.concurrency >= 1, "--concurrency must be at least 1"),
+            (self.chunk_prompts is None or self.chunk_prompts >= 1, "--chunk-prompts must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+        check_field_names(self.prompt_field, self.id_field)
+
+
+@dataclass
+class PromptScan:
+    prompts: int
+    rows: int
+    duplicates: int
+    passthrough: PassthroughTypes
+
+
+def _builder(config: GenerateConfig) -> PromptBuilder:
+    return PromptBuilder(config.prompt_field, config.id_field, config.system)
+
+
+def iter_prompts(files: list[Path], config: GenerateConfig, builder: PromptBuilder) -> Iterator[Prompt]:
+    """Unique prompts in input order, up to --limit."""
+    produced = 0
+    for chunk in iter_chunks(files):
+        for row in chunk.rows:
+            prompt = builder.build(row, chunk.path)
+            if prompt is None:
+                continue
+            yield prompt
+            produced += 1
+            if config.limit is not None and produced >= config.limit:
+                return
+
+
+def scan_prompts(files: list[Path], config: GenerateConfig) -> PromptScan:
+    """Validate every row that will be used and infer the pass-through column types."""
+    builder = _builder(config)
+    passthrough = PassthroughTypes()
+    prompts = rows = 0
+    pending: list[dict] = []
+    for prompt in iter_prompts(files, config, builder):
+        prompts += 1
+        pending.append(prompt.row)
+        if len(pending) >= 1000:
+            passthrough.observe(pending, skip=builder.consumed_fields(pending[0]))
+            pending = []
+    if pending:
+        passthrough.observe(pending, skip=builder.consumed_fields(pending[0]))
+    rows = prompts + builder.duplicates
+    return PromptScan(prompts, rows, builder.duplicates, passthrough)
+
+
+def finished_prompts(outdir: OutputDir, n: int) -> set[str]:
+    """prompt_ids whose n samples are all in complete shards."""
+    counts: dict[str, int] = {}
+    for shard in outdir.shards():
+        table = pq.read_table(shard, columns=["prompt_id"])
+        for prompt_id in table.column("prompt_id").to_pylist():
+            counts[prompt_id] = counts.get(prompt_id, 0) + 1
+    partial = [pid for pid, count in counts.items() if count != n]
+    if partial:
+        raise DataFactoryError(f"{outdir.path}: prompt {partial[0]!r} has {counts[partial[0]]} samples, expected {n}")
+    return set(counts)
+
+
+def _next_shard_index(outdir: OutputDir) -> int:
+    shards = outdir.shards()
+    return int(shards[-1].stem.split("-")[1]) + 1 if shards else 0
+
+
+def sample_rows(
+    prompt: Prompt, completions, engine, sampling_json: dict, passthrough: PassthroughTypes, seed: int
+) -> list[dict]:
+    extra = passthrough.values(prompt.row)
+    sampling_text = json.dumps({**sampling_json, "request_seed": seed}, sort_keys=True)
+    return [
+        {
+            "prompt_id": prompt.prompt_id,
+            "sample_index": index,
+            "messages": prompt.messages,
+            "completion": completion.text,
+            "finish_reason": completion.finish_reason,
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+            "model": engine.model_name,
+            "engine": engine.name,
+            "sampling": sampling_text,
+            **extra,
+        }
+        for index, completion in enumerate(completions)
+    ]
+
+
+def _arguments(config: GenerateConfig) -> dict:
+    arguments = asdict(config)
+    arguments["inputs"] = [str(p) for p in config.inputs]
+    return arguments
+
+
+def run_generate(config: GenerateConfig) -> dict:
+    """Run the stage and return its manifest."""
+    config.validate()
+    files = expand_inputs(config.inputs)
+    engine_cls = engine_class(config.engine)
+    if config.engine in LOCAL_ENGINES:
+        resolve_model(config.model)
+    scan = scan_prompts(files, config)
+    outdir = OutputDir(config.out, "generate")
+    arguments = _arguments(config)
+    outdir.check(arguments, config.overwrite, files, RESUME_KEYS)
+    done = set() if config.overwrite else finished_prompts(outdir, config.n)
+    todo = scan.prompts - len(done)
+    sampling = config.sampling()
+    written = tokens = 0
+    engine = engine_cls(config.engine_options(), seed=config.seed) if todo > 0 else None
+    outdir.prepare(arguments)
+    if engine is not None:
+        schema = samples_schema(scan.passthrough)
+        writer = ShardWriter(outdir.path, schema, config.shard_rows, _next_shard_index(outdir))
+        chunk_size = config.chunk_prompts or max(1, config.shard_rows // config.n)
+        pending = (p for p in iter_prompts(files, config, _builder(config)) if p.prompt_id not in done)
+        started = time.monotonic()
+        try:
+            with StageProgress("generate", todo, unit="prompts") as progress:
+                while chunk := list(islice(pending, chunk_size)):
+                    seeds = [derive_seed(config.seed, p.prompt_id) for p in chunk]
+                    requests = [Request(p.messages, config.n, s) for p, s in zip(chunk, seeds, strict=True)]
+                    results = engine.generate(requests, sampling)
+                    for prompt, completions, seed in zip(chunk, results, seeds, strict=True):
+                        rows = sample_rows(prompt, completions, engine, sampling.to_dict(), scan.passthrough, seed)
+                        writer.add_group(rows)
+                        written += len(rows)
+                        tokens += sum(c.completion_tokens for c in completions)
+                    rate = tokens / max(1e-9, time.monotonic() - started)
+                    progress.advance(len(chunk), samples=str(written), tok_s=f"{rate:,.0f}")
+            writer.close()
+        finally:
+            engine.close()
+    total_rows = sum(pq.ParquetFile(s).metadata.num_rows for s in outdir.shards())
+    counts = {
+        "rows_in": scan.rows,
+        "prompts": scan.prompts,
+        "duplicate_prompts_skipped": scan.duplicates,
+        "prompts_already_done": len(done),
+        "samples_written_now": written,
+        "completion_tokens_now": tokens,
+        "rows_out": total_rows,
+    }
+    return outdir.finish(arguments, files, counts, passthrough=scan.passthrough.to_json())

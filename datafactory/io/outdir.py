@@ -1,0 +1,154 @@
+"""The output-directory contract: shards, `_manifest.json`, `_SUCCESS`, resume and `--overwrite`.
+
+Why: every stage must behave the same when pointed at an OUT that is empty, half written (resume), or finished
+(refuse unless --overwrite), and a finished run must say exactly what it read and wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from datafactory import __version__
+from datafactory.errors import UsageError
+from datafactory.io.writer import SHARD_PATTERN, ShardInfo, atomic_write_bytes, sha256_file
+
+MANIFEST = "_manifest.json"
+SUCCESS = "_SUCCESS"
+SUB_FOLDERS = ("rejected", "removed")
+SIDE_FILES = ("bad_rows.jsonl", "pass_rates.parquet")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class OutputDir:
+    """One stage's OUT folder. `open()` decides between a fresh start, a resume and a refusal."""
+
+    def __init__(self, path: str | Path, stage: str):
+        self.path = Path(path)
+        self.stage = stage
+        self.started = now()
+        self.resumed = False
+        self.overwrite = False
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    def shards(self, sub: str | None = None) -> list[Path]:
+        folder = self.path / sub if sub else self.path
+        return sorted(folder.glob(SHARD_PATTERN)) if folder.is_dir() else []
+
+    def is_complete(self) -> bool:
+        return (self.path / SUCCESS).exists()
+
+    def check(self, arguments: dict, overwrite: bool, inputs: list[Path], resume_keys: list[str]) -> None:
+        """Decide, writing nothing, whether OUT can be used: fresh, resumable, or refused (exit 2).
+
+        A half-written OUT resumes only when `resume_keys` of the arguments are unchanged.
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"{self.path}: output path exists and is not a directory")
+        out = self.path.resolve()
+        for item in inputs:
+            if item.resolve() == out or out in item.resolve().parents:
+                raise UsageError(f"{self.path}: the output directory holds input {item}; choose another -o")
+        self.overwrite = overwrite
+        if overwrite:
+            return
+        if self.is_complete():
+            raise UsageError(f"{self.path}: holds a finished {self.stage} run (_SUCCESS); pass --overwrite to redo it")
+        if self.shards():
+            self._check_resumable(arguments, resume_keys)
+            self.resumed = True
+
+    def prepare(self, arguments: dict) -> None:
+        """Make OUT ready to write, after `check()`: clear it for --overwrite, drop stale temporaries."""
+        if self.overwrite:
+            self.clear()
+            self.resumed = False
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.remove_temporaries()
+        self.write_manifest({"arguments": arguments, "complete": False})
+
+    def _check_resumable(self, arguments: dict, resume_keys: list[str]) -> None:
+        try:
+            earlier = json.loads(self.manifest_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise UsageError(
+                f"{self.path}: holds shards but no readable {MANIFEST}; pass --overwrite to start again"
+            ) from None
+        if earlier.get("stage") != self.stage:
+            raise UsageError(f"{self.path}: holds output of '{earlier.get('stage')}', not '{self.stage}'")
+        before = earlier.get("arguments", {})
+        changed = [key for key in resume_keys if before.get(key) != arguments.get(key)]
+        if changed:
+            detail = ", ".join(f"{k}: {before.get(k)!r} -> {arguments.get(k)!r}" for k in changed)
+            raise UsageError(
+                f"{self.path}: cannot resume a run with different options ({detail}); pass --overwrite to start again"
+            )
+
+    def clear(self) -> None:
+        """Remove what a stage writes, and nothing else a user may have put there."""
+        if not self.path.is_dir():
+            return
+        for shard in self.shards():
+            shard.unlink()
+        for name in (MANIFEST, SUCCESS, *SIDE_FILES):
+            (self.path / name).unlink(missing_ok=True)
+        for sub in SUB_FOLDERS:
+            folder = self.path / sub
+            if folder.is_dir():
+                shutil.rmtree(folder)
+        self.remove_temporaries()
+
+    def remove_temporaries(self) -> None:
+        if self.path.is_dir():
+            for tmp in self.path.glob(".*.tmp-*"):
+                tmp.unlink(missing_ok=True)
+
+    def write_manifest(self, fields: dict) -> None:
+        manifest = {"stage": self.stage, "datafactory_version": __version__, "started": self.started, **fields}
+        data = json.dumps(manifest, indent=2, ensure_ascii=False, default=str).encode()
+        atomic_write_bytes(self.manifest_path, data + b"\n")
+
+    def finish(self, arguments: dict, inputs: list[Path], counts: dict, sub: str | None = None, **extra) -> dict:
+        """Write the final manifest (every shard with rows and sha256), then `_SUCCESS` last."""
+        manifest = {
+            "arguments": arguments,
+            "complete": True,
+            "finished": now(),
+            "resumed": self.resumed,
+            "inputs": [{"path": str(p), "sha256": _input_digest(p)} for p in inputs],
+            "counts": counts,
+            "shards": [_shard_entry(p) for p in self.shards()],
+            **extra,
+        }
+        for folder in [sub] if sub else SUB_FOLDERS:
+            if self.shards(folder):
+                manifest[f"{folder}_shards"] = [_shard_entry(p, folder) for p in self.shards(folder)]
+        self.write_manifest(manifest)
+        atomic_write_bytes(self.path / SUCCESS, b"")
+        return manifest
+
+
+def _shard_entry(path: Path, sub: str | None = None) -> dict:
+    import pyarrow.parquet as pq
+
+    name = f"{sub}/{path.name}" if sub else path.name
+    info = ShardInfo(name, pq.ParquetFile(path).metadata.num_rows, sha256_file(path))
+    return {"name": info.name, "rows": info.rows, "sha256": info.sha256}
+
+
+def _input_digest(path: Path) -> str:
+    if path.is_file():
+        return sha256_file(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    combined = "".join(f"{p.relative_to(path)}:{sha256_file(p)}\n" for p in files)
+    import hashlib
+
+    return hashlib.sha256(combined.encode()).hexdigest()

@@ -1,0 +1,189 @@
+"""Read rows from JSONL (plain or gzip), Parquet and local Hugging Face dataset folders, in bounded chunks.
+
+Why one reader: every stage takes the same kinds of INPUT (a file, a directory of shards, a glob), and every bad
+row must be reported the same way, naming the file and the 1-based row.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datafactory.errors import BadInput, UsageError
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")
+PARQUET_SUFFIXES = (".parquet",)
+
+
+@dataclass
+class Chunk:
+    """Consecutive rows of one input file; `first_row` is the 1-based row number of rows[0]."""
+
+    path: Path
+    first_row: int
+    rows: list[dict]
+
+
+def _is_hf_dataset_dir(path: Path) -> bool:
+    return (path / "state.json").is_file() or (path / "dataset_dict.json").is_file()
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    if path.is_dir():
+        if _is_hf_dataset_dir(path):
+            return "hf"
+        raise UsageError(f"{path}: a directory input needs part-*.parquet shards or a saved HF dataset")
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    raise UsageError(f"{path}: unsupported input type (expected .jsonl, .jsonl.gz, .parquet or a dataset folder)")
+
+
+def expand_inputs(specs: list[str | Path]) -> list[Path]:
+    """Resolve INPUT arguments to readable files or HF dataset folders, in a stable order.
+
+    A directory means its top-level part-*.parquet shards; failing that, a saved HF dataset; failing that, its
+    top-level JSONL/Parquet files. Sub-folders (rejected/, removed/) are read only when named.
+    """
+    found: list[Path] = []
+    for spec in specs:
+        text = str(spec)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            shards = sorted(path.glob("part-*.parquet"))
+            if shards:
+                found.extend(shards)
+            elif _is_hf_dataset_dir(path):
+                found.append(path)
+            else:
+                files = sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.is_file() and p.name.lower().endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES)
+                )
+                if not files:
+                    raise UsageError(f"{path}: directory holds no part-*.parquet, JSONL or Parquet files")
+                found.extend(files)
+        elif path.is_file():
+            found.append(path)
+        elif glob.has_magic(text):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+            if not matches:
+                raise UsageError(f"{text}: the pattern matches no file")
+            found.extend(expand_inputs(matches))
+        else:
+            raise UsageError(f"{text}: no such file or directory")
+    for path in found:
+        _kind(path)
+    return list(dict.fromkeys(found))
+
+
+def _read_jsonl(path: Path, chunk_rows: int) -> Iterator[Chunk]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    rows: list[dict] = []
+    first = 1
+    seen = 0
+    try:
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise BadInput(f"not valid UTF-8 (byte {err.start})", path, number) from None
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise BadInput(f"invalid JSON ({err.msg} at column {err.colno})", path, number) from None
+                if not isinstance(record, dict):
+                    raise BadInput(f"expected a JSON object, got {type(record).__name__}", path, number)
+                if not rows:
+                    first = number
+                record["__row__"] = number
+                rows.append(record)
+                seen += 1
+                if len(rows) >= chunk_rows:
+                    yield Chunk(path, first, rows)
+                    rows = []
+    except (OSError, EOFError) as err:
+        raise BadInput(f"cannot read file ({err})", path) from None
+    if rows:
+        yield Chunk(path, first, rows)
+    if not seen:
+        raise BadInput("file has no rows", path)
+
+
+def _batches_to_chunks(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterator[Chunk]:
+    next_row = 1
+    seen = 0
+    for batch in batches:
+        rows = batch.to_pylist()
+        for offset, record in enumerate(rows):
+            record["__row__"] = next_row + offset
+        if rows:
+            yield Chunk(path, next_row, rows)
+        next_row += len(rows)
+        seen += len(rows)
+    if not seen:
+        raise BadInput("file has no rows", path)
+
+
+def _read_parquet(path: Path, chunk_rows: int) -> Iterator[Chunk]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as err:
+        raise BadInput(f"not a readable Parquet file ({err})", path) from None
+    yield from _batches_to_chunks(path, parquet.iter_batches(batch_size=chunk_rows))
+
+
+def _hf_arrow_files(path: Path) -> list[Path]:
+    if (path / "dataset_dict.json").is_file():
+        splits = json.loads((path / "dataset_dict.json").read_text()).get("splits", [])
+        raise UsageError(f"{path}: a DatasetDict; name one split folder, e.g. {path / (splits or ['train'])[0]}")
+    state = json.loads((path / "state.json").read_text())
+    return [path / entry["filename"] for entry in state.get("_data_files", [])]
+
+
+def _read_hf(path: Path, chunk_rows: int) -> Iterator[Chunk]:
+    def batches() -> Iterator[pa.RecordBatch]:
+        for arrow_file in _hf_arrow_files(path):
+            with pa.memory_map(str(arrow_file)) as source:
+                for batch in pa.ipc.open_stream(source):
+                    for start in range(0, batch.num_rows, chunk_rows):
+                        yield batch.slice(start, chunk_rows)
+
+    yield from _batches_to_chunks(path, batches())
+
+
+def read_chunks(path: Path, chunk_rows: int = 1000) -> Iterator[Chunk]:
+    """Yield the rows of one input in chunks; each row dict carries its 1-based row number under `__row__`."""
+    reader = {"jsonl": _read_jsonl, "parquet": _read_parquet, "hf": _read_hf}[_kind(path)]
+    yield from reader(path, chunk_rows)
+
+
+def iter_chunks(paths: list[Path], chunk_rows: int = 1000) -> Iterator[Chunk]:
+    for path in paths:
+        yield from read_chunks(path, chunk_rows)
+
+
+def input_schema(path: Path) -> pa.Schema | None:
+    """The stored Arrow schema of a Parquet file or HF dataset folder (None for JSONL, which has none)."""
+    kind = _kind(path)
+    if kind == "parquet":
+        return pq.read_schema(path)
+    if kind == "hf":
+        files = _hf_arrow_files(path)
+        if files:
+            with pa.memory_map(str(files[0])) as source:
+                return pa.ipc.open_stream(source).schema
+    return None

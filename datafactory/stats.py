@@ -1,0 +1,66 @@
+"""Summaries of a stage's output folder: row counts, finish reasons, length percentiles, the funnel.
+
+Why: a person tuning a run wants the numbers at a glance without loading the data into a notebook. Reads the
+shards one at a time, keeping only counters and one integer per row for percentiles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from datafactory.errors import UsageError
+from datafactory.io.readers import expand_inputs
+
+PERCENTILES = (50, 90, 99, 100)
+
+
+@dataclass
+class Stats:
+    path: str
+    rows: int = 0
+    prompts: int = 0
+    finish_reasons: Counter = field(default_factory=Counter)
+    verdicts: Counter = field(default_factory=Counter)
+    length_percentiles: dict = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict)
+
+
+def _percentiles(values: list[int]) -> dict:
+    if not values:
+        return {}
+    values = sorted(values)
+    last = len(values) - 1
+    return {f"p{p}": values[min(last, round(p / 100 * last))] for p in PERCENTILES}
+
+
+def compute_stats(path: str) -> Stats:
+    files = [f for f in expand_inputs([path]) if f.suffix == ".parquet"]
+    if not files:
+        raise UsageError(f"{path}: no Parquet shards to summarise")
+    stats = Stats(path)
+    prompt_ids: set[str] = set()
+    lengths: list[int] = []
+    for shard in files:
+        names = set(pq.read_schema(shard).names)
+        wanted = [c for c in ("prompt_id", "finish_reason", "completion_tokens", "verdict") if c in names]
+        table = pq.read_table(shard, columns=wanted)
+        stats.rows += table.num_rows
+        if "prompt_id" in names:
+            prompt_ids.update(table.column("prompt_id").to_pylist())
+        if "finish_reason" in names:
+            stats.finish_reasons.update(table.column("finish_reason").to_pylist())
+        if "verdict" in names:
+            stats.verdicts.update(table.column("verdict").to_pylist())
+        if "completion_tokens" in names:
+            lengths.extend(v for v in table.column("completion_tokens").to_pylist() if v is not None)
+    stats.prompts = len(prompt_ids)
+    stats.length_percentiles = _percentiles(lengths)
+    manifest = Path(path) / "_manifest.json"
+    if manifest.is_file():
+        stats.manifest = json.loads(manifest.read_text())
+    return stats
