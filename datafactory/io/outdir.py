@@ -111,10 +111,11 @@ class OutputDir:
             for tmp in self.path.glob(".*.tmp-*"):
                 tmp.unlink(missing_ok=True)
 
-    def write_manifest(self, fields: dict) -> None:
+    def write_manifest(self, fields: dict) -> dict:
         manifest = {"stage": self.stage, "datafactory_version": __version__, "started": self.started, **fields}
         data = json.dumps(manifest, indent=2, ensure_ascii=False, default=str).encode()
         atomic_write_bytes(self.manifest_path, data + b"\n")
+        return manifest
 
     def finish(self, arguments: dict, inputs: list[Path], counts: dict, sub: str | None = None, **extra) -> dict:
         """Write the final manifest (every shard with rows and sha256), then `_SUCCESS` last."""
@@ -131,9 +132,9 @@ class OutputDir:
         for folder in [sub] if sub else SUB_FOLDERS:
             if self.shards(folder):
                 manifest[f"{folder}_shards"] = [_shard_entry(p, folder) for p in self.shards(folder)]
-        self.write_manifest(manifest)
+        written = self.write_manifest(manifest)
         atomic_write_bytes(self.path / SUCCESS, b"")
-        return manifest
+        return written
 
 
 def _shard_entry(path: Path, sub: str | None = None) -> dict:

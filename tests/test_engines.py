@@ -1,0 +1,101 @@
+"""Each engine on a real tiny model: transformers in-process, vLLM (CPU) offline, and a real `vllm serve`."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datafactory.io.writer import sha256_file
+from datafactory.schema import SAMPLES_COLUMNS
+from tests.conftest import run_cli, write_jsonl
+
+pytestmark = pytest.mark.engine
+
+PROMPTS = [
+    {"id": "q1", "problem": "What is 12 + 30?", "answer": "42", "level": 1},
+    {"id": "q2", "problem": "Say hello.", "answer": None, "level": 2},
+    {"id": "q3", "problem": "Solve for x: 2x + 3 = 11.", "answer": "4", "level": 3},
+]
+
+
+def read_out(out):
+    return pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("part-*.parquet")))
+
+
+def check_samples(out, n, engine, prompts=PROMPTS, max_tokens=12):
+    table = read_out(out)
+    assert table.column_names[: len(SAMPLES_COLUMNS)] == SAMPLES_COLUMNS
+    assert {"problem", "answer", "level", "id"} <= set(table.column_names)
+    rows = table.to_pylist()
+    assert sorted((r["prompt_id"], r["sample_index"]) for r in rows) == sorted(
+        (p["id"], i) for p in prompts for i in range(n)
+    )
+    by_id = {p["id"]: p for p in prompts}
+    for row in rows:
+        assert row["messages"] == [{"role": "user", "content": by_id[row["prompt_id"]]["problem"]}]
+        assert row["answer"] == by_id[row["prompt_id"]]["answer"]
+        assert row["engine"] == engine and row["finish_reason"] in {"stop", "length"}
+        assert 0 < row["completion_tokens"] <= max_tokens and row["prompt_tokens"] > 5
+        assert json.loads(row["sampling"])["n"] == n
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["complete"] and (out / "_SUCCESS").exists()
+    assert manifest["counts"]["rows_out"] == len(rows)
+    for shard in manifest["shards"]:
+        assert sha256_file(out / shard["name"]) == shard["sha256"]
+    return rows
+
+
+def completions(rows):
+    return {(r["prompt_id"], r["sample_index"]): r["completion"] for r in rows}
+
+
+def test_transformers_engine_samples_reproducibly(tmp_path, tiny_model):
+    prompts = write_jsonl(tmp_path / "p.jsonl", PROMPTS)
+    runs = []
+    for name in ("a", "b"):
+        result = run_cli(
+            "generate", prompts, "-o", tmp_path / name, "-m", tiny_model, "--engine", "transformers",
+            "-n", "3", "--max-tokens", "12", "--temperature", "0.9", "--seed", "7",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        runs.append(check_samples(tmp_path / name, 3, "transformers"))
+    assert completions(runs[0]) == completions(runs[1])
+    assert len(set(completions(runs[0]).values())) > 1
+
+
+def test_vllm_offline_engine_on_cpu_reads_parquet_and_hf_inputs(tmp_path, tiny_model):
+    import datasets
+
+    pq.write_table(pa.Table.from_pylist(PROMPTS[:2]), tmp_path / "a.parquet")
+    datasets.Dataset.from_list(PROMPTS[2:]).save_to_disk(tmp_path / "hf")
+    out = tmp_path / "out"
+    result = run_cli(
+        "generate", tmp_path / "a.parquet", tmp_path / "hf", "-o", out, "-m", tiny_model,
+        "-n", "4", "--max-tokens", "12", "--dtype", "float32", "--max-model-len", "512", timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = check_samples(out, 4, "vllm")
+    assert len({r["completion"] for r in rows}) > 1
+
+
+def test_openai_engine_against_vllm_serve_is_seeded(tmp_path, vllm_server):
+    prompts = write_jsonl(tmp_path / "p.jsonl", PROMPTS)
+    runs = []
+    for name in ("a", "b"):
+        result = run_cli(
+            "generate", prompts, "-o", tmp_path / name, "-m", "tiny", "--engine", "openai",
+            "--base-url", vllm_server, "-n", "2", "--max-tokens", "12", "--concurrency", "4", "--temperature", "1.0",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        runs.append(check_samples(tmp_path / name, 2, "openai"))
+    assert completions(runs[0]) == completions(runs[1])
+
+
+def test_openai_engine_refuses_a_model_the_server_does_not_serve(tmp_path, vllm_server):
+    prompts = write_jsonl(tmp_path / "p.jsonl", PROMPTS)
+    result = run_cli(
+        "generate", prompts, "-o", tmp_path / "o", "-m", "gpt-nope", "--engine", "openai", "--base-url", vllm_server
+    )
+    assert result.returncode == 2 and "does not serve model 'gpt-nope'" in result.stderr
+    assert not (tmp_path / "o").exists()
