@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from datafactory.engines.base import EngineOptions, Request, Sampling, engine_class
+from datafactory.engines.base import Engine, EngineOptions, Request, Sampling, engine_class
 from datafactory.engines.local_model import resolve_model
 from datafactory.errors import DataFactoryError, UsageError
 from datafactory.io.outdir import OutputDir
@@ -187,8 +187,8 @@ def _arguments(config: GenerateConfig) -> dict:
     return arguments
 
 
-def run_generate(config: GenerateConfig) -> dict:
-    """Run the stage and return its manifest."""
+def run_generate(config: GenerateConfig, engine: Engine | None = None) -> dict:
+    """Run the stage and return its manifest. A started `engine` may be passed in (and is then left open)."""
     config.validate()
     files = expand_inputs(config.inputs)
     engine_cls = engine_class(config.engine)
@@ -202,9 +202,11 @@ def run_generate(config: GenerateConfig) -> dict:
     todo = scan.prompts - len(done)
     sampling = config.sampling()
     written = tokens = 0
-    engine = engine_cls(config.engine_options(), seed=config.seed) if todo > 0 else None
+    owned = engine is None and todo > 0
+    if owned:
+        engine = engine_cls(config.engine_options(), seed=config.seed)
     outdir.prepare(arguments)
-    if engine is not None:
+    if todo > 0:
         schema = samples_schema(scan.passthrough)
         writer = ShardWriter(outdir.path, schema, config.shard_rows, _next_shard_index(outdir))
         chunk_size = config.chunk_prompts or max(1, config.shard_rows // config.n)
@@ -225,7 +227,8 @@ def run_generate(config: GenerateConfig) -> dict:
                     progress.advance(len(chunk), samples=str(written), tok_s=f"{rate:,.0f}")
             writer.close()
         finally:
-            engine.close()
+            if owned:
+                engine.close()
     total_rows = sum(pq.ParquetFile(s).metadata.num_rows for s in outdir.shards())
     counts = {
         "rows_in": scan.rows,

