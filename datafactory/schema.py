@@ -40,7 +40,8 @@ class PassthroughTypes:
     column: text stays as it is, other values are written as JSON. Nothing is dropped.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, prefix_reserved: bool = True) -> None:
+        self.prefix_reserved = prefix_reserved
         self.types: dict[str, pa.DataType | None] = {}
         self.as_json: set[str] = set()
 
@@ -77,11 +78,14 @@ class PassthroughTypes:
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 self._to_json(column)
 
+    def _name(self, column: str) -> str:
+        return passthrough_name(column) if self.prefix_reserved else column
+
     def fields(self) -> list[pa.Field]:
         out = []
         for column, kind in self.types.items():
             kind = pa.string() if kind is None or pa.types.is_null(kind) else kind
-            out.append(pa.field(passthrough_name(column), kind))
+            out.append(pa.field(self._name(column), kind))
         return out
 
     def values(self, row: dict) -> dict:
@@ -91,7 +95,7 @@ class PassthroughTypes:
             value = row.get(column)
             if column in self.as_json and value is not None and not isinstance(value, str):
                 value = json.dumps(value, ensure_ascii=False, default=str)
-            out[passthrough_name(column)] = value
+            out[self._name(column)] = value
         return out
 
     def to_json(self) -> dict:

@@ -17,7 +17,7 @@ from datafactory.io.writer import SHARD_PATTERN, ShardInfo, atomic_write_bytes, 
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
-SUB_FOLDERS = ("rejected", "removed")
+SUB_FOLDERS = ("rejected", "removed", "_work")
 SIDE_FILES = ("bad_rows.jsonl", "pass_rates.parquet")
 
 
@@ -46,7 +46,9 @@ class OutputDir:
     def is_complete(self) -> bool:
         return (self.path / SUCCESS).exists()
 
-    def check(self, arguments: dict, overwrite: bool, inputs: list[Path], resume_keys: list[str]) -> None:
+    def check(
+        self, arguments: dict, overwrite: bool, inputs: list[Path], resume_keys: list[str], work: str | None = None
+    ) -> None:
         """Decide, writing nothing, whether OUT can be used: fresh, resumable, or refused (exit 2).
 
         A half-written OUT resumes only when `resume_keys` of the arguments are unchanged.
@@ -62,7 +64,7 @@ class OutputDir:
             return
         if self.is_complete():
             raise UsageError(f"{self.path}: holds a finished {self.stage} run (_SUCCESS); pass --overwrite to redo it")
-        if self.shards():
+        if self.shards() or (work and (self.path / work).is_dir()):
             self._check_resumable(arguments, resume_keys)
             self.resumed = True
 

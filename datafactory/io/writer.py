@@ -68,6 +68,7 @@ class ShardWriter:
         self.shard_rows = max(1, shard_rows)
         self.next_index = start_index
         self.buffer: list[dict] = []
+        self.tables: list[pa.Table] = []
         self.written: list[ShardInfo] = []
 
     def add_group(self, rows: list[dict]) -> None:
@@ -78,15 +79,32 @@ class ShardWriter:
     def add(self, row: dict) -> None:
         self.add_group([row])
 
+    def add_table(self, table: pa.Table) -> None:
+        """Append Arrow rows (cast to the writer's schema), writing full shards as they fill."""
+        if self.buffer:
+            self.flush()
+        self.tables.append(table.select(self.schema.names).cast(self.schema))
+        while sum(t.num_rows for t in self.tables) >= self.shard_rows:
+            combined = pa.concat_tables(self.tables)
+            self._write(combined.slice(0, self.shard_rows))
+            rest = combined.slice(self.shard_rows)
+            self.tables = [rest] if rest.num_rows else []
+
     def flush(self) -> None:
-        if not self.buffer:
+        if self.tables:
+            self._write(pa.concat_tables(self.tables))
+            self.tables = []
+        if self.buffer:
+            self._write(pa.Table.from_pylist(self.buffer, schema=self.schema))
+            self.buffer = []
+
+    def _write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
             return
-        table = pa.Table.from_pylist(self.buffer, schema=self.schema)
         path = self.directory / shard_name(self.next_index)
         write_table_atomic(table, path)
         self.written.append(ShardInfo(path.name, table.num_rows, sha256_file(path)))
         self.next_index += 1
-        self.buffer = []
 
     def close(self) -> list[ShardInfo]:
         self.flush()

@@ -1,0 +1,76 @@
+"""`datafactory filter`: options → FilterConfig → run_filter, then the funnel in one line."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from datafactory.cli import app
+
+EXAMPLES = """
+**Examples**
+
+    datafactory filter samples/ -o kept/ --verifier math --gold-field answer --rules r1 --keep 1
+
+    datafactory filter samples/ -o kept/ --verifier choice --rules default,language_mixed --language en
+
+    datafactory filter samples/ -o kept/ --verifier none --rules truncated,repetition \\
+        --rule-option long_paragraph_chars=5000 --min-pass-rate 0.1 --rl-prompts rl.jsonl
+
+Selected passes go to OUT/part-*.parquet; every other row, with its reasons, to OUT/rejected/.
+"""
+
+
+@app.command("filter", epilog=EXAMPLES)
+def filter_command(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Sample shards from generate (folders, files or globs).", show_default=False)
+    ],
+    out: Annotated[str, typer.Option("-o", "--out", help="Output folder: kept rows, rejected/, pass_rates.parquet.")],
+    verifier: Annotated[str, typer.Option(help="math, choice, exact or none (rules only).")] = "math",
+    gold_field: Annotated[str, typer.Option(help="Column holding the gold answer.")] = "answer",
+    rules: Annotated[
+        str, typer.Option(help="Rule set (default, r1, none) or a comma list of rules and sets.")
+    ] = "default",
+    language: Annotated[
+        str, typer.Option(help="Target language of the reasoning, for language_mixed (ISO 639-1).")
+    ] = "en",
+    rule_option: Annotated[
+        list[str] | None, typer.Option(help="Override a rule threshold, NAME=VALUE (repeatable).")
+    ] = None,
+    keep: Annotated[
+        int | None, typer.Option(help="Keep at most K passing samples per prompt (default: all distinct).")
+    ] = None,
+    select: Annotated[
+        str, typer.Option(help="Which passing samples to keep: shortest, longest, random or first.")
+    ] = "shortest",
+    min_pass_rate: Annotated[float, typer.Option(help="Keep only prompts whose pass rate is at least this.")] = 0.0,
+    max_pass_rate: Annotated[float, typer.Option(help="Keep only prompts whose pass rate is at most this.")] = 1.0,
+    workers: Annotated[int, typer.Option(help="Verifier worker processes.")] = max(1, os.cpu_count() or 1),
+    timeout: Annotated[float, typer.Option(help="Hard time limit per row in seconds (then verifier_timeout).")] = 20.0,
+    seed: Annotated[int, typer.Option(help="Seed for --select random.")] = 0,
+    shard_rows: Annotated[int, typer.Option(help="Rows per output shard.")] = 10_000,
+    rl_prompts: Annotated[
+        str | None, typer.Option(help="Write prompts with 0 < pass rate < 1 to this JSONL file.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
+    ] = False,
+) -> None:
+    """Rejection sampling: verify answers, apply R1 readability rules, keep the best k samples per prompt."""
+    from datafactory.filtering.stage import FilterConfig, run_filter
+
+    config = FilterConfig(
+        inputs=inputs, out=out, verifier=verifier, gold_field=gold_field, rules=rules, language=language,
+        rule_options=rule_option or [], keep=keep, select=select, min_pass_rate=min_pass_rate,
+        max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
+        rl_prompts=rl_prompts, overwrite=overwrite,
+    )  # fmt: skip
+    counts = run_filter(config)["counts"]
+    top = ", ".join(f"{k} {v}" for k, v in counts["verdicts"].items() if k != "pass")
+    typer.echo(
+        f"filter: {counts['rows_in']} rows -> {counts['rows_kept']} kept, {counts['rows_rejected']} rejected ({top}) in {out}",
+        err=True,
+    )

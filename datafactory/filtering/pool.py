@@ -1,0 +1,171 @@
+"""A pool of worker processes with a hard time limit per row.
+
+Why not multiprocessing.Pool: a row that hangs (sympy on 10^{10^{10^{10}}}, a runaway program) must cost only
+itself. Here each worker takes a batch of rows and reports each row as it finishes; a worker silent for longer
+than the limit is killed, its current row is marked `verifier_timeout`, a fresh worker takes the rest of the
+batch, and nothing hangs. Results come back in submission order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+from datafactory.filtering.evaluate import EvalSpec, Evaluator, result_for
+
+PRELOAD = ["datafactory.filtering.evaluate", "datafactory.verifiers.math", "math_verify", "sympy"]
+
+
+def _worker_main(conn, spec: EvalSpec) -> None:
+    evaluator = Evaluator(spec)
+    conn.send(("ready", None, None))
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        batch_id, start, tasks = message
+        for offset, task in enumerate(tasks):
+            conn.send((batch_id, start + offset, evaluator.evaluate(task)))
+
+
+@dataclass
+class _Job:
+    batch_id: int
+    start: int
+    tasks: list
+
+
+class _Worker:
+    def __init__(self, context, spec: EvalSpec):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, spec), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: _Job | None = None
+        self.done_in_job = 0
+        self.deadline = float("inf")
+        self.ready = False
+
+    def give(self, job: _Job, timeout: float) -> None:
+        self.job, self.done_in_job = job, 0
+        self.deadline = time.monotonic() + timeout
+        self.conn.send((job.batch_id, job.start, job.tasks))
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+class WorkerPool:
+    """`map(batches)` yields one list of results per batch of task dicts, in order."""
+
+    def __init__(self, spec: EvalSpec, workers: int = 2, timeout: float = 20.0, start_timeout: float = 120.0):
+        self.spec, self.size, self.timeout, self.start_timeout = spec, max(1, workers), timeout, start_timeout
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(PRELOAD)
+        self.workers: list[_Worker] = []
+        self.timeouts = self.crashes = 0
+
+    def __enter__(self) -> WorkerPool:
+        self.workers = [self._spawn() for _ in range(self.size)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for worker in self.workers:
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+            worker.process.join(timeout=2)
+            worker.kill()
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self.context, self.spec)
+        worker.deadline = time.monotonic() + self.start_timeout
+        return worker
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.kill()
+        fresh = self._spawn()
+        self.workers[self.workers.index(worker)] = fresh
+        return fresh
+
+    def map(self, batches: Iterable[list[dict]], on_row: Callable[[int], None] | None = None) -> Iterator[list[dict]]:
+        source = iter(batches)
+        queue: deque[_Job] = deque()
+        results: dict[int, list] = {}
+        sizes: dict[int, int] = {}
+        submitted = emitted = 0
+        exhausted = False
+        while True:
+            while not exhausted and len(queue) + sum(w.job is not None for w in self.workers) < 2 * self.size:
+                batch = next(source, None)
+                if batch is None:
+                    exhausted = True
+                    break
+                if batch:
+                    queue.append(_Job(submitted, 0, batch))
+                    results[submitted], sizes[submitted] = [None] * len(batch), len(batch)
+                    submitted += 1
+            for worker in self.workers:
+                if worker.ready and worker.job is None and queue:
+                    worker.give(queue.popleft(), self.timeout)
+            while emitted in sizes and all(r is not None for r in results[emitted]):
+                yield results.pop(emitted)
+                del sizes[emitted]
+                emitted += 1
+            if exhausted and not queue and emitted == submitted:
+                return
+            self._collect(queue, results, on_row)
+
+    def _collect(self, queue: deque, results: dict, on_row) -> None:
+        waiting = [w for w in self.workers if w.job is not None or not w.ready]
+        if not waiting:
+            return
+        pause = max(0.0, min(w.deadline for w in waiting) - time.monotonic())
+        ready = wait([w.conn for w in waiting], timeout=pause)
+        for worker in list(waiting):
+            if worker.conn in ready:
+                self._receive(worker, queue, results, on_row)
+            elif time.monotonic() >= worker.deadline:
+                self._fail(worker, queue, results, "verifier_timeout", f"no result within {self.timeout:g} s")
+
+    def _receive(self, worker: _Worker, queue: deque, results: dict, on_row) -> None:
+        try:
+            batch_id, index, result = worker.conn.recv()
+        except (EOFError, OSError):
+            code = worker.process.exitcode
+            self._fail(worker, queue, results, "verifier_error", f"worker died (exit code {code})")
+            return
+        if batch_id == "ready":
+            worker.ready = True
+            worker.deadline = float("inf")
+            return
+        results[batch_id][index] = result
+        worker.done_in_job += 1
+        worker.deadline = time.monotonic() + self.timeout
+        if on_row:
+            on_row(1)
+        if worker.done_in_job == len(worker.job.tasks):
+            worker.job, worker.deadline = None, float("inf")
+
+    def _fail(self, worker: _Worker, queue: deque, results: dict, verdict: str, detail: str) -> None:
+        job = worker.job
+        if job is None:  # died or hung while starting
+            if not worker.ready and time.monotonic() < worker.deadline and worker.process.is_alive():
+                return
+            raise RuntimeError(f"a verifier worker failed to start ({detail})")
+        self.timeouts += verdict == "verifier_timeout"
+        self.crashes += verdict == "verifier_error"
+        index = job.start + worker.done_in_job
+        results[job.batch_id][index] = result_for(verdict, detail, self.spec.verifier)
+        rest = job.tasks[worker.done_in_job + 1 :]
+        if rest:
+            queue.appendleft(_Job(job.batch_id, index + 1, rest))
+        self._replace(worker)

@@ -1,0 +1,299 @@
+"""The filter stage: evaluate every sample, pick the best k per prompt, write kept/ and rejected/.
+
+Why three steps: (1) rows stream through the worker pool and land, evaluated, in `OUT/_work/` — one file per input
+file, so a stopped run resumes at the first unfinished input; (2) selection reads only a few columns of those
+files; (3) the files are split into `OUT/part-*` (selected passes) and `OUT/rejected/part-*` (everything else,
+with its reasons). Memory stays bounded by the per-row summaries, never the text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from datafactory.errors import BadInput, UsageError
+from datafactory.filtering.evaluate import EvalSpec
+from datafactory.filtering.pool import WorkerPool
+from datafactory.filtering.select import STRATEGIES, PromptOutcome, RowSummary, select
+from datafactory.io.outdir import OutputDir
+from datafactory.io.readers import expand_inputs, input_schema, read_chunks
+from datafactory.io.writer import ShardWriter, atomic_write_bytes
+from datafactory.progress import StageProgress
+from datafactory.rules import RuleConfig, resolve_rules
+from datafactory.schema import INTERNAL_COLUMNS, PassthroughTypes
+from datafactory.verifiers.base import verifier_class
+
+EVAL_FIELDS = [
+    pa.field("reasoning", pa.string()),
+    pa.field("response", pa.string()),
+    pa.field("extracted_answer", pa.string()),
+    pa.field("verdict", pa.string()),
+    pa.field("reasons", pa.list_(pa.string())),
+    pa.field("score", pa.float64()),
+    pa.field("verifier", pa.string()),
+    pa.field("verifier_detail", pa.string()),
+]
+WORK_FIELDS = [pa.field("_verifier_ok", pa.bool_()), pa.field("_completion_hash", pa.uint64())]
+FINAL_FIELDS = [pa.field("pass_rate", pa.float64()), pa.field("selected", pa.bool_())]
+OWN_COLUMNS = {f.name for f in EVAL_FIELDS + WORK_FIELDS + FINAL_FIELDS}
+RESUME_KEYS = ["inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout"]
+BATCH_ROWS = 64
+
+
+@dataclass
+class FilterConfig:
+    inputs: list[str]
+    out: str
+    verifier: str = "math"
+    gold_field: str = "answer"
+    rules: str = "default"
+    language: str = "en"
+    rule_options: list[str] = field(default_factory=list)
+    keep: int | None = None
+    select: str = "shortest"
+    min_pass_rate: float = 0.0
+    max_pass_rate: float = 1.0
+    workers: int = max(1, os.cpu_count() or 1)
+    timeout: float = 20.0
+    seed: int = 0
+    shard_rows: int = 10_000
+    rl_prompts: str | None = None
+    overwrite: bool = False
+
+    def validate(self) -> None:
+        verifier_class(self.verifier)
+        if self.select not in STRATEGIES:
+            raise UsageError(f"--select {self.select!r}: choose one of {', '.join(STRATEGIES)}")
+        if self.keep is not None and self.keep < 1:
+            raise UsageError("--keep must be at least 1")
+        if not 0 <= self.min_pass_rate <= self.max_pass_rate <= 1:
+            raise UsageError("--min-pass-rate and --max-pass-rate must satisfy 0 <= min <= max <= 1")
+        if self.timeout <= 0 or self.workers < 1 or self.shard_rows < 1:
+            raise UsageError("--timeout, --workers and --shard-rows must be positive")
+
+    def spec(self) -> EvalSpec:
+        config = RuleConfig(language=self.language).override(self.rule_options)
+        return EvalSpec(self.verifier, {}, resolve_rules(self.rules), config)
+
+
+def file_schema(path: Path) -> pa.Schema:
+    """The stored schema of a Parquet/HF input; for JSONL, inferred over the whole file."""
+    schema = input_schema(path)
+    if schema is None:
+        types = PassthroughTypes(prefix_reserved=False)
+        for chunk in read_chunks(path):
+            types.observe(chunk.rows)
+        schema = pa.schema(types.fields())
+    keep = [f for f in schema if f.name not in OWN_COLUMNS and f.name not in INTERNAL_COLUMNS]
+    return pa.schema(keep)
+
+
+def check_columns(path: Path, schema: pa.Schema, config: FilterConfig) -> None:
+    for name in ("prompt_id", "completion"):
+        if name not in schema.names:
+            raise BadInput(f"column '{name}' is missing (filter reads generate's samples)", path, field=name)
+    if verifier_class(config.verifier).needs_gold and config.gold_field not in schema.names:
+        raise BadInput(
+            f"gold column is missing (set it with --gold-field; columns: {', '.join(schema.names)})",
+            path,
+            field=config.gold_field,
+        )
+
+
+def _task(row: dict, gold_field: str) -> dict:
+    return {
+        "prompt_id": row.get("prompt_id"),
+        "completion": row.get("completion") or "",
+        "finish_reason": row.get("finish_reason"),
+        "completion_tokens": row.get("completion_tokens"),
+        "gold": row.get(gold_field),
+    }
+
+
+def _batches(rows: list[dict], gold_field: str):
+    """Consecutive rows of one prompt go together (a worker parses their gold once), at most BATCH_ROWS."""
+    batch: list[dict] = []
+    for row in rows:
+        if batch and (len(batch) >= BATCH_ROWS or batch[-1]["prompt_id"] != row.get("prompt_id")):
+            yield batch
+            batch = []
+        batch.append(_task(row, gold_field))
+    if batch:
+        yield batch
+
+
+def evaluate_file(
+    index: int, path: Path, schema: pa.Schema, work: Path, pool: WorkerPool, config: FilterConfig, progress
+) -> Path:
+    """Evaluate one input file into `work/eval-NNNNN.parquet` (atomically); skip it if already there."""
+    target = work / f"eval-{index:05d}.parquet"
+    if target.exists():
+        progress.advance(pq.ParquetFile(target).metadata.num_rows)
+        return target
+    out_schema = pa.schema(list(schema) + EVAL_FIELDS + WORK_FIELDS)
+    tmp = work / f".eval-{index:05d}.parquet.tmp-{os.getpid()}"
+    with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
+        for chunk in read_chunks(path, chunk_rows=2000):
+            for row in chunk.rows:
+                if not isinstance(row.get("completion") or "", str):
+                    raise BadInput("expected a string", path, row["__row__"], "completion")
+            results = [
+                r for batch in pool.map(_batches(chunk.rows, config.gold_field), progress.advance) for r in batch
+            ]
+            rows = [{**row, **result} for row, result in zip(chunk.rows, results, strict=True)]
+            writer.write_table(pa.Table.from_pylist(rows, schema=out_schema))
+    os.replace(tmp, target)
+    return target
+
+
+def summarise(files: list[Path]) -> dict[str, list[RowSummary]]:
+    by_prompt: dict[str, list[RowSummary]] = {}
+    for file_index, path in enumerate(files):
+        names = set(pq.read_schema(path).names)
+        columns = ["prompt_id", "verdict", "_verifier_ok", "_completion_hash"]
+        columns += [c for c in ("sample_index", "completion_tokens") if c in names]
+        table = pq.read_table(path, columns=columns).to_pydict()
+        count = len(table["prompt_id"])
+        samples = table.get("sample_index") or list(range(count))
+        lengths = table.get("completion_tokens") or [0] * count
+        for row in range(count):
+            summary = RowSummary(
+                (file_index, row), samples[row] if samples[row] is not None else row, table["verdict"][row] == "pass",
+                bool(table["_verifier_ok"][row]), lengths[row] or 0, table["_completion_hash"][row],
+            )  # fmt: skip
+            by_prompt.setdefault(table["prompt_id"][row], []).append(summary)
+    return by_prompt
+
+
+def _final_columns(table: pa.Table, file_index: int, outcomes: dict[str, PromptOutcome]) -> pa.Table:
+    prompt_ids = table.column("prompt_id").to_pylist()
+    verdicts = table.column("verdict").to_pylist()
+    reasons = table.column("reasons").to_pylist()
+    rates, selected = [], []
+    for row, prompt_id in enumerate(prompt_ids):
+        outcome = outcomes[prompt_id]
+        chosen = (file_index, row) in outcome.selected
+        rates.append(outcome.pass_rate)
+        selected.append(chosen)
+        if verdicts[row] == "pass" and not chosen:
+            verdicts[row] = "not_selected" if outcome.in_range else "pass_rate_out_of_range"
+            reasons[row] = [verdicts[row]]
+    table = table.set_column(table.schema.get_field_index("verdict"), "verdict", pa.array(verdicts, pa.string()))
+    table = table.set_column(
+        table.schema.get_field_index("reasons"), "reasons", pa.array(reasons, pa.list_(pa.string()))
+    )
+    table = table.append_column(FINAL_FIELDS[0], pa.array(rates, pa.float64()))
+    table = table.append_column(FINAL_FIELDS[1], pa.array(selected, pa.bool_()))
+    return table.drop_columns([f.name for f in WORK_FIELDS])
+
+
+def run_filter(config: FilterConfig) -> dict:
+    config.validate()
+    spec = config.spec()
+    files = expand_inputs(config.inputs)
+    schemas = [file_schema(path) for path in files]
+    for path, schema in zip(files, schemas, strict=True):
+        check_columns(path, schema, config)
+    try:
+        unified = pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise UsageError(f"the inputs' columns have incompatible types: {err}") from None
+    final_schema = pa.schema(list(unified) + EVAL_FIELDS + FINAL_FIELDS)
+
+    outdir = OutputDir(config.out, "filter")
+    arguments = {**asdict(config), "inputs": [str(p) for p in config.inputs]}
+    outdir.check(arguments, config.overwrite, files, RESUME_KEYS, work="_work")
+    outdir.prepare(arguments)
+    work = outdir.path / "_work"
+    work.mkdir(exist_ok=True)
+    total = sum(_row_count(p) for p in files)
+    with (
+        StageProgress("filter", total, unit="rows") as progress,
+        WorkerPool(spec, config.workers, config.timeout) as pool,
+    ):
+        evaluated = [
+            evaluate_file(i, p, s, work, pool, config, progress)
+            for i, (p, s) in enumerate(zip(files, schemas, strict=True))
+        ]
+        timeouts, crashes = pool.timeouts, pool.crashes
+
+    by_prompt = summarise(evaluated)
+    outcomes = {
+        pid: select(rows, pid, config.keep, config.select, config.seed, config.min_pass_rate, config.max_pass_rate)
+        for pid, rows in by_prompt.items()
+    }
+    for stale in outdir.shards() + outdir.shards("rejected"):
+        stale.unlink()
+    kept = ShardWriter(outdir.path, final_schema, config.shard_rows)
+    rejected = ShardWriter(outdir.path / "rejected", final_schema, config.shard_rows)
+    verdicts: Counter = Counter()
+    reasons: Counter = Counter()
+    for file_index, path in enumerate(evaluated):
+        table = _final_columns(pq.read_table(path), file_index, outcomes)
+        verdicts.update(table.column("verdict").to_pylist())
+        reasons.update(r for row in table.column("reasons").to_pylist() for r in row)
+        mask = table.column("selected")
+        kept.add_table(table.filter(mask))
+        rejected.add_table(table.filter(pc.invert(mask)))
+    kept.close()
+    rejected.close()
+    _write_pass_rates(outdir.path / "pass_rates.parquet", outcomes)
+    if config.rl_prompts:
+        _write_rl_prompts(Path(config.rl_prompts), evaluated, outcomes, config.gold_field)
+    shutil.rmtree(work)
+    counts = {
+        "rows_in": total,
+        "rows_kept": kept.rows_written,
+        "rows_rejected": rejected.rows_written,
+        "prompts": len(outcomes),
+        "prompts_with_a_pass": sum(o.n_pass > 0 for o in outcomes.values()),
+        "prompts_in_pass_rate_range": sum(o.in_range for o in outcomes.values()),
+        "verdicts": dict(verdicts.most_common()),
+        "reasons": dict(reasons.most_common()),
+        "verifier_timeouts": timeouts,
+        "worker_crashes": crashes,
+    }
+    return outdir.finish(arguments, files, counts, rules=spec.rules, rule_config=asdict(spec.rule_config))
+
+
+def _row_count(path: Path) -> int:
+    if path.suffix == ".parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    return sum(len(chunk.rows) for chunk in read_chunks(path, chunk_rows=10_000))
+
+
+def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome]) -> None:
+    table = pa.table(
+        {
+            "prompt_id": pa.array(list(outcomes), pa.string()),
+            "n": pa.array([o.n for o in outcomes.values()], pa.int32()),
+            "n_pass": pa.array([o.n_pass for o in outcomes.values()], pa.int32()),
+            "pass_rate": pa.array([o.pass_rate for o in outcomes.values()], pa.float64()),
+        }
+    )
+    from datafactory.io.writer import write_table_atomic
+
+    write_table_atomic(table, path)
+
+
+def _write_rl_prompts(path: Path, evaluated: list[Path], outcomes: dict[str, PromptOutcome], gold_field: str) -> None:
+    """Prompts with 0 < pass rate < 1 (the ones worth RL, as in DAPO's dynamic sampling), one JSON line each."""
+    lines, seen = [], set()
+    for file in evaluated:
+        names = pq.read_schema(file).names
+        columns = [c for c in ("prompt_id", "messages", gold_field) if c in names]
+        for row in pq.read_table(file, columns=columns).to_pylist():
+            outcome = outcomes[row["prompt_id"]]
+            if row["prompt_id"] not in seen and 0 < outcome.pass_rate < 1:
+                seen.add(row["prompt_id"])
+                lines.append(json.dumps({**row, "pass_rate": outcome.pass_rate}, ensure_ascii=False, default=str))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode())

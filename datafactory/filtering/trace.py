@@ -1,0 +1,70 @@
+"""Split a completion into reasoning (inside <think>…</think>) and response, and find boxed answers.
+
+Why lenient about the opening tag: many chat templates (R1-distilled Qwen among them) put `<think>` in the
+prompt, so the completion starts inside the reasoning and only `</think>` appears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OPEN, CLOSE = "<think>", "</think>"
+
+
+@dataclass(frozen=True)
+class Trace:
+    reasoning: str
+    response: str
+    well_formed: bool
+    problem: str | None  # why it is not well formed
+
+
+def parse_trace(completion: str) -> Trace:
+    opens, closes = completion.count(OPEN), completion.count(CLOSE)
+    if closes == 0:
+        problem = "no </think>" if opens else "no think block"
+        return Trace("", completion.strip(), False, problem)
+    head, _, response = completion.rpartition(CLOSE)
+    before_open, _, reasoning = head.partition(OPEN) if opens else ("", "", head)
+    problem = None
+    if opens > 1 or closes > 1:
+        problem = "several think blocks"
+    elif before_open.strip():
+        problem = "text before <think>"
+    elif not reasoning.strip():
+        problem = "empty reasoning"
+    elif not response.strip():
+        problem = "no response after </think>"
+    return Trace(reasoning.strip(), response.strip(), problem is None, problem)
+
+
+def boxed_contents(text: str, command: str = "\\boxed") -> list[str]:
+    """Contents of every `\\boxed{…}` (and `\\fbox{…}`) with balanced braces, in order of appearance."""
+    found = []
+    for name in (command, "\\fbox"):
+        start = 0
+        while (at := text.find(name, start)) != -1:
+            position = at + len(name)
+            while position < len(text) and text[position] == " ":
+                position += 1
+            if position < len(text) and text[position] == "{":
+                depth, end = 0, position
+                while end < len(text):
+                    if text[end] == "{":
+                        depth += 1
+                    elif text[end] == "}":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    end += 1
+                if depth == 0:
+                    found.append((at, text[position + 1 : end]))
+                start = end + 1
+            else:
+                start = position
+    return [content for _, content in sorted(found)]
+
+
+def last_boxed(text: str) -> str | None:
+    boxes = boxed_contents(text)
+    return boxes[-1] if boxes else None

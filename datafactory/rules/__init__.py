@@ -1,0 +1,82 @@
+"""Readability rules (R1's SFT filters): each looks at a parsed trace and returns a reason code or None.
+
+Why functions in a registry: a rule is a few lines with its thresholds; rule sets are just lists of names.
+Thresholds live in `RuleConfig` and can be overridden with `--rule-option name=value`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from datafactory.errors import UsageError
+
+
+@dataclass
+class RuleConfig:
+    language: str = "en"
+    language_min_share: float = 0.98  # share of reasoning words in the target language
+    long_paragraph_chars: int = 3000
+    repetition_ngram: int = 8
+    repetition_max_share: float = 0.35  # share of repeated word n-grams
+    repetition_max_line_repeats: int = 6
+    require_boxed: bool = True  # bad_format also needs a \boxed{} answer (math verifier only)
+    max_tokens: int | None = None  # too_long above this many completion tokens
+    min_tokens: int | None = None  # too_short below this many
+
+    def override(self, assignments: list[str]) -> RuleConfig:
+        known = {f.name: f for f in fields(self)}
+        for assignment in assignments:
+            name, sep, value = assignment.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in known:
+                raise UsageError(
+                    f"--rule-option {assignment!r}: expected NAME=VALUE with NAME one of {', '.join(known)}"
+                )
+            current = getattr(self, name)
+            try:
+                if isinstance(current, bool):
+                    parsed = value.strip().lower() in ("1", "true", "yes", "on")
+                elif name in ("max_tokens", "min_tokens") or isinstance(current, int):
+                    parsed = int(value)
+                elif isinstance(current, float):
+                    parsed = float(value)
+                else:
+                    parsed = value.strip()
+            except ValueError:
+                raise UsageError(f"--rule-option {assignment!r}: {value!r} is not a valid value for {name}") from None
+            setattr(self, name, parsed)
+        return self
+
+
+RULE_ORDER = [
+    "truncated",
+    "bad_format",
+    "repetition",
+    "language_mixed",
+    "long_paragraph",
+    "code_block_in_reasoning",
+    "too_long",
+    "too_short",
+]
+RULE_SETS = {
+    "default": ["truncated", "bad_format", "repetition", "too_long", "too_short"],
+    "r1": RULE_ORDER,
+    "none": [],
+}
+
+
+def resolve_rules(spec: str) -> list[str]:
+    """`default`, `r1`, `none`, or a comma list of rule names (sets may be mixed in: `default,language_mixed`)."""
+    chosen: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        names = RULE_SETS.get(part, [part])
+        for name in names:
+            if name not in RULE_ORDER:
+                raise UsageError(
+                    f"--rules: unknown rule {name!r}; rules: {', '.join(RULE_ORDER)}; sets: {', '.join(RULE_SETS)}"
+                )
+            if name not in chosen:
+                chosen.append(name)
+    return [name for name in RULE_ORDER if name in chosen]

@@ -1,0 +1,58 @@
+"""The verifier interface and registry.
+
+Why small: a verifier is one class with `verify(response, gold, row) -> Verdict`, registered by name, so new
+ones (code, judge) plug in without touching the filter stage. Verifiers run inside worker processes, which
+bound their time from outside; they need not guard against hangs themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from datafactory.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`ok` True/False; `reason` a stable code when not ok (wrong_answer, no_answer, no_gold, …)."""
+
+    ok: bool
+    reason: str | None = None
+    extracted: str | None = None
+    score: float = 0.0
+    detail: str | None = None
+
+
+def passed(extracted: str | None = None, score: float = 1.0) -> Verdict:
+    return Verdict(True, None, extracted, score)
+
+
+def failed(reason: str, extracted: str | None = None, detail: str | None = None) -> Verdict:
+    return Verdict(False, reason, extracted, 0.0, detail)
+
+
+class Verifier:
+    name = "base"
+    needs_gold = True
+
+    def __init__(self, options: dict | None = None):
+        self.options = options or {}
+
+    def verify(self, response: str, gold, row: dict) -> Verdict:
+        raise NotImplementedError
+
+
+VERIFIERS = {
+    "math": "datafactory.verifiers.math:MathVerifier",
+    "choice": "datafactory.verifiers.simple:ChoiceVerifier",
+    "exact": "datafactory.verifiers.simple:ExactVerifier",
+    "none": "datafactory.verifiers.simple:NoVerifier",
+}
+
+
+def verifier_class(name: str) -> type[Verifier]:
+    if name not in VERIFIERS:
+        raise UsageError(f"unknown verifier {name!r}; choose one of: {', '.join(VERIFIERS)}")
+    module, _, attribute = VERIFIERS[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)
