@@ -8,6 +8,7 @@ batch, and nothing hangs. Results come back in submission order.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import time
 from collections import deque
@@ -78,10 +79,8 @@ class WorkerPool:
 
     def __exit__(self, *exc) -> None:
         for worker in self.workers:
-            try:
+            with contextlib.suppress(OSError):
                 worker.conn.send(None)
-            except OSError:
-                pass
             worker.process.join(timeout=2)
             worker.kill()
 
