@@ -17,6 +17,15 @@ from datafactory.errors import UsageError
 from datafactory.io.readers import expand_inputs
 
 PERCENTILES = (50, 90, 99, 100)
+PASS_RATE_BUCKETS = ("0", "(0, 0.25]", "(0.25, 0.5]", "(0.5, 0.75]", "(0.75, 1)", "1")
+
+
+def pass_rate_bucket(rate: float) -> str:
+    if rate <= 0:
+        return "0"
+    if rate >= 1:
+        return "1"
+    return PASS_RATE_BUCKETS[1 + min(3, int((rate - 1e-12) // 0.25))]
 
 
 @dataclass
@@ -28,6 +37,9 @@ class Stats:
     verdicts: Counter = field(default_factory=Counter)
     length_percentiles: dict = field(default_factory=dict)
     manifest: dict = field(default_factory=dict)
+    funnel: list = field(default_factory=list)  # (step, rows) from rows in, through each reason, to kept
+    pass_rate_histogram: dict = field(default_factory=dict)
+    rejected_length_percentiles: dict = field(default_factory=dict)
 
 
 def _percentiles(values: list[int]) -> dict:
@@ -63,4 +75,23 @@ def compute_stats(path: str) -> Stats:
     manifest = Path(path) / "_manifest.json"
     if manifest.is_file():
         stats.manifest = json.loads(manifest.read_text())
+    if stats.manifest.get("stage") == "filter":
+        _add_filter_view(stats, Path(path))
     return stats
+
+
+def _add_filter_view(stats: Stats, path: Path) -> None:
+    counts = stats.manifest.get("counts", {})
+    stats.funnel = [("rows in", counts.get("rows_in", 0))]
+    stats.funnel += [(reason, -rows) for reason, rows in counts.get("verdicts", {}).items() if reason != "pass"]
+    stats.funnel.append(("kept", counts.get("rows_kept", 0)))
+    rejected = path / "rejected"
+    if rejected.is_dir() and list(rejected.glob("part-*.parquet")):
+        stats.rejected_length_percentiles = compute_stats(str(rejected)).length_percentiles
+    rates_file = path / "pass_rates.parquet"
+    if rates_file.is_file():
+        rates = pq.read_table(rates_file, columns=["pass_rate"]).column("pass_rate").to_pylist()
+        histogram = dict.fromkeys(PASS_RATE_BUCKETS, 0)
+        for rate in rates:
+            histogram[pass_rate_bucket(rate)] += 1
+        stats.pass_rate_histogram = histogram

@@ -144,3 +144,24 @@ def test_resume_skips_evaluated_inputs_and_refuses_changed_options(tmp_path, sam
     again = run_cli("filter", samples, "-o", out)
     assert again.returncode == 0, again.stderr
     assert read(out) == expected
+
+
+def test_stats_shows_the_filter_funnel_and_pass_rates(tmp_path, samples):
+    out = tmp_path / "kept"
+    assert run_cli("filter", samples, "-o", out, "--rules", "r1", "--keep", "1").returncode == 0
+    result = run_cli("stats", out, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["stage"] == "filter" and summary["rows"] == 2
+    funnel = dict(summary["funnel"])
+    assert funnel["rows in"] == 10 and funnel["kept"] == 2 and funnel["wrong_answer"] == -3
+    assert summary["pass_rate_histogram"] == {
+        "0": 1,
+        "(0, 0.25]": 0,
+        "(0.25, 0.5]": 0,
+        "(0.5, 0.75]": 1,
+        "(0.75, 1)": 0,
+        "1": 1,
+    }
+    table = run_cli("stats", out, env={"COLUMNS": "150"})
+    assert "funnel" in table.stdout and "language_mixed" in table.stdout

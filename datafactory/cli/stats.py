@@ -44,6 +44,28 @@ def stats(
     for name, value in result.length_percentiles.items():
         overview.add_row(f"completion tokens {name}", f"{value:,}")
     console.print(overview)
+    if result.funnel:
+        funnel = Table(title="funnel (first failing reason per row)")
+        funnel.add_column("step")
+        funnel.add_column("rows", justify="right")
+        for step, rows in result.funnel:
+            funnel.add_row(step, f"{rows:,}")
+        console.print(funnel)
+    if result.pass_rate_histogram:
+        histogram = Table(title="prompts by pass rate")
+        histogram.add_column("pass rate")
+        histogram.add_column("prompts", justify="right")
+        for bucket, prompts in result.pass_rate_histogram.items():
+            histogram.add_row(bucket, f"{prompts:,}")
+        console.print(histogram)
+    if result.rejected_length_percentiles:
+        lengths = Table(title="completion tokens, kept vs rejected")
+        lengths.add_column("percentile")
+        lengths.add_column("kept", justify="right")
+        lengths.add_column("rejected", justify="right")
+        for name, value in result.rejected_length_percentiles.items():
+            lengths.add_row(name, f"{result.length_percentiles.get(name, 0):,}", f"{value:,}")
+        console.print(lengths)
     for title, counter in (("finish_reason", result.finish_reasons), ("verdict", result.verdicts)):
         if counter:
             table = Table(title=title)

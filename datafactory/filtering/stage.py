@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -118,38 +118,45 @@ def _task(row: dict, gold_field: str) -> dict:
     }
 
 
-def _batches(rows: list[dict], gold_field: str):
-    """Consecutive rows of one prompt go together (a worker parses their gold once), at most BATCH_ROWS."""
-    batch: list[dict] = []
-    for row in rows:
-        if batch and (len(batch) >= BATCH_ROWS or batch[-1]["prompt_id"] != row.get("prompt_id")):
+def _batches(path: Path, gold_field: str, pending: deque):
+    """Tasks in batches of consecutive rows of one prompt (a worker parses their gold once), at most BATCH_ROWS.
+    The rows themselves wait in `pending`, in order, until their results come back."""
+    for chunk in read_chunks(path, chunk_rows=2000):
+        batch: list[dict] = []
+        for row in chunk.rows:
+            if not isinstance(row.get("completion") or "", str):
+                raise BadInput("expected a string", path, row["__row__"], "completion")
+            if batch and (len(batch) >= BATCH_ROWS or batch[-1]["prompt_id"] != row.get("prompt_id")):
+                yield batch
+                batch = []
+            batch.append(_task(row, gold_field))
+            pending.append(row)
+        if batch:
             yield batch
-            batch = []
-        batch.append(_task(row, gold_field))
-    if batch:
-        yield batch
 
 
 def evaluate_file(
     index: int, path: Path, schema: pa.Schema, work: Path, pool: WorkerPool, config: FilterConfig, progress
 ) -> Path:
-    """Evaluate one input file into `work/eval-NNNNN.parquet` (atomically); skip it if already there."""
+    """Evaluate one input file into `work/eval-NNNNN.parquet` (atomically); skip it if already there.
+
+    One continuous stream through the pool keeps every worker busy while the parent reads and writes."""
     target = work / f"eval-{index:05d}.parquet"
     if target.exists():
         progress.advance(pq.ParquetFile(target).metadata.num_rows)
         return target
     out_schema = pa.schema(list(schema) + EVAL_FIELDS + WORK_FIELDS)
     tmp = work / f".eval-{index:05d}.parquet.tmp-{os.getpid()}"
+    pending: deque[dict] = deque()
+    done: list[dict] = []
     with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
-        for chunk in read_chunks(path, chunk_rows=2000):
-            for row in chunk.rows:
-                if not isinstance(row.get("completion") or "", str):
-                    raise BadInput("expected a string", path, row["__row__"], "completion")
-            results = [
-                r for batch in pool.map(_batches(chunk.rows, config.gold_field), progress.advance) for r in batch
-            ]
-            rows = [{**row, **result} for row, result in zip(chunk.rows, results, strict=True)]
-            writer.write_table(pa.Table.from_pylist(rows, schema=out_schema))
+        for results in pool.map(_batches(path, config.gold_field, pending), progress.advance):
+            done.extend({**pending.popleft(), **result} for result in results)
+            if len(done) >= 2000:
+                writer.write_table(pa.Table.from_pylist(done, schema=out_schema))
+                done = []
+        if done:
+            writer.write_table(pa.Table.from_pylist(done, schema=out_schema))
     os.replace(tmp, target)
     return target
 

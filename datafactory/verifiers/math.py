@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from fractions import Fraction
 
 from datafactory.filtering.trace import last_boxed
 from datafactory.verifiers.base import Verdict, Verifier, failed, passed
@@ -16,6 +17,8 @@ from datafactory.verifiers.simple import normalise_text
 
 ANSWER_PHRASE = re.compile(r"(?:final answer|the answer)\s*(?:is|:|=)\s*:?\s*(.+)", re.IGNORECASE)
 THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+CACHE_SIZE = 4096
 PARSE_TIMEOUT = 5
 
 
@@ -48,6 +51,11 @@ def _clean(text: str) -> str:
     return text.rstrip(".").strip()
 
 
+def plain_number(text: str) -> Fraction | None:
+    """The exact value of a plain decimal ("025", "-3.50", "10000"); None for anything else."""
+    return Fraction(text) if PLAIN_NUMBER.match(text) else None
+
+
 def extract_answer(response: str) -> str | None:
     """The last \\boxed{} of the response; else the text after the last "final answer is"/"the answer is"."""
     boxed = last_boxed(response)
@@ -70,6 +78,7 @@ class MathVerifier(Verifier):
         self.configs = [LatexExtractionConfig(), ExprExtractionConfig()]
         self.on_main_thread = threading.current_thread() is threading.main_thread()
         self._gold_cache: dict[str, list] = {}
+        self._verdicts: dict[tuple[str, str], bool] = {}
 
     def _parsed(self, latex: str) -> list:
         timeout = PARSE_TIMEOUT if self.on_main_thread else None
@@ -78,7 +87,7 @@ class MathVerifier(Verifier):
     def parsed_gold(self, gold: str) -> list:
         """Parsed once per distinct gold: a prompt's n samples share it."""
         if gold not in self._gold_cache:
-            if len(self._gold_cache) > 4096:
+            if len(self._gold_cache) > CACHE_SIZE:
                 self._gold_cache.clear()
             self._gold_cache[gold] = self._parsed(f"${gold}$")
         return self._gold_cache[gold]
@@ -92,10 +101,23 @@ class MathVerifier(Verifier):
             return failed("no_answer")
         if normalise_text(answer) == normalise_text(expected):
             return passed(answer)
+        gold_number, answer_number = plain_number(expected), plain_number(answer)
+        if gold_number is not None and answer_number is not None:  # exact, no sympy needed
+            return passed(answer) if gold_number == answer_number else failed("wrong_answer", answer)
+        key = (expected, answer)
+        if key not in self._verdicts:  # a prompt's samples often repeat an answer: decide it once
+            if len(self._verdicts) > CACHE_SIZE:
+                self._verdicts.clear()
+            self._verdicts[key] = self._equal(expected, answer)
+        equal = self._verdicts[key]
+        if equal is None:
+            return failed("wrong_answer", answer, detail="unparseable answer or gold")
+        return passed(answer) if equal else failed("wrong_answer", answer)
+
+    def _equal(self, expected: str, answer: str) -> bool | None:
         gold_parsed = self.parsed_gold(expected)
         answer_parsed = self._parsed(f"\\boxed{{{answer}}}")
         if not gold_parsed or not answer_parsed:
-            return failed("wrong_answer", answer, detail="unparseable answer" if gold_parsed else "unparseable gold")
+            return None
         timeout = PARSE_TIMEOUT if self.on_main_thread else None
-        equal = self._verify(gold_parsed, answer_parsed, timeout_seconds=timeout)
-        return passed(answer) if equal else failed("wrong_answer", answer)
+        return bool(self._verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
