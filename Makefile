@@ -30,6 +30,8 @@ demo: install
 	$(VENV)/bin/datafactory generate examples/prompts.jsonl -o $(DEMO_OUT)/samples -m $(DEMO_OUT)/tiny-model \
 		-n 4 --max-tokens 32 --overwrite
 	$(VENV)/bin/datafactory stats $(DEMO_OUT)/samples
+	$(VENV)/bin/datafactory filter $(DEMO_OUT)/samples -o $(DEMO_OUT)/filtered --verifier math --rules r1 --overwrite
+	$(VENV)/bin/datafactory stats $(DEMO_OUT)/filtered
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)

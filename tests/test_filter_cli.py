@@ -165,3 +165,15 @@ def test_stats_shows_the_filter_funnel_and_pass_rates(tmp_path, samples):
     }
     table = run_cli("stats", out, env={"COLUMNS": "150"})
     assert "funnel" in table.stdout and "language_mixed" in table.stdout
+
+
+def test_jsonl_gold_of_mixed_types_is_verified_and_kept_as_text(tmp_path):
+    rows = [
+        {"prompt_id": "amc", "completion": "<think>Add them up.</think>\nSo \\boxed{27}.", "answer": 27.0},
+        {"prompt_id": "aime", "completion": "<think>Count them.</think>\nSo \\boxed{25}.", "answer": "025"},
+    ]
+    write_jsonl(tmp_path / "mixed.jsonl", rows)
+    result = run_cli("filter", tmp_path / "mixed.jsonl", "-o", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    kept = {r["prompt_id"]: r["answer"] for r in read(tmp_path / "o")}
+    assert kept == {"amc": "27.0", "aime": "025"}

@@ -135,6 +135,15 @@ def _batches(path: Path, gold_field: str, pending: deque):
             yield batch
 
 
+def _storable(row: dict, text_columns: list[str]) -> dict:
+    """Values of a JSONL column whose types differ between rows (27.0 here, "27" there) are stored as text."""
+    for column in text_columns:
+        value = row.get(column)
+        if value is not None and not isinstance(value, str):
+            row[column] = json.dumps(value, ensure_ascii=False, default=str)
+    return row
+
+
 def evaluate_file(
     index: int, path: Path, schema: pa.Schema, work: Path, pool: WorkerPool, config: FilterConfig, progress
 ) -> Path:
@@ -149,9 +158,10 @@ def evaluate_file(
     tmp = work / f".eval-{index:05d}.parquet.tmp-{os.getpid()}"
     pending: deque[dict] = deque()
     done: list[dict] = []
+    text_columns = [f.name for f in schema if pa.types.is_string(f.type)]
     with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
         for results in pool.map(_batches(path, config.gold_field, pending), progress.advance):
-            done.extend({**pending.popleft(), **result} for result in results)
+            done.extend({**_storable(pending.popleft(), text_columns), **result} for result in results)
             if len(done) >= 2000:
                 writer.write_table(pa.Table.from_pylist(done, schema=out_schema))
                 done = []
