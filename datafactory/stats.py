@@ -51,8 +51,8 @@ def _percentiles(values: list[int]) -> dict:
 
 
 def compute_stats(path: str) -> Stats:
-    files = [f for f in expand_inputs([path]) if f.suffix == ".parquet"]
-    if not files:
+    files = [f for f in expand_inputs([path], allow_empty=True) if f.suffix == ".parquet"]
+    if not files and not (Path(path) / "_manifest.json").is_file():
         raise UsageError(f"{path}: no Parquet shards to summarise")
     stats = Stats(path)
     prompt_ids: set[str] = set()

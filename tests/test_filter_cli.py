@@ -177,3 +177,13 @@ def test_jsonl_gold_of_mixed_types_is_verified_and_kept_as_text(tmp_path):
     assert result.returncode == 0, result.stderr
     kept = {r["prompt_id"]: r["answer"] for r in read(tmp_path / "o")}
     assert kept == {"amc": "27.0", "aime": "025"}
+
+
+def test_stats_of_a_filter_that_kept_nothing_reads_no_side_files(tmp_path):
+    folder = write_samples(tmp_path / "s", [sample("p", 0, "1", "2"), sample("p", 1, "3", "2")])
+    out = tmp_path / "o"
+    assert run_cli("filter", folder, "-o", out).returncode == 0
+    summary = json.loads(run_cli("stats", out, "--json").stdout)
+    assert summary["rows"] == 0 and dict(summary["funnel"])["wrong_answer"] == -2
+    again = run_cli("filter", out, "-o", tmp_path / "o2")
+    assert again.returncode == 2 and "holds no rows" in again.stderr

@@ -24,6 +24,11 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 
 
+def _context_exceeded(text: str) -> bool:
+    lowered = text.lower()
+    return "context_length_exceeded" in lowered or "maximum context length" in lowered or "context length" in lowered
+
+
 def normalise_base_url(url: str) -> str:
     url = url.rstrip("/")
     return url + "/v1" if urlsplit(url).path in ("", "/") else url
@@ -98,6 +103,8 @@ class OpenAIEngine(Engine):
         }
         async with limit:
             data = await self._post_with_retries(client, body)
+        if data is None:
+            return Completion("", "prompt_too_long", 0, 0)
         try:
             choice = data["choices"][0]
             usage = data.get("usage") or {}
@@ -112,7 +119,8 @@ class OpenAIEngine(Engine):
                 f"server {self.base_url} sent an unexpected response ({err}): {str(data)[:200]}"
             ) from None
 
-    async def _post_with_retries(self, client: httpx.AsyncClient, body: dict) -> dict:
+    async def _post_with_retries(self, client: httpx.AsyncClient, body: dict) -> dict | None:
+        """The server's JSON answer, or None when it says the prompt does not fit the model's context."""
         url = f"{self.base_url}/chat/completions"
         for attempt in range(self.options.max_retries + 1):
             last = attempt == self.options.max_retries
@@ -127,6 +135,8 @@ class OpenAIEngine(Engine):
                 continue
             if response.status_code == 200:
                 return response.json()
+            if response.status_code == 400 and _context_exceeded(response.text):
+                return None
             if response.status_code in RETRY_STATUS and not last:
                 await asyncio.sleep(self._backoff(attempt, response.headers.get("retry-after")))
                 continue

@@ -52,7 +52,29 @@ class VLLMEngine(Engine):
         except Exception as err:  # vLLM raises many kinds; the user needs one line
             raise EngineError(f"vLLM could not start model {options.model!r}: {err}") from err
 
+    def _prompt_lengths(self, requests: list[Request]) -> list[int]:
+        tokenizer = self.llm.get_tokenizer()
+        texts = [
+            tokenizer.apply_chat_template(r.messages, add_generation_prompt=True, tokenize=False) for r in requests
+        ]
+        return [len(tokenizer.encode(text, add_special_tokens=False)) for text in texts]
+
     def generate(self, requests: list[Request], sampling: Sampling) -> list[list[Completion]]:
+        """Prompts longer than the model's context get `prompt_too_long` samples instead of failing the batch."""
+        limit = self.llm.llm_engine.model_config.max_model_len
+        lengths = self._prompt_lengths(requests)
+        fits = [i for i, length in enumerate(lengths) if length < limit]
+        results: list[list[Completion]] = [
+            [Completion("", "prompt_too_long", length, 0) for _ in range(r.n)]
+            for r, length in zip(requests, lengths, strict=True)
+        ]
+        for index, samples in zip(fits, self._generate([requests[i] for i in fits], sampling), strict=True):
+            results[index] = samples
+        return results
+
+    def _generate(self, requests: list[Request], sampling: Sampling) -> list[list[Completion]]:
+        if not requests:
+            return []
         from vllm import SamplingParams
 
         params = [

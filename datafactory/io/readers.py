@@ -48,7 +48,7 @@ def _kind(path: Path) -> str:
     raise UsageError(f"{path}: unsupported input type (expected .jsonl, .jsonl.gz, .parquet or a dataset folder)")
 
 
-def expand_inputs(specs: list[str | Path]) -> list[Path]:
+def expand_inputs(specs: list[str | Path], allow_empty: bool = False) -> list[Path]:
     """Resolve INPUT arguments to readable files or HF dataset folders, in a stable order.
 
     A directory means its top-level part-*.parquet shards; failing that, a saved HF dataset; failing that, its
@@ -60,7 +60,9 @@ def expand_inputs(specs: list[str | Path]) -> list[Path]:
         path = Path(text).expanduser()
         if path.is_dir():
             shards = sorted(path.glob("part-*.parquet"))
-            if shards:
+            if shards or (path / "_manifest.json").is_file():  # a stage's output: its shards, never side files
+                if not shards and not allow_empty:
+                    raise UsageError(f"{path}: this stage output holds no rows (no part-*.parquet)")
                 found.extend(shards)
             elif _is_hf_dataset_dir(path):
                 found.append(path)
@@ -79,7 +81,7 @@ def expand_inputs(specs: list[str | Path]) -> list[Path]:
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
             if not matches:
                 raise UsageError(f"{text}: the pattern matches no file")
-            found.extend(expand_inputs(matches))
+            found.extend(expand_inputs(matches, allow_empty))
         else:
             raise UsageError(f"{text}: no such file or directory")
     for path in found:
