@@ -1,0 +1,1 @@
+"""Exact, near-duplicate (MinHash LSH) and benchmark-contamination removal."""

@@ -1,0 +1,162 @@
+"""`datafactory dedupe` on corpora with planted duplicates, and decontamination against real benchmarks."""
+
+import json
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datafactory.dedupe.minhash import optimal_bands, shingles
+from datafactory.dedupe.text import words
+from datafactory.io.writer import sha256_file
+from tests.conftest import run_cli, write_jsonl
+
+VOCABULARY = [f"w{i}" for i in range(3000)]
+
+
+def jaccard(a: str, b: str, size: int = 5) -> float:
+    x, y = set(shingles(words(a), size)), set(shingles(words(b), size))
+    return len(x & y) / len(x | y)
+
+
+def edit(text: str, rng: random.Random, changes: int) -> str:
+    tokens = text.split()
+    for position in rng.sample(range(len(tokens)), changes):
+        tokens[position] = rng.choice(VOCABULARY)
+    return " ".join(tokens)
+
+
+def read(folder):
+    shards = sorted(folder.glob("part-*.parquet"))
+    return pa.concat_tables(pq.read_table(s) for s in shards).to_pylist() if shards else []
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """Base texts, then: exact copies (case/space changed), near copies (J >= 0.85), similar-but-distinct (J <= 0.6)."""
+    rng = random.Random(0)
+    rows, kinds = [], {}
+    bases = [" ".join(rng.choices(VOCABULARY, k=120)) for _ in range(400)]
+    for i, text in enumerate(bases):
+        rows.append({"prompt_id": f"base{i}", "problem": text})
+        kinds[f"base{i}"] = ("base", None, None)
+    for i, text in enumerate(bases[:100]):
+        rows.append({"prompt_id": f"exact{i}", "problem": "  " + text.upper().replace(" ", "\n ")})
+        kinds[f"exact{i}"] = ("exact", f"base{i}", 1.0)
+    for i, text in enumerate(bases[100:250], start=100):
+        copy = edit(text, rng, 1)
+        rows.append({"prompt_id": f"near{i}", "problem": copy})
+        kinds[f"near{i}"] = ("near", f"base{i}", jaccard(text, copy))
+    for i, text in enumerate(bases[250:400], start=250):
+        copy = edit(text, rng, 12)
+        rows.append({"prompt_id": f"similar{i}", "problem": copy})
+        kinds[f"similar{i}"] = ("similar", f"base{i}", jaccard(text, copy))
+    folder = tmp_path_factory.mktemp("planted")
+    write_jsonl(folder / "corpus.jsonl", rows)
+    return folder / "corpus.jsonl", kinds
+
+
+def test_planted_duplicates_recall_and_precision(tmp_path, planted):
+    corpus, kinds = planted
+    assert min(j for k, _, j in kinds.values() if k == "near") >= 0.85
+    assert max(j for k, _, j in kinds.values() if k == "similar") <= 0.6
+    out = tmp_path / "out"
+    result = run_cli("dedupe", corpus, "-o", out, "--threshold", "0.8")
+    assert result.returncode == 0, result.stderr
+    removed = {r["prompt_id"]: r for r in read(out / "removed")}
+    kept = {r["prompt_id"] for r in read(out)}
+    assert len(kept) + len(removed) == len(kinds)
+    exact = [pid for pid, (kind, _, _) in kinds.items() if kind == "exact"]
+    assert all(removed[pid]["dedupe_reason"] == "exact_duplicate" for pid in exact)
+    assert all(removed[pid]["dedupe_match"] == kinds[pid][1] for pid in exact)
+    near = [pid for pid, (kind, _, _) in kinds.items() if kind == "near"]
+    found = [pid for pid in near if pid in removed and removed[pid]["dedupe_reason"] == "near_duplicate"]
+    assert len(found) / len(near) >= 0.95
+    assert all(
+        removed[pid]["dedupe_match"] == kinds[pid][1] and removed[pid]["dedupe_similarity"] >= 0.8 for pid in found
+    )
+    flagged = [pid for pid, row in removed.items() if row["dedupe_reason"] == "near_duplicate"]
+    assert sum(kinds[pid][0] == "near" for pid in flagged) / len(flagged) >= 0.99
+    assert all(f"base{i}" in kept for i in range(400))  # the first occurrence is always kept
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["counts"]["removed"]["exact_duplicate"] == 100
+    assert manifest["counts"]["per_input"][str(corpus)]["rows_in"] == len(kinds)
+
+
+def test_same_input_gives_byte_identical_output(tmp_path, planted):
+    corpus, _ = planted
+    digests = []
+    for name in ("a", "b"):
+        assert run_cli("dedupe", corpus, "-o", tmp_path / name, "--shard-rows", "200").returncode == 0
+        shards = sorted((tmp_path / name).glob("part-*.parquet")) + sorted(
+            (tmp_path / name / "removed").glob("part-*.parquet")
+        )
+        digests.append([sha256_file(s) for s in shards])
+    assert digests[0] == digests[1] and len(digests[0]) > 2
+
+
+def _reformat(text: str, rng: random.Random) -> str:
+    text = text.replace("+", " + ").replace("{", "{ ").replace("=", " = ")
+    text = "  ".join(text.split(" "))
+    return text.upper() if rng.random() < 0.5 else text
+
+
+def test_decontamination_against_real_benchmarks(tmp_path, shared_data):
+    rng = random.Random(1)
+    gsm8k = [json.loads(line) for line in (shared_data / "gsm8k_test.jsonl").read_text().splitlines()]
+    math500 = [json.loads(line) for line in (shared_data / "math500_test.jsonl").read_text().splitlines()]
+    aime = [json.loads(line) for line in (shared_data / "aime24_test.jsonl").read_text().splitlines()]
+    leaked = [r["question"] for r in rng.sample(gsm8k, 20)] + [r["problem"] for r in rng.sample(math500, 20)]
+    leaked += [r["problem"] for r in aime[:10]]
+    rows = [{"prompt_id": f"leak{i}", "problem": _reformat(text, rng)} for i, text in enumerate(leaked)]
+    clean = [
+        f"A farmer has {a} sheep and buys {b} more goats on day {c}. How many animals graze now in total?"
+        for a, b, c in ((rng.randint(2, 90), rng.randint(2, 90), i) for i in range(60))
+    ]
+    rows += [{"prompt_id": f"clean{i}", "problem": text} for i, text in enumerate(clean)]
+    write_jsonl(tmp_path / "mix.jsonl", rows)
+    out = tmp_path / "out"
+    result = run_cli(
+        "dedupe", tmp_path / "mix.jsonl", "-o", out, "--no-exact", "--no-near",
+        "--decontaminate", shared_data / "gsm8k_test.jsonl", "--decontaminate", shared_data / "math500_test.jsonl",
+        "--decontaminate", shared_data / "aime24_test.jsonl",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    removed = {r["prompt_id"]: r for r in read(out / "removed")}
+    assert {pid for pid in removed} == {f"leak{i}" for i in range(len(leaked))}
+    assert all(r["dedupe_reason"] == "contaminated" and len(r["dedupe_ngram"].split()) == 8 for r in removed.values())
+    assert removed["leak0"]["dedupe_match"].startswith("gsm8k_test.jsonl:")
+    assert len(read(out)) == 60
+
+
+def test_on_completion_and_messages_and_bad_input(tmp_path):
+    rows = [
+        {
+            "prompt_id": "a",
+            "sample_index": 0,
+            "messages": [{"role": "user", "content": "Q1"}],
+            "completion": "same answer text",
+        },
+        {
+            "prompt_id": "a",
+            "sample_index": 1,
+            "messages": [{"role": "user", "content": "Q1"}],
+            "completion": "Same  answer text",
+        },
+        {"prompt_id": "b", "sample_index": 0, "messages": [{"role": "user", "content": "Q2"}], "completion": "other"},
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "s.parquet")
+    assert run_cli("dedupe", tmp_path / "s.parquet", "-o", tmp_path / "c", "--on", "completion").returncode == 0
+    assert [r["dedupe_match"] for r in read(tmp_path / "c" / "removed")] == ["a#0"]
+    assert run_cli("dedupe", tmp_path / "s.parquet", "-o", tmp_path / "p").returncode == 0
+    assert len(read(tmp_path / "p")) == 2
+    write_jsonl(tmp_path / "bad.jsonl", [{"problem": "x"}, {"text": "no field"}])
+    result = run_cli("dedupe", tmp_path / "bad.jsonl", "-o", tmp_path / "bad")
+    assert result.returncode == 2 and "bad.jsonl, row 2" in result.stderr
+    assert not list((tmp_path / "bad").glob("part-*"))
+
+
+def test_band_choice_matches_the_threshold():
+    assert optimal_bands(0.8, 128) in (8, 16)
+    assert optimal_bands(0.5, 128) > optimal_bands(0.9, 128)
