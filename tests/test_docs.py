@@ -26,6 +26,8 @@ def test_every_documented_command_and_option_exists():
     for line in re.findall(r"^\s*datafactory .*$", README, flags=re.MULTILINE):
         name = line.split()[1]
         assert name in commands, f"README uses unknown command: {line.strip()}"
-        options = {opt for param in commands[name].params for opt in param.opts}
+        options = {
+            opt for param in commands[name].params for opt in [*param.opts, *getattr(param, "secondary_opts", [])]
+        }
         for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", line):
             assert option in options, f"README uses unknown option {option} of `datafactory {name}`"

@@ -1,0 +1,1 @@
+"""Reasoning:general SFT mixes (see stage.py)."""

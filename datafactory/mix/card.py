@@ -1,0 +1,101 @@
+"""What trainers and people read beside the shards: a dataset card and LLaMA-Factory's dataset_info.json.
+
+Why a YAML header: `datasets.load_dataset(OUT)` reads `configs`/`data_files` from README.md and then loads only
+the shards, not the side files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from datafactory.io.writer import atomic_write_bytes
+from datafactory.stats import _percentiles
+
+
+def _token_stats(folder: Path) -> dict:
+    lengths: dict[str, list[int]] = {}
+    for shard in sorted(folder.glob("part-*.parquet")):
+        table = pq.read_table(shard, columns=["category", "completion_tokens"]).to_pydict()
+        for category, tokens in zip(table["category"], table["completion_tokens"], strict=True):
+            if tokens is not None:
+                lengths.setdefault(category, []).append(tokens)
+    return {category: _percentiles(values) for category, values in lengths.items()}
+
+
+def write_card(out: Path, config, counts: dict, sharegpt: bool) -> None:
+    column = "conversations" if sharegpt else "messages"
+    sources = "\n".join(
+        f"| {name} | {info['category']} | {info['available']:,} | {info['taken']:,} | {info['weight'] if info['weight'] is not None else 'by size'} |"
+        for name, info in counts["per_source"].items()
+    )
+    tokens = "\n".join(
+        f"| {category} | " + " | ".join(f"{stats.get(p, '-')}" for p in ("p50", "p90", "p99", "p100")) + " |"
+        for category, stats in _token_stats(out).items()
+    )
+    per_category = counts["per_category"]
+    text = f"""---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: "part-*.parquet"
+tags:
+- datafactory
+- sft
+- reasoning
+---
+
+# {config.name}
+
+A supervised-fine-tuning mix built by `datafactory mix`: reasoning and general conversations at
+{config.ratio} (seed {config.seed}), one row per conversation in the `{column}` column, with `category`, `source`,
+`prompt_id` and provenance (`model`, `verifier`, `pass_rate`, `completion_tokens`).
+
+- rows: {counts["rows_out"]:,} (reasoning {per_category["reasoning"]["taken"]:,}, general {per_category["general"]["taken"]:,})
+- sampling: {"with" if config.replacement else "without"} replacement
+
+| source | category | available | taken | weight |
+| --- | --- | --- | --- | --- |
+{sources}
+
+Completion tokens (where the source recorded them):
+
+| category | p50 | p90 | p99 | max |
+| --- | --- | --- | --- | --- |
+{tokens}
+
+Load it with `datasets.load_dataset("{out.name}")` pointed at this folder, TRL's `SFTTrainer` (conversational
+format), axolotl (`type: chat_template`), or LLaMA-Factory through `dataset_info.json`.
+"""
+    atomic_write_bytes(out / "README.md", text.encode())
+
+
+def write_llamafactory_info(out: Path, name: str, shards: list[str], sharegpt: bool) -> None:
+    """One dataset entry per shard (LLaMA-Factory wants a folder of only data files, or one file); list them all
+    in `dataset:` of the training config. Tags follow its OpenAI-style `messages` format (or ShareGPT's)."""
+    if sharegpt:
+        columns = {"messages": "conversations"}
+        tags = {
+            "role_tag": "from",
+            "content_tag": "value",
+            "user_tag": "human",
+            "assistant_tag": "gpt",
+            "system_tag": "system",
+        }
+    else:
+        columns = {"messages": "messages"}
+        tags = {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+            "system_tag": "system",
+        }
+    entries = {}
+    for index, shard in enumerate(shards):
+        key = name if len(shards) == 1 else f"{name}_{index:05d}"
+        entries[key] = {"file_name": shard, "formatting": "sharegpt", "columns": columns, "tags": tags}
+    atomic_write_bytes(out / "dataset_info.json", (json.dumps(entries, indent=2) + "\n").encode())

@@ -1,0 +1,194 @@
+"""`datafactory mix` end to end: exact counts, weights, loading by datasets/TRL/LLaMA-Factory, determinism."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datafactory.io.writer import sha256_file
+from tests.conftest import run_cli, write_jsonl
+
+
+def reasoning_rows(count, tag="r"):
+    return [
+        {"prompt_id": f"{tag}{i}", "messages": [{"role": "user", "content": f"What is {i} + 1?"}],
+        "reasoning": f"Add one to {i}.", "response": f"\\boxed{{{i + 1}}}", "verdict": "pass",
+        "model": "toy", "verifier": "math", "pass_rate": 0.5, "completion_tokens": 10 + i % 7}
+        for i in range(count)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def sources(tmp_path):
+    folder = tmp_path / "math"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist(reasoning_rows(700)), folder / "part-00000.parquet")
+    write_jsonl(tmp_path / "chat.jsonl", [{"prompt": f"Hello {i}", "response": f"Hi {i}!"} for i in range(150)])
+    sharegpt = [
+        {
+            "conversations": [
+                {"from": "system", "value": "Be brief."},
+                {"from": "human", "value": f"Q{i}"},
+                {"from": "gpt", "value": f"A{i}"},
+            ]
+        }
+        for i in range(100)
+    ]
+    write_jsonl(tmp_path / "share.jsonl", sharegpt)
+    return folder, tmp_path / "chat.jsonl", tmp_path / "share.jsonl"
+
+
+def read(folder):
+    return pa.concat_tables(pq.read_table(s) for s in sorted(folder.glob("part-*.parquet"))).to_pylist()
+
+
+def mix(tmp_path, name, *args):
+    out = tmp_path / name
+    result = run_cli("mix", "-o", out, *args)
+    return out, result
+
+
+def test_exact_counts_for_ratios_and_totals(tmp_path, sources):
+    math, chat, share = sources
+    cases = [("3:1", "800", 600, 200), ("1:1", "101", 51, 50), ("3:1", None, 699, 233), ("1:0", "50", 50, 0)]
+    for index, (ratio, total, want_r, want_g) in enumerate(cases):
+        args = ["--reasoning", math, "--general", chat, "--general", share, "--ratio", ratio]
+        args += ["--total", total] if total else []
+        out, result = mix(tmp_path, f"o{index}", *args)
+        assert result.returncode == 0, result.stderr
+        rows = read(out)
+        assert sum(r["category"] == "reasoning" for r in rows) == want_r, ratio
+        assert sum(r["category"] == "general" for r in rows) == want_g, ratio
+        assert len({(r["source"], json.dumps(r["messages"])) for r in rows}) == len(rows)  # no replacement: no repeats
+        manifest = json.loads((out / "_manifest.json").read_text())
+        assert manifest["counts"]["per_category"]["reasoning"]["taken"] == want_r
+
+
+def test_weights_within_a_category_and_source_names(tmp_path, sources):
+    math, chat, _ = sources
+    out, result = mix(
+        tmp_path, "o", "--reasoning", f"{math}:2", "--reasoning", f"{chat}:1@chatty", "--ratio", "1:0", "--total", "300"
+    )
+    assert result.returncode == 0, result.stderr
+    by_source = {}
+    for row in read(out):
+        by_source[row["source"]] = by_source.get(row["source"], 0) + 1
+    assert by_source == {"math": 200, "chatty": 100}
+
+
+def test_not_enough_rows_fails_with_counts_unless_replacement(tmp_path, sources):
+    math, chat, _ = sources
+    out, result = mix(tmp_path, "o", "--reasoning", math, "--general", chat, "--ratio", "1:1", "--total", "1000")
+    assert result.returncode == 2
+    assert "general: has 150 rows, needs 500" in result.stderr and not out.exists()
+    out, result = mix(
+        tmp_path, "o", "--reasoning", math, "--general", chat, "--ratio", "1:1", "--total", "1000", "--replacement"
+    )
+    assert result.returncode == 0, result.stderr
+    general = [r for r in read(out) if r["category"] == "general"]
+    assert len(general) == 500 and len({json.dumps(r["messages"]) for r in general}) == 150
+
+
+def test_output_loads_in_datasets_trl_shape_and_llamafactory(tmp_path, sources):
+    import datasets
+
+    math, chat, share = sources
+    out, result = mix(
+        tmp_path,
+        "o",
+        "--reasoning",
+        math,
+        "--general",
+        chat,
+        "--general",
+        share,
+        "--total",
+        "400",
+        "--shard-rows",
+        "150",
+    )
+    assert result.returncode == 0, result.stderr
+    shards = sorted(str(p) for p in out.glob("part-*.parquet"))
+    assert len(shards) == 3
+    by_files = datasets.load_dataset("parquet", data_files=shards, split="train")
+    by_folder = datasets.load_dataset(str(out), split="train")
+    assert by_files.num_rows == by_folder.num_rows == 400
+    for row in by_folder:
+        messages = row["messages"]
+        # TRL's conversational check: a list of dicts with "role" and "content"
+        assert isinstance(messages, list) and all(set(m) == {"role", "content"} for m in messages)
+        body = messages[1:] if messages[0]["role"] == "system" else messages
+        assert [m["role"] for m in body] == ["user", "assistant"] * (len(body) // 2)
+        if row["category"] == "reasoning":
+            assert (
+                messages[-1]["content"].startswith("<think>\n") and "\n</think>\n\n\\boxed{" in messages[-1]["content"]
+            )
+            assert row["verifier"] == "math" and row["model"] == "toy"
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert len(info) == 3
+    for entry in info.values():
+        assert (out / entry["file_name"]).is_file() and entry["formatting"] == "sharegpt"
+        assert entry["columns"] == {"messages": "messages"}
+        assert entry["tags"] == {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+            "system_tag": "system",
+        }
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nconfigs:") and "| math | reasoning | 700 | 300 |" in card
+
+
+def test_same_seed_is_byte_identical_and_shard_bytes_are_respected(tmp_path, sources):
+    math, chat, _ = sources
+    common = ["--reasoning", math, "--general", chat, "--total", "400", "--shard-bytes", "12KB"]
+    digests = []
+    for name in ("a", "b"):
+        out, result = mix(tmp_path, name, *common)
+        assert result.returncode == 0, result.stderr
+        shards = sorted(out.glob("part-*.parquet"))
+        assert len(shards) > 2 and all(s.stat().st_size <= 12_000 for s in shards)
+        digests.append([sha256_file(s) for s in shards])
+    assert digests[0] == digests[1]
+    out, _ = mix(tmp_path, "c", *common, "--seed", "1")
+    assert [sha256_file(s) for s in sorted(out.glob("part-*.parquet"))] != digests[0]
+
+
+def test_bad_rows_error_or_quarantine_and_sharegpt_output(tmp_path, sources):
+    math, chat, _ = sources
+    bad = [{"prompt": "ok", "response": "fine"}] * 3 + [
+        {
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "user", "content": "b"},
+                {"role": "assistant", "content": "c"},
+            ]
+        },
+        {"prompt": "q", "response": "   "},
+    ]
+    write_jsonl(tmp_path / "bad.jsonl", bad)
+    out, result = mix(tmp_path, "o", "--reasoning", math, "--general", tmp_path / "bad.jsonl", "--ratio", "1:1")
+    assert result.returncode == 2 and "bad.jsonl, row 4, field 'messages': roles must alternate" in result.stderr
+    assert not list(out.glob("part-*"))
+    out, result = mix(
+        tmp_path,
+        "o",
+        "--reasoning",
+        math,
+        "--general",
+        tmp_path / "bad.jsonl",
+        "--ratio",
+        "1:1",
+        "--on-bad-row",
+        "skip",
+        "--format",
+        "sharegpt",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read(out)
+    assert len(rows) == 6 and all("conversations" in r and "messages" not in r for r in rows)
+    assert {m["from"] for r in rows for m in r["conversations"]} <= {"human", "gpt", "system"}
+    quarantined = [json.loads(line) for line in (out / "bad_rows.jsonl").read_text().splitlines()]
+    assert len(quarantined) == 2 and "row 5" in quarantined[1]["error"]
