@@ -1,8 +1,8 @@
 """Near-duplicates: MinHash signatures (rensa) with LSH banding, candidates confirmed by estimated Jaccard.
 
-Why rensa: on these machines it is ~28x faster than datasketch and finds the same pairs (DESIGN.md; re-measured by
-benchmarks/dedupe.py). Signatures of kept rows live in one growing uint32 matrix, so memory is num_perm × 4 bytes
-per kept row plus the band index, never the text.
+Why rensa for the signatures: on these machines it is much faster than datasketch and finds the same pairs
+(DESIGN.md; re-measured by benchmarks/dedupe.py). Why our own banding on NumPy arrays: rensa's LSH index keeps
+~1.6 KB per row, too much for millions of rows; sorted band hashes need 8 bytes per band per row.
 """
 
 from __future__ import annotations
@@ -35,45 +35,96 @@ def optimal_bands(threshold: float, num_perm: int) -> int:
 def shingles(tokens: list[str], size: int) -> list[str]:
     if len(tokens) <= size:
         return [" ".join(tokens)] if tokens else [""]
-    return [" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)]
+    return list(map(" ".join, zip(*(tokens[i:] for i in range(size)), strict=False)))
 
 
-class NearDuplicateIndex:
-    """Greedy in input order: a row is a near-duplicate of the earliest kept row it matches; otherwise it is kept
-    and indexed. Deterministic for a given input order, threshold, num_perm and shingle size."""
+class NearDuplicateFinder:
+    """Collects MinHash signatures and LSH band hashes of rows in input order, then resolves clusters at once.
+
+    Rows whose band hashes collide are candidate pairs (each row is paired with the earliest row of each of its
+    buckets, so a bucket costs as many pairs as members); a pair counts when its estimated Jaccard reaches the
+    threshold. Confirmed pairs are joined into clusters (union-find); the earliest row of a cluster is kept and
+    every other row is a near-duplicate of it. Memory: num_perm × 2 bytes (16-bit minhash values) plus bands ×
+    8 bytes per row, never the text.
+    """
 
     def __init__(self, threshold: float = 0.8, num_perm: int = 128, shingle: int = 5):
-        from rensa import RMinHash, RMinHashLSH
+        from rensa import RMinHash
 
         self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
         self._minhash = RMinHash
         self.bands = optimal_bands(threshold, num_perm)
-        self.lsh = RMinHashLSH(threshold, num_perm, self.bands)
-        self.signatures = np.zeros((1024, num_perm), dtype=np.uint32)
+        self.rows: list[int] = []
         self.ids: list[str] = []
+        self._pending: list[list[int]] = []
+        self._signatures: list[np.ndarray] = []
+        self._band_hashes: list[np.ndarray] = []
 
-    def signature(self, tokens: list[str]):
+    def add(self, row: int, tokens: list[str], row_id: str) -> None:
         minhash = self._minhash(self.num_perm, SEED)
         minhash.update(shingles(tokens, self.shingle))
-        return minhash
-
-    def check(self, tokens: list[str], row_id: str) -> tuple[str, float] | None:
-        """(matched row id, estimated Jaccard) for a near-duplicate; else index the row and return None."""
-        minhash = self.signature(tokens)
-        digest = np.asarray(minhash.digest(), dtype=np.uint32)
-        candidates = sorted(self.lsh.query(minhash))
-        if candidates:
-            similarity = (self.signatures[candidates] == digest).mean(axis=1)
-            best = int(np.argmax(similarity >= self.threshold))
-            if similarity[best] >= self.threshold:
-                return self.ids[candidates[best]], float(similarity[best])
-        key = len(self.ids)
-        if key == len(self.signatures):
-            self.signatures = np.concatenate([self.signatures, np.zeros_like(self.signatures)])
-        self.signatures[key] = digest
+        self._pending.append(minhash.digest())
+        self.rows.append(row)
         self.ids.append(row_id)
-        self.lsh.insert(key, minhash)
-        return None
+        if len(self._pending) >= 10_000:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        digests = np.asarray(self._pending, dtype=np.uint64)
+        self._pending = []
+        per_band = digests.reshape(len(digests), self.bands, self.num_perm // self.bands)
+        hashes = np.zeros(per_band.shape[:2], dtype=np.uint64)
+        for column in range(per_band.shape[2]):  # polynomial hash of each band, wrapping at 2**64
+            hashes = hashes * np.uint64(0x100000001B3) + per_band[:, :, column]
+        self._band_hashes.append(hashes)
+        self._signatures.append((digests & 0xFFFF).astype(np.uint16))
+
+    def _candidate_pairs(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        count = len(hashes)
+        firsts, members = [], []
+        for band in range(self.bands):
+            order = np.argsort(hashes[:, band], kind="stable")
+            sorted_hashes = hashes[order, band]
+            starts = np.ones(count, dtype=bool)
+            starts[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+            first = order[np.maximum.accumulate(np.where(starts, np.arange(count), 0))]
+            firsts.append(first[~starts])
+            members.append(order[~starts])
+        first, member = np.concatenate(firsts), np.concatenate(members)
+        unique = np.unique(first.astype(np.int64) * count + member)
+        return unique // count, unique % count
+
+    def resolve(self) -> dict[int, tuple[str, float]]:
+        """{row: (id of the kept row of its cluster, estimated Jaccard with it)} for every near-duplicate row."""
+        self._flush()
+        if not self._signatures:
+            return {}
+        signatures = np.concatenate(self._signatures)
+        first, member = self._candidate_pairs(np.concatenate(self._band_hashes))
+        parent = list(range(len(signatures)))
+
+        def root(node: int) -> int:
+            while parent[node] != node:
+                parent[node] = parent[parent[node]]
+                node = parent[node]
+            return node
+
+        for start in range(0, len(first), 100_000):
+            u, v = first[start : start + 100_000], member[start : start + 100_000]
+            similar = (signatures[u] == signatures[v]).mean(axis=1) >= self.threshold
+            for a, b in zip(u[similar].tolist(), v[similar].tolist(), strict=True):
+                ra, rb = root(a), root(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        duplicates = {}
+        for node in range(len(signatures)):
+            kept = root(node)
+            if kept != node:
+                similarity = float((signatures[kept] == signatures[node]).mean())
+                duplicates[self.rows[node]] = (self.ids[kept], similarity)
+        return duplicates
 
 
 class ExactIndex:

@@ -1,8 +1,9 @@
-"""The dedupe stage: one pass in input order; each row is kept, or removed with its reason and what it matched.
+"""The dedupe stage: each row is kept, or removed with its reason and what it matched; the first occurrence wins.
 
-Order of checks per row: contaminated (benchmark n-gram), exact_duplicate, near_duplicate. The first occurrence
-is kept. The indexes hold hashes and signatures only, so memory grows with kept rows, not with text.
-A stopped run starts over (its indexes must see every earlier row); the shards of a finished run are
+Two passes in input order. The first decides: contaminated (benchmark n-gram), else exact_duplicate, else the row
+joins the near-duplicate finder, whose clusters are resolved at the end of the pass. The second writes survivors
+and removed rows. The indexes hold hashes and signatures only, so memory grows with rows, not with text. A
+stopped run starts over (nothing is written before the first pass ends); the shards of a finished run are
 byte-identical for the same input.
 """
 
@@ -15,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datafactory.dedupe.decontam import BenchmarkIndex
-from datafactory.dedupe.minhash import ExactIndex, NearDuplicateIndex
+from datafactory.dedupe.minhash import ExactIndex, NearDuplicateFinder, optimal_bands
 from datafactory.dedupe.text import ON_CHOICES, normalise, row_id, text_of, words
 from datafactory.errors import UsageError
 from datafactory.io.outdir import OutputDir
@@ -24,6 +25,17 @@ from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
 from datafactory.schema import INTERNAL_COLUMNS, PassthroughTypes
 
+TEXT_COLUMNS = [
+    "prompt_id",
+    "sample_index",
+    "messages",
+    "conversations",
+    "completion",
+    "response",
+    "prompt",
+    "problem",
+    "question",
+]
 REMOVED_FIELDS = [
     pa.field("dedupe_reason", pa.string()),
     pa.field("dedupe_match", pa.string()),
@@ -79,37 +91,34 @@ def run_dedupe(config: DedupeConfig) -> dict:
     benchmark = (
         BenchmarkIndex(config.decontaminate, config.ngram, config.decontaminate_field) if config.decontaminate else None
     )
-    exact = ExactIndex() if config.exact else None
-    near = NearDuplicateIndex(config.threshold, config.num_perm, config.shingle) if config.near else None
-
     outdir = OutputDir(config.out, "dedupe")
     arguments = {**asdict(config), "inputs": [str(p) for p in config.inputs]}
     outdir.check(arguments, config.overwrite, files, resume_keys=[])
+    removals, rows_in = find_removals(files, config, benchmark)
     outdir.overwrite = True  # a stopped dedupe starts over: see the module docstring
     outdir.prepare(arguments)
     kept = ShardWriter(outdir.path, schema, config.shard_rows)
     removed = ShardWriter(outdir.path / "removed", pa.schema(list(schema) + REMOVED_FIELDS), config.shard_rows)
     per_input: dict[str, Counter] = {}
-    total = sum(pq.ParquetFile(p).metadata.num_rows if p.suffix == ".parquet" else 0 for p in files) or None
-    with StageProgress("dedupe", total, unit="rows") as progress:
+    row = 0
+    with StageProgress("dedupe: write", rows_in, unit="rows") as progress:
         for path in files:
             counts = per_input.setdefault(str(path), Counter())
-            for chunk in read_chunks(path, chunk_rows=5000):
-                kept_rows, removed_rows = [], []
-                for row in chunk.rows:
-                    number = row["__row__"]
-                    text = text_of(row, config.on, path, number)
-                    verdict = _check(text, row_id(row, path, number), benchmark, exact, near)
-                    counts["rows_in"] += 1
-                    if verdict is None:
-                        kept_rows.append(row)
-                        counts["kept"] += 1
-                    else:
-                        removed_rows.append({**row, **verdict})
-                        counts[verdict["dedupe_reason"]] += 1
-                kept.add_table(_table(kept_rows, kept.schema))
-                removed.add_table(_table(removed_rows, removed.schema))
-                progress.advance(len(chunk.rows))
+            for table in _tables(path, schema):
+                flags = [removals.get(row + offset) for offset in range(table.num_rows)]
+                row += table.num_rows
+                gone = [offset for offset, removal in enumerate(flags) if removal is not None]
+                kept.add_table(table.filter(pa.array([f is None for f in flags])))
+                if gone:
+                    taken = table.take(pa.array(gone, pa.int64()))
+                    for spec in REMOVED_FIELDS:
+                        taken = taken.append_column(spec, pa.array([flags[i][spec.name] for i in gone], spec.type))
+                    removed.add_table(taken)
+                for offset in gone:
+                    counts[flags[offset]["dedupe_reason"]] += 1
+                counts["rows_in"] += table.num_rows
+                counts["kept"] += table.num_rows - len(gone)
+                progress.advance(table.num_rows)
     kept.close()
     removed.close()
     totals = sum(per_input.values(), Counter())
@@ -120,16 +129,57 @@ def run_dedupe(config: DedupeConfig) -> dict:
         "per_input": {name: dict(c) for name, c in per_input.items()},
         "benchmark_items": benchmark.items if benchmark else 0,
     }
-    extra = {"lsh_bands": near.bands if near else None}
+    extra = {"lsh_bands": optimal_bands(config.threshold, config.num_perm) if config.near else None}
     return outdir.finish(arguments, files + (benchmark.sources if benchmark else []), counts, sub="removed", **extra)
 
 
-def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=schema)
+def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex | None) -> tuple[dict[int, dict], int]:
+    """First pass: {row number across all inputs: removal columns}. Contamination and exact duplicates are decided
+    row by row; rows that survive both are collected for near-duplicate resolution at the end."""
+    exact = ExactIndex() if config.exact else None
+    near = NearDuplicateFinder(config.threshold, config.num_perm, config.shingle) if config.near else None
+    removals: dict[int, dict] = {}
+    row = 0
+    with StageProgress("dedupe: index", None, unit="rows") as progress:
+        for path in files:
+            for chunk in read_chunks(path, chunk_rows=5000, columns=TEXT_COLUMNS):
+                for record in chunk.rows:
+                    number = record["__row__"]
+                    text = text_of(record, config.on, path, number)
+                    tokens = words(text) if (benchmark or near) else []
+                    removal = _contamination_or_copy(text, tokens, row_id(record, path, number), benchmark, exact)
+                    if removal is not None:
+                        removals[row] = removal
+                    elif near is not None:
+                        near.add(row, tokens, row_id(record, path, number))
+                    row += 1
+                progress.advance(len(chunk.rows))
+    if near is not None:
+        for duplicate, (match, similarity) in near.resolve().items():
+            removals[duplicate] = {
+                "dedupe_reason": "near_duplicate",
+                "dedupe_match": match,
+                "dedupe_similarity": similarity,
+                "dedupe_ngram": None,
+            }
+    return removals, row
 
 
-def _check(text: str, rid: str, benchmark, exact, near) -> dict | None:
-    tokens = words(text) if (benchmark or near) else []
+def _tables(path, schema: pa.Schema):
+    """The input as Arrow tables in the unified schema: Parquet batches directly, other formats through rows."""
+    if path.suffix == ".parquet":
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=5000):
+            table = pa.Table.from_batches([batch])
+            for spec in schema:
+                if spec.name not in table.column_names:
+                    table = table.append_column(spec, pa.nulls(table.num_rows, spec.type))
+            yield table.select(schema.names).cast(schema)
+    else:
+        for chunk in read_chunks(path, chunk_rows=5000):
+            yield pa.Table.from_pylist(chunk.rows, schema=schema)
+
+
+def _contamination_or_copy(text: str, tokens: list[str], rid: str, benchmark, exact) -> dict | None:
     if benchmark:
         hit = benchmark.check(tokens)
         if hit:
@@ -146,15 +196,6 @@ def _check(text: str, rid: str, benchmark, exact, near) -> dict | None:
                 "dedupe_reason": "exact_duplicate",
                 "dedupe_match": earlier,
                 "dedupe_similarity": 1.0,
-                "dedupe_ngram": None,
-            }
-    if near:
-        match = near.check(tokens, rid)
-        if match:
-            return {
-                "dedupe_reason": "near_duplicate",
-                "dedupe_match": match[0],
-                "dedupe_similarity": match[1],
                 "dedupe_ngram": None,
             }
     return None

@@ -140,12 +140,14 @@ def _batches_to_chunks(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterato
         raise BadInput("file has no rows", path)
 
 
-def _read_parquet(path: Path, chunk_rows: int) -> Iterator[Chunk]:
+def _read_parquet(path: Path, chunk_rows: int, columns: list[str] | None = None) -> Iterator[Chunk]:
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
         raise BadInput(f"not a readable Parquet file ({err})", path) from None
-    yield from _batches_to_chunks(path, parquet.iter_batches(batch_size=chunk_rows))
+    if columns is not None:
+        columns = [c for c in columns if c in parquet.schema_arrow.names]
+    yield from _batches_to_chunks(path, parquet.iter_batches(batch_size=chunk_rows, columns=columns))
 
 
 def _hf_arrow_files(path: Path) -> list[Path]:
@@ -167,10 +169,14 @@ def _read_hf(path: Path, chunk_rows: int) -> Iterator[Chunk]:
     yield from _batches_to_chunks(path, batches())
 
 
-def read_chunks(path: Path, chunk_rows: int = 1000) -> Iterator[Chunk]:
-    """Yield the rows of one input in chunks; each row dict carries its 1-based row number under `__row__`."""
-    reader = {"jsonl": _read_jsonl, "parquet": _read_parquet, "hf": _read_hf}[_kind(path)]
-    yield from reader(path, chunk_rows)
+def read_chunks(path: Path, chunk_rows: int = 1000, columns: list[str] | None = None) -> Iterator[Chunk]:
+    """Yield the rows of one input in chunks; each row dict carries its 1-based row number under `__row__`.
+    `columns` limits what Parquet inputs decode (other formats return every column)."""
+    kind = _kind(path)
+    if kind == "parquet":
+        yield from _read_parquet(path, chunk_rows, columns)
+    else:
+        yield from {"jsonl": _read_jsonl, "hf": _read_hf}[kind](path, chunk_rows)
 
 
 def iter_chunks(paths: list[Path], chunk_rows: int = 1000) -> Iterator[Chunk]:

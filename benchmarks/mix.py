@@ -1,0 +1,73 @@
+"""`datafactory mix` vs writing the same final table with plain `pyarrow.parquet.write_table`.
+
+Input: R reasoning rows shaped like filter output (prompt messages, reasoning, response) and G general rows in
+`messages` form (default 375,000 + 125,000 = 500,000 rows, ratio 3:1). datafactory is timed as the whole command
+(convert, validate, sample, shuffle, shard, card); the baseline writes the resulting table once, zstd, with
+no conversion. Prints rows/s of both and the ratio (goal >= 0.8).
+
+    .venv/bin/python benchmarks/mix.py [--reasoning 375000] [--general 125000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def make_inputs(work: Path, reasoning: int, general: int) -> None:
+    (work / "math").mkdir()
+    (work / "chat").mkdir()
+    step = 50_000
+    for shard, start in enumerate(range(0, reasoning, step)):
+        ids = range(start, min(reasoning, start + step))
+        pq.write_table(pa.table({
+            "prompt_id": [f"p{i}" for i in ids],
+            "messages": [[{"role": "user", "content": f"What is {i} times {i % 97}? Show your work."}] for i in ids],
+            "reasoning": [f"We multiply {i} by {i % 97}. " * 20 for i in ids],
+            "response": [f"The answer is \\boxed{{{i * (i % 97)}}}." for i in ids],
+            "completion_tokens": [200 + i % 300 for i in ids],
+        }), work / "math" / f"part-{shard:05d}.parquet")  # fmt: skip
+    for shard, start in enumerate(range(0, general, step)):
+        ids = range(start, min(general, start + step))
+        pq.write_table(pa.table({
+            "messages": [[{"role": "user", "content": f"Tell me a fact about {i}."},
+                          {"role": "assistant", "content": f"{i} is a number with {len(str(i))} digits. " * 5}] for i in ids],
+        }), work / "chat" / f"part-{shard:05d}.parquet")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reasoning", type=int, default=375_000)
+    parser.add_argument("--general", type=int, default=125_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="df-mix-bench-"))
+    make_inputs(work, args.reasoning, args.general)
+    total = args.reasoning + args.general
+
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "datafactory", "mix", "--reasoning", str(work / "math"), "--general", str(work / "chat"),
+         "--ratio", f"{args.reasoning}:{args.general}", "--total", str(total), "-o", str(work / "sft"), "--shard-rows", "100000"],
+        check=True, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    ours = time.perf_counter() - start
+
+    table = pa.concat_tables(pq.read_table(p) for p in sorted((work / "sft").glob("part-*.parquet")))
+    start = time.perf_counter()
+    pq.write_table(table, work / "baseline.parquet", compression="zstd")
+    baseline = time.perf_counter() - start
+    print(f"rows: {total:,} ({args.reasoning:,} reasoning + {args.general:,} general)")
+    print(f"datafactory mix (whole command): {total / ours:,.0f} rows/s ({ours:.1f} s)")
+    print(f"pyarrow.parquet.write_table of the final table: {total / baseline:,.0f} rows/s ({baseline:.1f} s)")
+    print(f"ratio: {baseline / ours:.2f}  (goal >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()
