@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -47,6 +48,7 @@ def dedupe(
         str | None, typer.Option(help="Benchmark text field (default: first of problem, question, prompt).")
     ] = None,
     ngram: Annotated[int, typer.Option(help="Words per n-gram for decontamination.")] = 8,
+    workers: Annotated[int, typer.Option(help="Processes computing MinHash signatures.")] = max(1, os.cpu_count() or 1),
     shard_rows: Annotated[int, typer.Option(help="Rows per output shard.")] = 10_000,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
@@ -58,7 +60,7 @@ def dedupe(
     config = DedupeConfig(
         inputs=inputs, out=out, on=on, exact=exact, near=near, threshold=threshold, num_perm=num_perm,
         shingle=shingle, decontaminate=decontaminate or [], decontaminate_field=decontaminate_field, ngram=ngram,
-        shard_rows=shard_rows, overwrite=overwrite,
+        workers=workers, shard_rows=shard_rows, overwrite=overwrite,
     )  # fmt: skip
     counts = run_dedupe(config)["counts"]
     removed = ", ".join(f"{k} {v}" for k, v in counts["removed"].items())

@@ -38,6 +38,28 @@ def shingles(tokens: list[str], size: int) -> list[str]:
     return list(map(" ".join, zip(*(tokens[i:] for i in range(size)), strict=False)))
 
 
+BATCH = 5000
+
+
+def signature_batch(texts: list[str], num_perm: int, bands: int, shingle: int) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash of each text's word shingles, as LSH band hashes and 16-bit signature values. Runs in workers."""
+    from rensa import RMinHash
+
+    from datafactory.dedupe.text import words
+
+    digests = []
+    for text in texts:
+        minhash = RMinHash(num_perm, SEED)
+        minhash.update(shingles(words(text), shingle))
+        digests.append(minhash.digest())
+    digests = np.asarray(digests, dtype=np.uint64)
+    per_band = digests.reshape(len(digests), bands, num_perm // bands)
+    hashes = np.zeros(per_band.shape[:2], dtype=np.uint64)
+    for column in range(per_band.shape[2]):  # polynomial hash of each band, wrapping at 2**64
+        hashes = hashes * np.uint64(0x100000001B3) + per_band[:, :, column]
+    return hashes, (digests & 0xFFFF).astype(np.uint16)
+
+
 class NearDuplicateFinder:
     """Collects MinHash signatures and LSH band hashes of rows in input order, then resolves clusters at once.
 
@@ -48,38 +70,39 @@ class NearDuplicateFinder:
     8 bytes per row, never the text.
     """
 
-    def __init__(self, threshold: float = 0.8, num_perm: int = 128, shingle: int = 5):
-        from rensa import RMinHash
-
+    def __init__(self, threshold: float = 0.8, num_perm: int = 128, shingle: int = 5, workers: int = 1):
         self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
-        self._minhash = RMinHash
         self.bands = optimal_bands(threshold, num_perm)
         self.rows: list[int] = []
         self.ids: list[str] = []
-        self._pending: list[list[int]] = []
-        self._signatures: list[np.ndarray] = []
-        self._band_hashes: list[np.ndarray] = []
+        self._pending: list[str] = []
+        self._parts: list = []  # (band hashes, 16-bit signatures) per batch, or futures of them
+        self._pool = None
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-    def add(self, row: int, tokens: list[str], row_id: str) -> None:
-        minhash = self._minhash(self.num_perm, SEED)
-        minhash.update(shingles(tokens, self.shingle))
-        self._pending.append(minhash.digest())
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+
+    def add(self, row: int, text: str, row_id: str) -> None:
+        self._pending.append(text)
         self.rows.append(row)
         self.ids.append(row_id)
-        if len(self._pending) >= 10_000:
+        if len(self._pending) >= BATCH:
             self._flush()
 
     def _flush(self) -> None:
         if not self._pending:
             return
-        digests = np.asarray(self._pending, dtype=np.uint64)
+        job = (self._pending, self.num_perm, self.bands, self.shingle)
         self._pending = []
-        per_band = digests.reshape(len(digests), self.bands, self.num_perm // self.bands)
-        hashes = np.zeros(per_band.shape[:2], dtype=np.uint64)
-        for column in range(per_band.shape[2]):  # polynomial hash of each band, wrapping at 2**64
-            hashes = hashes * np.uint64(0x100000001B3) + per_band[:, :, column]
-        self._band_hashes.append(hashes)
-        self._signatures.append((digests & 0xFFFF).astype(np.uint16))
+        self._parts.append(self._pool.submit(signature_batch, *job) if self._pool else signature_batch(*job))
+
+    def _collect(self) -> tuple[np.ndarray, np.ndarray]:
+        parts = [p.result() if hasattr(p, "result") else p for p in self._parts]
+        if self._pool:
+            self._pool.shutdown()
+        return np.concatenate([h for h, _ in parts]), np.concatenate([s for _, s in parts])
 
     def _candidate_pairs(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         count = len(hashes)
@@ -99,10 +122,10 @@ class NearDuplicateFinder:
     def resolve(self) -> dict[int, tuple[str, float]]:
         """{row: (id of the kept row of its cluster, estimated Jaccard with it)} for every near-duplicate row."""
         self._flush()
-        if not self._signatures:
+        if not self._parts:
             return {}
-        signatures = np.concatenate(self._signatures)
-        first, member = self._candidate_pairs(np.concatenate(self._band_hashes))
+        band_hashes, signatures = self._collect()
+        first, member = self._candidate_pairs(band_hashes)
         parent = list(range(len(signatures)))
 
         def root(node: int) -> int:

@@ -9,6 +9,7 @@ byte-identical for the same input.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -57,6 +58,7 @@ class DedupeConfig:
     decontaminate: list[str] = field(default_factory=list)
     decontaminate_field: str | None = None
     ngram: int = 8
+    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     shard_rows: int = 10_000
     overwrite: bool = False
 
@@ -65,8 +67,10 @@ class DedupeConfig:
             raise UsageError(f"--on {self.on!r}: choose one of {', '.join(ON_CHOICES)}")
         if not 0 < self.threshold <= 1:
             raise UsageError("--threshold must be in (0, 1]")
-        if self.num_perm < 16 or self.shingle < 1 or self.ngram < 1 or self.shard_rows < 1:
-            raise UsageError("--num-perm must be at least 16; --shingle, --ngram and --shard-rows at least 1")
+        if self.num_perm < 16 or min(self.shingle, self.ngram, self.shard_rows, self.workers) < 1:
+            raise UsageError(
+                "--num-perm must be at least 16; --shingle, --ngram, --workers and --shard-rows at least 1"
+            )
 
 
 def _schema(path) -> pa.Schema:
@@ -137,7 +141,9 @@ def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex |
     """First pass: {row number across all inputs: removal columns}. Contamination and exact duplicates are decided
     row by row; rows that survive both are collected for near-duplicate resolution at the end."""
     exact = ExactIndex() if config.exact else None
-    near = NearDuplicateFinder(config.threshold, config.num_perm, config.shingle) if config.near else None
+    near = (
+        NearDuplicateFinder(config.threshold, config.num_perm, config.shingle, config.workers) if config.near else None
+    )
     removals: dict[int, dict] = {}
     row = 0
     with StageProgress("dedupe: index", None, unit="rows") as progress:
@@ -146,12 +152,12 @@ def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex |
                 for record in chunk.rows:
                     number = record["__row__"]
                     text = text_of(record, config.on, path, number)
-                    tokens = words(text) if (benchmark or near) else []
+                    tokens = words(text) if benchmark else []
                     removal = _contamination_or_copy(text, tokens, row_id(record, path, number), benchmark, exact)
                     if removal is not None:
                         removals[row] = removal
                     elif near is not None:
-                        near.add(row, tokens, row_id(record, path, number))
+                        near.add(row, text, row_id(record, path, number))
                     row += 1
                 progress.advance(len(chunk.rows))
     if near is not None:
