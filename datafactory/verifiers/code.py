@@ -1,0 +1,200 @@
+"""Code answers: run the response's program against the row's tests, in the sandbox.
+
+Test formats, detected from the row's columns unless `test_format` is set:
+- humaneval: `prompt` + program + `test` + `check(entry_point)` (when that does not compile and the program
+  defines the entry point itself: the prompt's imports + program + tests);
+- mbpp: `test_imports` + program + each assert of `test_list`, reporting the first failing assert's index;
+- stdio: `tests` (or `input_output`) as [{"input": …, "output": …}] (APPS/Codeforces/LiveCodeBench style; a JSON
+  string or {"inputs": [...], "outputs": [...]} also work); the program runs once per case and its output is
+  compared line by line, trailing whitespace and trailing blank lines ignored, numbers equal within 1e-6
+  (relative or absolute).
+The program is the last fenced code block of the response; without one, the whole response when it has a line
+starting with `def `, `class `, `import ` or `from `; otherwise `no_code`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+
+from datafactory.errors import UsageError
+from datafactory.sandbox import Limits, check_sandbox, run_python
+from datafactory.verifiers.base import Verdict, Verifier, failed, passed
+
+FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+CODE_LINE = re.compile(r"^(def |class |import |from \S+ import )", re.MULTILINE)
+FAILED_MARKER = "__DATAFACTORY_FAILED_TEST__"
+FORMATS = ("auto", "humaneval", "mbpp", "stdio")
+FLOAT_TOLERANCE = 1e-6
+
+
+def extract_code(response: str) -> str | None:
+    blocks = FENCE.findall(response)
+    if blocks:
+        return blocks[-1][1]
+    return response if CODE_LINE.search(response) else None
+
+
+def detect_format(row: dict, wanted: str) -> str | None:
+    if wanted != "auto":
+        return wanted
+    if row.get("test_list"):
+        return "mbpp"
+    if row.get("test") and row.get("entry_point"):
+        return "humaneval"
+    if row.get("tests") or row.get("input_output"):
+        return "stdio"
+    return None
+
+
+def stdio_cases(row: dict) -> list[tuple[str, str]]:
+    cases = row.get("tests") or row.get("input_output")
+    if isinstance(cases, str):
+        cases = json.loads(cases)
+    if isinstance(cases, dict):
+        cases = [
+            {"input": i, "output": o} for i, o in zip(cases.get("inputs", []), cases.get("outputs", []), strict=False)
+        ]
+    return [(str(c.get("input", "")), str(c.get("output", ""))) for c in cases]
+
+
+def _same_token(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return math.isclose(x, y, rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE)
+
+
+def same_output(got: str, expected: str) -> bool:
+    """Line by line, trailing whitespace and trailing blank lines ignored, numbers within the float tolerance."""
+    lines = [line.rstrip() for line in got.rstrip().splitlines()]
+    wanted = [line.rstrip() for line in expected.rstrip().splitlines()]
+    if len(lines) != len(wanted):
+        return False
+    for line, want in zip(lines, wanted, strict=True):
+        if line != want:
+            tokens, expected_tokens = line.split(), want.split()
+            if len(tokens) != len(expected_tokens) or not all(map(_same_token, tokens, expected_tokens)):
+                return False
+    return True
+
+
+def mbpp_program(code: str, row: dict) -> str:
+    imports = "\n".join(row.get("test_imports") or [])
+    tests = list(row.get("test_list") or [])
+    return f"""{imports}
+{code}
+
+import sys as __sys
+for __index, __test in enumerate({tests!r}):
+    try:
+        exec(__test, globals())
+    except BaseException as __error:
+        print("{FAILED_MARKER}", __index, type(__error).__name__, file=__sys.stderr)
+        raise
+"""
+
+
+def humaneval_program(code: str, row: dict) -> str:
+    """`prompt` + program + tests; when that does not compile but the program defines the entry point itself
+    (a full function after a bare signature), the prompt's import lines + program + tests."""
+    tail = f"\n\n{row['test']}\n\ncheck({row['entry_point']})\n"
+    prompt = row.get("prompt") or ""
+    program = f"{prompt}\n{code}{tail}"
+    if f"def {row['entry_point']}(" in code and not _compiles(program):
+        imports = "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
+        program = f"{imports}\n{code}{tail}"
+    return program
+
+
+def _compiles(program: str) -> bool:
+    try:
+        _compile(program)
+        return True
+    except (SyntaxError, ValueError):
+        return False
+
+
+def _compile(program: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the program's own invalid escapes are not our business
+        compile(program, "main.py", "exec")
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    return text.strip()[-limit:]
+
+
+class CodeVerifier(Verifier):
+    name = "code"
+    needs_gold = False
+    row_fields = ("prompt", "test", "entry_point", "test_list", "test_imports", "tests", "input_output")
+
+    def __init__(self, options: dict | None = None):
+        super().__init__(options)
+        self.format = self.options.get("test_format", "auto")
+        if self.format not in FORMATS:
+            raise UsageError(f"--test-format {self.format!r}: choose one of {', '.join(FORMATS)}")
+        self.unsafe = bool(self.options.get("unsafe_no_sandbox", False))
+        self.limits = Limits(
+            wall_seconds=float(self.options.get("test_timeout", 10.0)),
+            memory_mb=int(self.options.get("memory_mb", 1024)),
+        )
+
+    def verify(self, response: str, gold, row: dict) -> Verdict:
+        code = extract_code(response)
+        if code is None or not code.strip():
+            return failed("no_code")
+        kind = detect_format(row, self.format)
+        if kind is None:
+            return failed("no_gold", detail="no tests in the row (test/entry_point, test_list, or tests)")
+        if kind == "stdio":
+            return self._stdio(code, row)
+        program = mbpp_program(code, row) if kind == "mbpp" else humaneval_program(code, row)
+        try:
+            _compile(program)
+        except (SyntaxError, ValueError) as err:
+            return failed("syntax_error", code, detail=f"{type(err).__name__}: {err}"[:300])
+        result = run_python(program, "", self.limits, self.unsafe)
+        if result.status == "ok":
+            return passed(code)
+        marker = re.search(rf"{FAILED_MARKER} (\d+) (\w+)", result.stderr)
+        if result.status == "runtime_error" and (marker is None or marker.group(2) == "AssertionError"):
+            index = f"test {marker.group(1)}: " if marker else ""
+            reason = "tests_failed" if marker or "AssertionError" in result.stderr else "runtime_error"
+            return failed(reason, code, detail=index + _excerpt(result.stderr))
+        index = f"test {marker.group(1)}: " if marker else ""
+        return failed(result.status, code, detail=index + _excerpt(result.stderr))
+
+    def _stdio(self, code: str, row: dict) -> Verdict:
+        try:
+            _compile(code)
+        except (SyntaxError, ValueError) as err:
+            return failed("syntax_error", code, detail=f"{type(err).__name__}: {err}"[:300])
+        try:
+            cases = stdio_cases(row)
+        except (ValueError, TypeError, AttributeError) as err:
+            return failed("no_gold", code, detail=f"unreadable tests: {err}")
+        if not cases:
+            return failed("no_gold", code, detail="empty test list")
+        for index, (given, expected) in enumerate(cases):
+            result = run_python(code, given, self.limits, self.unsafe)
+            if result.status != "ok":
+                return failed(result.status, code, detail=f"test {index}: {_excerpt(result.stderr)}")
+            if not same_output(result.stdout, expected):
+                return failed(
+                    "tests_failed",
+                    code,
+                    detail=f"test {index}: expected {expected[:100]!r}, got {result.stdout[:100]!r}",
+                )
+        return passed(code)
+
+
+def prepare(options: dict) -> None:
+    """Checks to run once before a filter with the code verifier starts."""
+    check_sandbox(bool(options.get("unsafe_no_sandbox", False)))
