@@ -29,6 +29,12 @@ def test_jsonl_plain_and_gzip_give_rows_with_their_line_numbers(tmp_path):
     assert rows[-2:] == [("b.jsonl.gz", 1, "p0"), ("b.jsonl.gz", 2, "p1")]
 
 
+def test_jsonl_with_a_byte_order_mark_and_crlf_line_ends(tmp_path):
+    path = tmp_path / "windows.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"problem": "p0"}\r\n{"problem": "p1"}\r\n')
+    assert [r[2] for r in _rows([path])] == ["p0", "p1"]
+
+
 def test_parquet_files_shard_dirs_and_globs(tmp_path):
     shards = tmp_path / "shards"
     shards.mkdir()

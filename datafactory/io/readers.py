@@ -98,7 +98,7 @@ def _read_jsonl(path: Path, chunk_rows: int) -> Iterator[Chunk]:
         with opener(path, "rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 try:
-                    line = raw.decode("utf-8")
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError as err:
                     raise BadInput(f"not valid UTF-8 (byte {err.start})", path, number) from None
                 if not line.strip():
