@@ -2,7 +2,6 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEMO_OUT ?= demo-out
 
 .PHONY: install sandbox test lint demo clean
 
@@ -33,12 +32,7 @@ test: lint
 	$(VENV)/bin/pytest -ra
 
 demo: install
-	$(PY) -m datafactory.toy.tiny $(DEMO_OUT)/tiny-model
-	$(VENV)/bin/datafactory generate examples/prompts.jsonl -o $(DEMO_OUT)/samples -m $(DEMO_OUT)/tiny-model \
-		-n 4 --max-tokens 32 --overwrite
-	$(VENV)/bin/datafactory stats $(DEMO_OUT)/samples
-	$(VENV)/bin/datafactory filter $(DEMO_OUT)/samples -o $(DEMO_OUT)/filtered --verifier math --rules r1 --overwrite
-	$(VENV)/bin/datafactory stats $(DEMO_OUT)/filtered
+	$(VENV)/bin/datafactory run recipes/demo.yaml
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT)
+	rm -rf $(VENV) demo-out

@@ -60,7 +60,9 @@ def main() -> None:
     print(f"sandboxed verifier: {len(tasks) / sandboxed:,.1f} samples/s ({sandboxed:.1f} s)")
     print(f"plain subprocess.run: {len(tasks) / plain:,.1f} samples/s ({plain:.1f} s)")
     print(f"ratio: {plain / sandboxed:.2f}  (goal >= 0.5)")
-    print(f"start-up of an empty program: sandbox {statistics.median(startup) * 1000:.0f} ms, plain {statistics.median(bare) * 1000:.0f} ms")
+    print(
+        f"start-up of an empty program: sandbox {statistics.median(startup) * 1000:.0f} ms, plain {statistics.median(bare) * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from datafactory.errors import UsageError
 
-BUILTIN_MODELS: dict[str, str] = {}
+TOY_MODEL = Path(__file__).resolve().parent.parent / "assets" / "toy-reasoner"
+BUILTIN_MODELS: dict[str, str] = {"toy": str(TOY_MODEL)}  # shipped in the package: runs anywhere
 
 
 def looks_like_path(model: str) -> bool:

@@ -1,0 +1,63 @@
+"""`datafactory toy …`: the bundled toy model's prompt sets and training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from datafactory.cli import app
+
+toy_app = typer.Typer(help="The bundled toy reasoner: demo prompt sets and (re)training.", no_args_is_help=True)
+app.add_typer(toy_app, name="toy")
+
+PROMPTS_EXAMPLES = """
+**Examples**
+
+    datafactory toy prompts -o prompts/ --reasoning 500 --general 200 --seed 0
+"""
+TRAIN_EXAMPLES = """
+**Examples**
+
+    datafactory toy train -o my-toy/ --steps 1300
+"""
+
+
+@toy_app.command(epilog=PROMPTS_EXAMPLES)
+def prompts(
+    out: Annotated[str, typer.Option("-o", "--out", help="Folder for reasoning.jsonl and general.jsonl.")],
+    reasoning: Annotated[int, typer.Option(help="Arithmetic prompts (with gold answers).")] = 500,
+    general: Annotated[int, typer.Option(help="General prompts (no gold).")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same prompts.")] = 0,
+) -> None:
+    """Write seeded arithmetic prompts with gold answers and general prompts as JSONL."""
+    from datafactory.io.writer import atomic_write_bytes
+    from datafactory.toy.data import demo_prompts
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    arithmetic, chat = demo_prompts(reasoning, general, seed)
+    for name, rows in (("reasoning.jsonl", arithmetic), ("general.jsonl", chat)):
+        atomic_write_bytes(folder / name, "".join(json.dumps(r) + "\n" for r in rows).encode())
+    typer.echo(f"toy prompts: {len(arithmetic)} reasoning + {len(chat)} general in {folder}", err=True)
+
+
+@toy_app.command(epilog=TRAIN_EXAMPLES)
+def train(
+    out: Annotated[str, typer.Option("-o", "--out", help="Folder for the trained model.")],
+    steps: Annotated[int, typer.Option(help="Training steps of 64 sequences.")] = 1300,
+    seed: Annotated[int, typer.Option(help="Seed of the data and the initialisation.")] = 0,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate/--no-evaluate", help="Measure it with vLLM and write the model card.")
+    ] = True,
+) -> None:
+    """Train a toy reasoner like the bundled one (about 7 minutes on 2 CPU cores)."""
+    from datafactory.toy.train import train_toy_reasoner
+
+    path = train_toy_reasoner(out, steps=steps, seed=seed)
+    if evaluate:
+        from datafactory.toy.evaluate import evaluate_and_write_card
+
+        evaluate_and_write_card(path, steps=steps, seed=seed)

@@ -1,0 +1,180 @@
+"""Recipe files: the stages of a run (prompts → generate → filter → dedupe → mix) in one validated YAML file.
+
+Why validated up front: a typo in the mix section must fail in the first second, naming the key and the allowed
+values, not after an hour of sampling. Options of a stage section are exactly the options of that stage's
+command (the fields of its config dataclass), so the CLI and recipes never drift apart.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from datafactory.dedupe.stage import DedupeConfig
+from datafactory.errors import UsageError
+from datafactory.filtering.stage import FilterConfig
+from datafactory.generate import GenerateConfig
+from datafactory.mix.plan import parse_ratio
+from datafactory.mix.stage import MixConfig
+
+STAGES = ["prompts", "generate", "filter", "dedupe", "mix"]
+TOP_KEYS = {"name", "out", "model", "engine", "prompts", "sources", "generate", "filter", "dedupe", "mix"}
+SOURCE_KEYS = {
+    "name",
+    "category",
+    "inputs",
+    "verifier",
+    "rules",
+    "gold_field",
+    "weight",
+    "generate",
+    "filter",
+    "dedupe",
+}
+CATEGORIES = ("reasoning", "general")
+PROMPT_SETS = {"toy": {"reasoning", "general", "seed"}}
+# options a stage section may not set: the recipe decides them
+FIXED = {
+    "generate": {"inputs", "out", "model", "engine", "overwrite", "engine_extra"},
+    "filter": {"inputs", "out", "overwrite", "verifier_options"},
+    "dedupe": {"inputs", "out", "overwrite"},
+    "mix": {"reasoning", "general", "out", "overwrite"},
+}
+CONFIGS = {"generate": GenerateConfig, "filter": FilterConfig, "dedupe": DedupeConfig, "mix": MixConfig}
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 would read the key `on:` (dedupe's option) as True."""
+
+
+_RecipeLoader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _yaml(text: str):
+    return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+@dataclass
+class Recipe:
+    path: Path
+    data: dict
+
+    @property
+    def out(self) -> Path:
+        return Path(self.data["out"])
+
+    @property
+    def sources(self) -> list[dict]:
+        return self.data["sources"]
+
+
+def allowed_options(stage: str) -> list[str]:
+    return sorted(f.name for f in fields(CONFIGS[stage]) if f.name not in FIXED[stage])
+
+
+def _fail(path: Path, key: str, message: str) -> None:
+    raise UsageError(f"{path}: {key}: {message}")
+
+
+def _check_keys(path: Path, section: dict, allowed: set | list, where: str) -> None:
+    if not isinstance(section, dict):
+        _fail(path, where, f"expected a mapping, got {type(section).__name__}")
+    for key in section:
+        if key not in allowed:
+            _fail(path, f"{where}.{key}" if where else key, f"unknown key; allowed: {', '.join(sorted(allowed))}")
+
+
+def apply_overrides(data: dict, assignments: list[str], path: Path) -> dict:
+    """`--set a.b.c=value` (value read as YAML; list items by index: sources.0.verifier=exact)."""
+    data = copy.deepcopy(data)
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {assignment!r}: expected KEY=VALUE, e.g. generate.n=2")
+        parts, target = key.split("."), data
+        for part in parts[:-1]:
+            if isinstance(target, list) and part.isdigit() and int(part) < len(target):
+                target = target[int(part)]
+            elif isinstance(target, dict):
+                target = target.setdefault(part, {})
+            else:
+                raise UsageError(f"--set {assignment!r}: {part!r} does not exist in {path}")
+        last = parts[-1]
+        value = _yaml(raw) if raw else None
+        if isinstance(target, list) and last.isdigit():
+            target[int(last)] = value
+        else:
+            target[last] = value
+    return data
+
+
+def validate(path: Path, data: dict) -> None:
+    _check_keys(path, data, TOP_KEYS, "")
+    for required in ("out", "model", "sources"):
+        if required not in data or data[required] in (None, "", []):
+            _fail(path, required, "missing (required)")
+    if data.get("engine", "vllm") not in ("vllm", "openai", "transformers"):
+        _fail(path, "engine", f"{data['engine']!r} is not one of vllm, openai, transformers")
+    for name, spec in (data.get("prompts") or {}).items():
+        if name not in PROMPT_SETS:
+            _fail(path, f"prompts.{name}", f"unknown prompt set; allowed: {', '.join(PROMPT_SETS)}")
+        _check_keys(path, spec or {}, PROMPT_SETS[name], f"prompts.{name}")
+    if not isinstance(data["sources"], list):
+        _fail(path, "sources", "expected a list of sources")
+    names = set()
+    for index, source in enumerate(data["sources"]):
+        where = f"sources.{index}"
+        _check_keys(path, source, SOURCE_KEYS, where)
+        for required in ("name", "category", "inputs"):
+            if not source.get(required):
+                _fail(path, f"{where}.{required}", "missing (required)")
+        if source["category"] not in CATEGORIES:
+            _fail(path, f"{where}.category", f"{source['category']!r} is not one of {', '.join(CATEGORIES)}")
+        if source["name"] in names:
+            _fail(path, f"{where}.name", f"{source['name']!r} is used twice")
+        names.add(source["name"])
+        for stage in ("generate", "filter", "dedupe"):
+            _check_keys(path, source.get(stage) or {}, allowed_options(stage), f"{where}.{stage}")
+    for stage in ("generate", "filter", "dedupe", "mix"):
+        _check_keys(path, data.get(stage) or {}, allowed_options(stage), stage)
+    ratio = (data.get("mix") or {}).get("ratio", "3:1")
+    try:
+        parse_ratio(str(ratio))
+    except UsageError as err:
+        _fail(path, "mix.ratio", str(err))
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such recipe file")
+    try:
+        data = _yaml(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: a recipe is a mapping of sections")
+    data = apply_overrides(data, overrides or [], path)
+    validate(path, data)
+    return Recipe(path, data)
+
+
+def stage_range(start: str | None, until: str | None) -> list[str]:
+    for option, value in (("--from", start), ("--until", until)):
+        if value is not None and value not in STAGES:
+            raise UsageError(f"{option} {value!r}: choose one of {', '.join(STAGES)}")
+    first = STAGES.index(start) if start else 0
+    last = STAGES.index(until) if until else len(STAGES) - 1
+    if first > last:
+        raise UsageError(f"--from {start} comes after --until {until}")
+    return STAGES[first : last + 1]

@@ -1,0 +1,177 @@
+"""Run a recipe's stages in order, per source, into one folder; finished stages are skipped, so a stopped run
+resumes where it stopped.
+
+Layout: OUT/prompts/ (built-in prompt sets), OUT/SOURCE/{samples,filtered,deduped}/, OUT/sft/ (the mix).
+One inference engine is started for all sources that still need sampling.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from datafactory.dedupe.stage import DedupeConfig, run_dedupe
+from datafactory.engines.base import engine_class
+from datafactory.filtering.stage import FilterConfig, run_filter
+from datafactory.generate import GenerateConfig, run_generate
+from datafactory.io.writer import atomic_write_bytes
+from datafactory.mix.stage import MixConfig, run_mix
+from datafactory.recipes import Recipe
+from datafactory.toy.data import demo_prompts
+
+DEFAULT_VERIFIER = {"reasoning": "math", "general": "none"}
+DEFAULT_RULES = {"reasoning": "r1", "general": "truncated,repetition"}
+
+
+def _done(folder: Path) -> bool:
+    return (folder / "_SUCCESS").exists()
+
+
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / "_manifest.json").read_text()) if (folder / "_manifest.json").is_file() else {}
+
+
+class RecipeRun:
+    def __init__(self, recipe: Recipe, stages: list[str], redo: bool = False, say=print):
+        self.recipe, self.stages, self.redo, self.say = recipe, stages, redo, say
+        self.out = recipe.out
+        self.data = recipe.data
+
+    def folder(self, source: dict, stage: str) -> Path:
+        return self.out / source["name"] / {"generate": "samples", "filter": "filtered", "dedupe": "deduped"}[stage]
+
+    def _inputs(self, source: dict) -> list[str]:
+        inputs = source["inputs"] if isinstance(source["inputs"], list) else [source["inputs"]]
+        return [str(i).format(out=self.out, prompts=self.out / "prompts") for i in inputs]
+
+    def _options(self, stage: str, source: dict | None = None) -> dict:
+        return {**(self.data.get(stage) or {}), **((source or {}).get(stage) or {})}
+
+    def _skip(self, folder: Path, label: str) -> bool:
+        if _done(folder) and not self.redo:
+            self.say(f"{label}: already done ({folder})")
+            return True
+        return False
+
+    def run(self) -> dict:
+        for stage in self.stages:
+            getattr(self, f"_{stage}")()
+        return self.summary()
+
+    def _prompts(self) -> None:
+        spec = (self.data.get("prompts") or {}).get("toy")
+        if spec is None:
+            return
+        folder = self.out / "prompts"
+        folder.mkdir(parents=True, exist_ok=True)
+        reasoning, general = demo_prompts(
+            int(spec.get("reasoning", 500)), int(spec.get("general", 200)), int(spec.get("seed", 0))
+        )
+        for name, rows in (("reasoning.jsonl", reasoning), ("general.jsonl", general)):
+            atomic_write_bytes(folder / name, "".join(json.dumps(r) + "\n" for r in rows).encode())
+        self.say(f"prompts: {len(reasoning)} reasoning + {len(general)} general in {folder}")
+
+    def _generate(self) -> None:
+        todo = [s for s in self.recipe.sources if not self._skip(self.folder(s, "generate"), f"generate {s['name']}")]
+        if not todo:
+            return
+        configs = [
+            GenerateConfig(
+                inputs=self._inputs(s),
+                out=str(self.folder(s, "generate")),
+                model=str(self.data["model"]),
+                engine=self.data.get("engine", "vllm"),
+                overwrite=self.redo,
+                **self._options("generate", s),
+            )  # fmt: skip
+            for s in todo
+        ]
+        for config in configs:
+            config.validate()
+        first = configs[0]
+        engine = engine_class(first.engine)(first.engine_options(), seed=first.seed)
+        try:
+            for source, config in zip(todo, configs, strict=True):
+                counts = run_generate(config, engine=engine)["counts"]
+                self.say(f"generate {source['name']}: {counts['prompts']} prompts -> {counts['rows_out']} samples")
+        finally:
+            engine.close()
+
+    def _filter(self) -> None:
+        for source in self.recipe.sources:
+            folder = self.folder(source, "filter")
+            if self._skip(folder, f"filter {source['name']}"):
+                continue
+            options = self._options("filter", source)
+            options.setdefault("rules", source.get("rules") or DEFAULT_RULES[source["category"]])
+            options.setdefault("gold_field", source.get("gold_field", "answer"))
+            verifier = source.get("verifier") or options.pop("verifier", None) or DEFAULT_VERIFIER[source["category"]]
+            options.pop("verifier", None)
+            config = FilterConfig(
+                inputs=[str(self.folder(source, "generate"))],
+                out=str(folder),
+                verifier=verifier,
+                overwrite=self.redo,
+                **options,
+            )
+            counts = run_filter(config)["counts"]
+            self.say(f"filter {source['name']}: {counts['rows_in']} rows -> {counts['rows_kept']} kept")
+
+    def _dedupe(self) -> None:
+        for source in self.recipe.sources:
+            folder = self.folder(source, "dedupe")
+            if self._skip(folder, f"dedupe {source['name']}"):
+                continue
+            config = DedupeConfig(
+                inputs=[str(self.folder(source, "filter"))],
+                out=str(folder),
+                overwrite=self.redo,
+                **self._options("dedupe", source),
+            )
+            counts = run_dedupe(config)["counts"]
+            self.say(f"dedupe {source['name']}: {counts['rows_in']} rows -> {counts['rows_kept']} kept")
+
+    def _mix(self) -> None:
+        folder = self.out / "sft"
+        if self._skip(folder, "mix"):
+            return
+        specs: dict[str, list[str]] = {"reasoning": [], "general": []}
+        for source in self.recipe.sources:
+            weight = f":{source['weight']}" if source.get("weight") else ""
+            specs[source["category"]].append(f"{self.folder(source, 'dedupe')}{weight}@{source['name']}")
+        config = MixConfig(
+            reasoning=specs["reasoning"],
+            general=specs["general"],
+            out=str(folder),
+            overwrite=self.redo,
+            **self._options("mix"),
+        )
+        counts = run_mix(config)["counts"]
+        self.say(f"mix: {counts['rows_out']} rows in {folder}")
+
+    def summary(self) -> dict:
+        """Numbers for the final table, read from the stage manifests."""
+        result = {
+            "prompts": 0,
+            "samples": 0,
+            "kept": 0,
+            "rejected": Counter(),
+            "duplicates": Counter(),
+            "mix": {},
+            "out": None,
+        }
+        for source in self.recipe.sources:
+            generated = _manifest(self.folder(source, "generate")).get("counts", {})
+            filtered = _manifest(self.folder(source, "filter")).get("counts", {})
+            deduped = _manifest(self.folder(source, "dedupe")).get("counts", {})
+            result["prompts"] += generated.get("prompts", 0)
+            result["samples"] += generated.get("rows_out", 0)
+            result["kept"] += filtered.get("rows_kept", 0)
+            result["rejected"].update({k: v for k, v in filtered.get("verdicts", {}).items() if k != "pass"})
+            result["duplicates"].update(deduped.get("removed", {}))
+        mixed = _manifest(self.out / "sft").get("counts", {})
+        if mixed:
+            result["mix"] = {c: v["taken"] for c, v in mixed.get("per_category", {}).items()}
+            result["out"] = str(self.out / "sft")
+        return result

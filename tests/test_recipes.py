@@ -1,0 +1,79 @@
+"""Recipe files: validation errors name the key and the allowed values; overrides and stage ranges."""
+
+import pytest
+
+from datafactory.errors import UsageError
+from datafactory.recipes import STAGES, load_recipe, stage_range
+from tests.conftest import REPO, run_cli
+
+GOOD = """
+out: {out}
+model: toy
+sources:
+  - name: arithmetic
+    category: reasoning
+    inputs: ["{{prompts}}/reasoning.jsonl"]
+mix:
+  ratio: "3:1"
+dedupe:
+  on: prompt
+"""
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text.format(out=tmp_path / "run"))
+    return path
+
+
+def test_bundled_recipes_are_valid():
+    for name in ("demo", "r1-sft", "gsm8k"):
+        recipe = load_recipe(REPO / "recipes" / f"{name}.yaml")
+        assert recipe.sources and recipe.data["model"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("generate:\n  tempurature: 0.5\n", "generate.tempurature: unknown key; allowed: api_key_env"),
+        ("colour: blue\n", "colour: unknown key; allowed: dedupe, engine"),
+        ("mix:\n  ratio: three\n", "mix.ratio: --ratio 'three'"),
+        ("engine: llama\n", "engine: 'llama' is not one of vllm, openai, transformers"),
+    ],
+)
+def test_errors_name_the_key_and_the_allowed_values(tmp_path, change, message):
+    path = write(tmp_path, GOOD.replace('mix:\n  ratio: "3:1"\n', "") + change)
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_recipe(path)
+
+
+def test_missing_required_option_and_bad_source(tmp_path):
+    with pytest.raises(UsageError, match="model: missing"):
+        load_recipe(write(tmp_path, GOOD.replace("model: toy\n", "")))
+    with pytest.raises(UsageError, match=r"sources.0.inputs: missing"):
+        load_recipe(write(tmp_path, GOOD.replace('    inputs: ["{{prompts}}/reasoning.jsonl"]\n', "")))
+    with pytest.raises(UsageError, match="sources.0.category: 'chat' is not one of reasoning, general"):
+        load_recipe(write(tmp_path, GOOD.replace("category: reasoning", "category: chat")))
+
+
+def test_overrides_and_the_yaml_on_key(tmp_path):
+    recipe = load_recipe(write(tmp_path, GOOD), ["generate.n=2", "sources.0.verifier=exact", "dedupe.exact=false"])
+    assert recipe.data["generate"] == {"n": 2}
+    assert recipe.sources[0]["verifier"] == "exact"
+    assert recipe.data["dedupe"] == {"on": "prompt", "exact": False}  # `on:` stays a key, not YAML 1.1's True
+    with pytest.raises(UsageError, match="expected KEY=VALUE"):
+        load_recipe(write(tmp_path, GOOD), ["generate.n"])
+
+
+def test_stage_ranges():
+    assert stage_range(None, None) == STAGES
+    assert stage_range("filter", "dedupe") == ["filter", "dedupe"]
+    with pytest.raises(UsageError, match="--from 'nope'"):
+        stage_range("nope", None)
+    with pytest.raises(UsageError, match="comes after"):
+        stage_range("mix", "generate")
+
+
+def test_run_reports_a_bad_recipe_with_exit_2(tmp_path):
+    result = run_cli("run", write(tmp_path, GOOD), "--set", "mix.ratio=0:0")
+    assert result.returncode == 2 and "mix.ratio" in result.stderr
