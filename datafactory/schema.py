@@ -102,5 +102,19 @@ class PassthroughTypes:
         return {"columns": [str(f) for f in self.fields()], "json_encoded": sorted(self.as_json)}
 
 
+def stored_row_schema(path, drop: set[str] = frozenset()) -> pa.Schema:
+    """An input file's columns as Arrow types: stored for Parquet/HF folders, inferred over the file for JSONL
+    (columns whose types conflict become text); internal columns and `drop` left out."""
+    from datafactory.io.readers import input_schema, read_chunks
+
+    schema = input_schema(path)
+    if schema is None:
+        types = PassthroughTypes(prefix_reserved=False)
+        for chunk in read_chunks(path):
+            types.observe(chunk.rows)
+        schema = pa.schema(types.fields())
+    return pa.schema([f for f in schema if f.name not in INTERNAL_COLUMNS and f.name not in drop])
+
+
 def samples_schema(passthrough: PassthroughTypes) -> pa.Schema:
     return pa.schema(SAMPLES_FIELDS + passthrough.fields())

@@ -21,10 +21,10 @@ from datafactory.dedupe.minhash import ExactIndex, NearDuplicateFinder, optimal_
 from datafactory.dedupe.text import ON_CHOICES, normalise, row_id, text_of, words
 from datafactory.errors import UsageError
 from datafactory.io.outdir import OutputDir
-from datafactory.io.readers import expand_inputs, input_schema, read_chunks
+from datafactory.io.readers import expand_inputs, read_chunks
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
-from datafactory.schema import INTERNAL_COLUMNS, PassthroughTypes
+from datafactory.schema import stored_row_schema
 
 TEXT_COLUMNS = [
     "prompt_id",
@@ -74,15 +74,7 @@ class DedupeConfig:
 
 
 def _schema(path) -> pa.Schema:
-    schema = input_schema(path)
-    if schema is None:
-        types = PassthroughTypes(prefix_reserved=False)
-        for chunk in read_chunks(path):
-            types.observe(chunk.rows)
-        schema = pa.schema(types.fields())
-    return pa.schema(
-        [f for f in schema if f.name not in INTERNAL_COLUMNS and f.name not in {x.name for x in REMOVED_FIELDS}]
-    )
+    return stored_row_schema(path, drop={f.name for f in REMOVED_FIELDS})
 
 
 def run_dedupe(config: DedupeConfig) -> dict:

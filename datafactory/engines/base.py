@@ -7,10 +7,10 @@ engine only turns a batch of requests into completions. Engines are looked up by
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict, dataclass, field
 
 from datafactory.errors import UsageError
+from datafactory.registry import load
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,8 @@ ENGINES = {
 
 
 def engine_class(name: str) -> type[Engine]:
-    if name not in ENGINES:
-        raise UsageError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
-    module, _, attribute = ENGINES[name].partition(":")
     try:
-        return getattr(importlib.import_module(module), attribute)
+        return load(ENGINES, name, "engine")
     except ImportError as err:
         hint = {"vllm": "pip install 'datafactory[cpu]' (or [gpu])", "transformers": "pip install 'datafactory[hf]'"}
         raise UsageError(

@@ -24,11 +24,11 @@ from datafactory.filtering.evaluate import EvalSpec
 from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import STRATEGIES, PromptOutcome, RowSummary, select
 from datafactory.io.outdir import OutputDir
-from datafactory.io.readers import expand_inputs, input_schema, read_chunks
+from datafactory.io.readers import expand_inputs, read_chunks
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
 from datafactory.rules import RuleConfig, resolve_rules
-from datafactory.schema import INTERNAL_COLUMNS, PassthroughTypes
+from datafactory.schema import stored_row_schema
 from datafactory.verifiers.base import verifier_class
 
 EVAL_FIELDS = [
@@ -90,15 +90,7 @@ class FilterConfig:
 
 
 def file_schema(path: Path) -> pa.Schema:
-    """The stored schema of a Parquet/HF input; for JSONL, inferred over the whole file."""
-    schema = input_schema(path)
-    if schema is None:
-        types = PassthroughTypes(prefix_reserved=False)
-        for chunk in read_chunks(path):
-            types.observe(chunk.rows)
-        schema = pa.schema(types.fields())
-    keep = [f for f in schema if f.name not in OWN_COLUMNS and f.name not in INTERNAL_COLUMNS]
-    return pa.schema(keep)
+    return stored_row_schema(path, drop=OWN_COLUMNS)
 
 
 def check_columns(path: Path, schema: pa.Schema, config: FilterConfig) -> None:

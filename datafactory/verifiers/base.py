@@ -7,10 +7,9 @@ bound their time from outside; they need not guard against hangs themselves.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
-from datafactory.errors import UsageError
+from datafactory.registry import load
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,4 @@ VERIFIERS = {
 
 
 def verifier_class(name: str) -> type[Verifier]:
-    if name not in VERIFIERS:
-        raise UsageError(f"unknown verifier {name!r}; choose one of: {', '.join(VERIFIERS)}")
-    module, _, attribute = VERIFIERS[name].partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    return load(VERIFIERS, name, "verifier")
