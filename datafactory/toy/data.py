@@ -53,8 +53,8 @@ class Problem:
 
 def arithmetic_problem(rng: random.Random) -> Problem:
     """One to three operations on small numbers, as an expression or a word problem."""
-    count = rng.choices([1, 2, 3], weights=[4, 4, 2])[0]
-    value = rng.randint(2, 35)
+    count = rng.choices([1, 2, 3], weights=[5, 4, 1])[0]
+    value = rng.randint(2, 25)
     steps, terms = [], [str(value)]
     for _ in range(count):
         op = rng.choice(["+", "+", "-", "*"] if value <= 12 else ["+", "-", "-"]) if value >= 3 else "+"
@@ -63,12 +63,12 @@ def arithmetic_problem(rng: random.Random) -> Problem:
         elif op == "-":
             other = rng.randint(1, value - 1)
         else:
-            other = rng.randint(2, 35)
+            other = rng.randint(2, 25)
         result = OPS[op](value, other)
         steps.append((value, op, other, result))
         terms.append(f"{op} {other}")
         value = result
-    if rng.random() < 0.5 or any(op == "*" for _, op, _, _ in steps[1:]):
+    if rng.random() < 0.6 or any(op == "*" for _, op, _, _ in steps[1:]):
         expression = " ".join(terms).replace("*", "×")
         text = rng.choice(["What is {e}?", "Compute {e}.", "Calculate {e}."]).format(e=expression)
         if count > 1:
@@ -119,6 +119,17 @@ def general_prompt(rng: random.Random) -> tuple[str, str]:
     return f"Tell me a fun fact about {topic}.", FACTS[topic]
 
 
+OPENERS = ["", "Quick question: ", "Hey! ", "Please answer briefly: ", "I was wondering: ", "Can you help? "]
+
+
+def demo_general_prompt(rng: random.Random) -> str:
+    """A general prompt for the demo sets: the training phrasings behind varied openers, so a few hundred of them
+    stay mostly distinct (the training data itself never sees the openers)."""
+    prompt, _ = general_prompt(rng)
+    opener = rng.choice(OPENERS)
+    return opener + (prompt[0].lower() + prompt[1:] if opener else prompt)
+
+
 def judge_prompt(problem: Problem, candidate: int) -> str:
     return f"Judge the answer.\nProblem: {problem.text}\nGold answer: {problem.answer}\nCandidate answer: {candidate}\nReply in JSON."
 
@@ -129,7 +140,7 @@ def judge_verdict(problem: Problem, candidate: int) -> str:
     return json.dumps({"analysis": analysis, "correctness": "correct" if same else "incorrect"})
 
 
-FLAWS = [(None, 0.83), ("no_close", 0.04), ("no_box", 0.05), ("zh", 0.02), ("fr", 0.02), ("repetition", 0.04)]
+FLAWS = [(None, 0.79), ("no_close", 0.04), ("no_box", 0.05), ("zh", 0.03), ("fr", 0.03), ("repetition", 0.06)]
 
 
 def training_conversations(count: int, seed: int) -> list[list[dict]]:
@@ -172,6 +183,5 @@ def demo_prompts(reasoning: int, general: int, seed: int) -> tuple[list[dict], l
         )
     chat = []
     for index in range(general):
-        prompt, _ = general_prompt(rng)
-        chat.append({"id": f"chat-{seed}-{index}", "prompt": prompt, "source": "toy-general"})
+        chat.append({"id": f"chat-{seed}-{index}", "prompt": demo_general_prompt(rng), "source": "toy-general"})
     return arithmetic, chat

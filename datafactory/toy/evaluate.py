@@ -14,7 +14,7 @@ from datafactory.engines.base import EngineOptions, Request, Sampling
 from datafactory.filtering.trace import boxed_contents, parse_trace
 from datafactory.rules import RuleConfig
 from datafactory.rules.checks import language_mixed, repetition
-from datafactory.toy.data import arithmetic_problem, demo_prompts, judge_prompt
+from datafactory.toy.data import arithmetic_problem, demo_prompts, general_prompt, judge_prompt
 from datafactory.verifiers.math import MathVerifier
 
 HELD_OUT_SEED = 9999
@@ -36,7 +36,9 @@ def evaluate(
         from datafactory.engines.vllm_engine import VLLMEngine
 
         engine = VLLMEngine(EngineOptions(model=str(model), dtype="float32"), seed=seed)
-    arithmetic, chat = demo_prompts(problems, 50, seed=HELD_OUT_SEED)
+    arithmetic, _ = demo_prompts(problems, 0, seed=HELD_OUT_SEED)
+    chat_rng = random.Random(f"general-{HELD_OUT_SEED}")
+    chat = [{"prompt": general_prompt(chat_rng)[0]} for _ in range(50)]  # the phrasings it was trained on
     verifier, config = MathVerifier(), RuleConfig()
     outputs = _sample(engine, [a["problem"] for a in arithmetic], n, temperature, 256, seed)
     right = formed = mixed = looping = total = 0
@@ -89,7 +91,7 @@ CARD = """# toy-reasoner
 
 A ~1M-parameter Qwen2 (d_model 128, 4 layers, 4 heads, 2 KV heads, FFN 512, tied embeddings) with a byte-level
 BPE tokenizer (single-digit tokens) and a ChatML template, trained by `scripts/train_toy_reasoner.py`
-({steps} steps of 64 sequences, seed {seed}, CPU) on synthetic data from `datafactory.toy.data`. It ships with
+({steps} steps of {batch} sequences, seed {seed}, CPU) on synthetic data from `datafactory.toy.data`. It ships with
 datafactory so that the whole pipeline runs anywhere (`-m toy`).
 
 **What it is:** a stand-in that answers small arithmetic problems R1-style (`<think>` steps `</think>` then a
@@ -109,14 +111,16 @@ Measured by `datafactory.toy.evaluate` on {problems} held-out problems, {n} samp
 | reasoning with mixed languages (language_mixed rule) | {language_mixed:.1%} |
 | repetitive (repetition rule) | {repetition:.1%} |
 | prompts with every sample right / every sample wrong | {prompts_all_right:.1%} / {prompts_all_wrong:.1%} |
-| general prompts answered without a think block | {general_without_think:.1%} |
+| general prompts (training phrasings) answered without a think block | {general_without_think:.1%} |
 | judge verdicts that parse as JSON / that are right | {judge_parsed:.1%} / {judge_right:.1%} |
 """
 
 
-def evaluate_and_write_card(path: str | Path, steps: int, seed: int, problems: int = 100, n: int = 4) -> dict:
+def evaluate_and_write_card(
+    path: str | Path, steps: int, seed: int, batch: int = 32, problems: int = 100, n: int = 4
+) -> dict:
     metrics = evaluate(path, problems=problems, n=n, seed=seed)
-    text = CARD.format(steps=steps, seed=seed, problems=problems, n=n, **metrics)
+    text = CARD.format(steps=steps, batch=batch, seed=seed, problems=problems, n=n, **metrics)
     Path(path, "README.md").write_text(text)
     Path(path, "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))

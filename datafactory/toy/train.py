@@ -1,9 +1,11 @@
 """Train the bundled toy reasoner: a ~1M-parameter Qwen2 on synthetic data, on CPU, with a fixed seed.
 
-Why these settings: measured on 2 cores (DESIGN.md), d_model 128, 4 layers, 4 heads (head_dim 32, which vLLM's
-CPU attention needs), byte-level BPE with single-digit tokens, AdamW 3e-3 with cosine decay and ~1,300 steps of
-64 sequences land the model at roughly 30-60% right answers at temperature 0.8: wrong often enough that
-rejection sampling has something to reject, right often enough to keep.
+Why these settings: d_model 128, 4 layers, 4 heads (head_dim 32, which vLLM's CPU attention needs), byte-level
+BPE with single-digit tokens, AdamW 3e-3 with cosine decay. Accuracy grows steeply with the number of updates
+(measured here at temperature 0.8, each with its own full cosine schedule: 1,300 × 64 sequences → 3%,
+2,600 × 32 → 21%, 3,800 × 32 → 22%, 5,000 × 32 → 75%); 5,000 steps of 32 sequences (about 11 minutes on 2 cores)
+land it in the band the demo needs: wrong often enough that rejection sampling has something to reject, right
+often enough to keep. Batches group sequences of similar length to save padding.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def encode(tokenizer, conversation: list[dict]) -> tuple[list[int], list[int]]:
 
 
 def train_toy_reasoner(
-    out: str | Path, steps: int = 1300, batch: int = 64, seed: int = 0, log_every: int = 100
+    out: str | Path, steps: int = 5000, batch: int = 32, seed: int = 0, log_every: int = 100
 ) -> Path:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
