@@ -15,10 +15,9 @@ from datafactory.dedupe.stage import DedupeConfig, run_dedupe
 from datafactory.engines.base import engine_class
 from datafactory.filtering.stage import FilterConfig, run_filter
 from datafactory.generate import GenerateConfig, run_generate
-from datafactory.io.writer import atomic_write_bytes
 from datafactory.mix.stage import MixConfig, run_mix
 from datafactory.recipes import Recipe
-from datafactory.toy.data import demo_prompts
+from datafactory.toy.data import write_demo_prompts
 
 DEFAULT_VERIFIER = {"reasoning": "math", "general": "none"}
 DEFAULT_RULES = {"reasoning": "r1", "general": "truncated,repetition"}
@@ -64,13 +63,9 @@ class RecipeRun:
         if spec is None:
             return
         folder = self.out / "prompts"
-        folder.mkdir(parents=True, exist_ok=True)
-        reasoning, general = demo_prompts(
-            int(spec.get("reasoning", 500)), int(spec.get("general", 200)), int(spec.get("seed", 0))
-        )
-        for name, rows in (("reasoning.jsonl", reasoning), ("general.jsonl", general)):
-            atomic_write_bytes(folder / name, "".join(json.dumps(r) + "\n" for r in rows).encode())
-        self.say(f"prompts: {len(reasoning)} reasoning + {len(general)} general in {folder}")
+        sizes = (int(spec.get("reasoning", 500)), int(spec.get("general", 200)), int(spec.get("seed", 0)))
+        reasoning, general = write_demo_prompts(folder, *sizes)
+        self.say(f"prompts: {reasoning} reasoning + {general} general in {folder}")
 
     def _generate(self) -> None:
         todo = [s for s in self.recipe.sources if not self._skip(self.folder(s, "generate"), f"generate {s['name']}")]

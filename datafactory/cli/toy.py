@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,15 +31,10 @@ def prompts(
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same prompts.")] = 0,
 ) -> None:
     """Write seeded arithmetic prompts with gold answers and general prompts as JSONL."""
-    from datafactory.io.writer import atomic_write_bytes
-    from datafactory.toy.data import demo_prompts
+    from datafactory.toy.data import write_demo_prompts
 
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    arithmetic, chat = demo_prompts(reasoning, general, seed)
-    for name, rows in (("reasoning.jsonl", arithmetic), ("general.jsonl", chat)):
-        atomic_write_bytes(folder / name, "".join(json.dumps(r) + "\n" for r in rows).encode())
-    typer.echo(f"toy prompts: {len(arithmetic)} reasoning + {len(chat)} general in {folder}", err=True)
+    counts = write_demo_prompts(out, reasoning, general, seed)
+    typer.echo(f"toy prompts: {counts[0]} reasoning + {counts[1]} general in {out}", err=True)
 
 
 @toy_app.command(epilog=TRAIN_EXAMPLES)

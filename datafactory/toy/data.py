@@ -185,3 +185,17 @@ def demo_prompts(reasoning: int, general: int, seed: int) -> tuple[list[dict], l
     for index in range(general):
         chat.append({"id": f"chat-{seed}-{index}", "prompt": demo_general_prompt(rng), "source": "toy-general"})
     return arithmetic, chat
+
+
+def write_demo_prompts(folder, reasoning: int, general: int, seed: int) -> tuple[int, int]:
+    """Write `reasoning.jsonl` (with gold answers) and `general.jsonl` into `folder`, atomically."""
+    from pathlib import Path
+
+    from datafactory.io.writer import atomic_write_bytes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arithmetic, chat = demo_prompts(reasoning, general, seed)
+    for name, rows in (("reasoning.jsonl", arithmetic), ("general.jsonl", chat)):
+        atomic_write_bytes(folder / name, "".join(json.dumps(r) + "\n" for r in rows).encode())
+    return len(arithmetic), len(chat)
