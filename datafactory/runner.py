@@ -101,8 +101,8 @@ class RecipeRun:
             options = self._options("filter", source)
             options.setdefault("rules", source.get("rules") or DEFAULT_RULES[source["category"]])
             options.setdefault("gold_field", source.get("gold_field", "answer"))
-            verifier = source.get("verifier") or options.pop("verifier", None) or DEFAULT_VERIFIER[source["category"]]
-            options.pop("verifier", None)
+            fallback = options.pop("verifier", None)
+            verifier = source.get("verifier") or fallback or DEFAULT_VERIFIER[source["category"]]
             config = FilterConfig(
                 inputs=[str(self.folder(source, "generate"))],
                 out=str(folder),

@@ -42,7 +42,7 @@ class Stats:
     rejected_length_percentiles: dict = field(default_factory=dict)
 
 
-def _percentiles(values: list[int]) -> dict:
+def percentiles(values: list[int]) -> dict:
     if not values:
         return {}
     values = sorted(values)
@@ -71,7 +71,7 @@ def compute_stats(path: str) -> Stats:
         if "completion_tokens" in names:
             lengths.extend(v for v in table.column("completion_tokens").to_pylist() if v is not None)
     stats.prompts = len(prompt_ids)
-    stats.length_percentiles = _percentiles(lengths)
+    stats.length_percentiles = percentiles(lengths)
     manifest = Path(path) / "_manifest.json"
     if manifest.is_file():
         stats.manifest = json.loads(manifest.read_text())

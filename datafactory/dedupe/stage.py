@@ -91,8 +91,7 @@ def run_dedupe(config: DedupeConfig) -> dict:
     arguments = {**asdict(config), "inputs": [str(p) for p in config.inputs]}
     outdir.check(arguments, config.overwrite, files, resume_keys=[])
     removals, rows_in = find_removals(files, config, benchmark)
-    outdir.overwrite = True  # a stopped dedupe starts over: see the module docstring
-    outdir.prepare(arguments)
+    outdir.prepare(arguments, restart=True)  # a stopped dedupe starts over: see the module docstring
     kept = ShardWriter(outdir.path, schema, config.shard_rows)
     removed = ShardWriter(outdir.path / "removed", pa.schema(list(schema) + REMOVED_FIELDS), config.shard_rows)
     per_input: dict[str, Counter] = {}
@@ -145,11 +144,12 @@ def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex |
                     number = record["__row__"]
                     text = text_of(record, config.on, path, number)
                     tokens = words(text) if benchmark else []
-                    removal = _contamination_or_copy(text, tokens, row_id(record, path, number), benchmark, exact)
+                    rid = row_id(record, path, number)
+                    removal = _contamination_or_copy(text, tokens, rid, benchmark, exact)
                     if removal is not None:
                         removals[row] = removal
                     elif near is not None:
-                        near.add(row, text, row_id(record, path, number))
+                        near.add(row, text, rid)
                     row += 1
                 progress.advance(len(chunk.rows))
     if near is not None:

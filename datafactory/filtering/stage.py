@@ -230,7 +230,8 @@ def run_filter(config: FilterConfig) -> dict:
     outdir.prepare(arguments)
     work = outdir.path / "_work"
     work.mkdir(exist_ok=True)
-    total = sum(_row_count(p) for p in files)
+    known = all(p.suffix == ".parquet" for p in files)  # JSONL row counts are not known without a read
+    total = sum(pq.ParquetFile(p).metadata.num_rows for p in files) if known else None
     with (
         StageProgress("filter", total, unit="rows") as progress,
         WorkerPool(spec, config.workers, config.timeout) as pool,
@@ -266,7 +267,7 @@ def run_filter(config: FilterConfig) -> dict:
         _write_rl_prompts(Path(config.rl_prompts), evaluated, outcomes, config.gold_field)
     shutil.rmtree(work)
     counts = {
-        "rows_in": total,
+        "rows_in": sum(len(rows) for rows in by_prompt.values()),
         "rows_kept": kept.rows_written,
         "rows_rejected": rejected.rows_written,
         "prompts": len(outcomes),
@@ -278,12 +279,6 @@ def run_filter(config: FilterConfig) -> dict:
         "worker_crashes": crashes,
     }
     return outdir.finish(arguments, files, counts, rules=spec.rules, rule_config=asdict(spec.rule_config))
-
-
-def _row_count(path: Path) -> int:
-    if path.suffix == ".parquet":
-        return pq.ParquetFile(path).metadata.num_rows
-    return sum(len(chunk.rows) for chunk in read_chunks(path, chunk_rows=10_000))
 
 
 def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome]) -> None:

@@ -68,9 +68,10 @@ class OutputDir:
             self._check_resumable(arguments, resume_keys)
             self.resumed = True
 
-    def prepare(self, arguments: dict) -> None:
-        """Make OUT ready to write, after `check()`: clear it for --overwrite, drop stale temporaries."""
-        if self.overwrite:
+    def prepare(self, arguments: dict, restart: bool = False) -> None:
+        """Make OUT ready to write, after `check()`: clear it for --overwrite (or for stages that `restart` rather
+        than resume), drop stale temporaries."""
+        if self.overwrite or restart:
             self.clear()
             self.resumed = False
         self.path.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from datafactory.io.writer import atomic_write_bytes
-from datafactory.stats import _percentiles
+from datafactory.stats import percentiles
 
 
 def _token_stats(folder: Path) -> dict:
@@ -22,7 +22,7 @@ def _token_stats(folder: Path) -> dict:
         for category, tokens in zip(table["category"], table["completion_tokens"], strict=True):
             if tokens is not None:
                 lengths.setdefault(category, []).append(tokens)
-    return {category: _percentiles(values) for category, values in lengths.items()}
+    return {category: percentiles(values) for category, values in lengths.items()}
 
 
 def write_card(out: Path, config, counts: dict, sharegpt: bool) -> None:

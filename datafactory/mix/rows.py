@@ -10,6 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from datafactory.errors import BadInput
+from datafactory.schema import MESSAGES
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 TO_SHAREGPT = {"user": "human", "assistant": "gpt", "system": "system"}
@@ -18,7 +19,7 @@ RESPONSE_COLUMNS = ("response", "completion", "output", "answer_text")
 
 SFT_SCHEMA = pa.schema(
     [
-        pa.field("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        pa.field("messages", MESSAGES),
         pa.field("category", pa.string()),
         pa.field("source", pa.string()),
         pa.field("prompt_id", pa.string()),

@@ -129,9 +129,8 @@ def run_mix(config: MixConfig) -> dict:
     outdir = OutputDir(config.out, "mix")
     arguments = asdict(config)
     outdir.check(arguments, config.overwrite, inputs, resume_keys=[])
-    outdir.overwrite = True  # a stopped mix starts over; it is fast and deterministic
     created = not outdir.path.exists()
-    outdir.prepare(arguments)
+    outdir.prepare(arguments, restart=True)  # a stopped mix starts over; it is fast and deterministic
     work = outdir.path / "_work"
     work.mkdir()
     try:
