@@ -1,7 +1,7 @@
 """`datafactory mix` vs writing the same final table with plain `pyarrow.parquet.write_table`.
 
 Input: R reasoning rows shaped like filter output (prompt messages, reasoning, response) and G general rows in
-`messages` form (default 375,000 + 125,000 = 500,000 rows, ratio 3:1). datafactory is timed as the whole command
+`messages` form (default 375,000 + 125,000 = 500,000 rows, ratio 3:1), of varied pseudo-word text. datafactory is timed as the whole command
 (convert, validate, sample, shuffle, shard, card); the baseline writes the resulting table once, zstd, with
 no conversion. Prints rows/s of both and the ratio (goal >= 0.8).
 
@@ -11,6 +11,7 @@ no conversion. Prints rows/s of both and the ratio (goal >= 0.8).
 from __future__ import annotations
 
 import argparse
+import random
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def text_pool(seed: int = 0, sentences: int = 50_000) -> list[str]:
+    """Varied sentences of pseudo-words, so the text compresses like real traces rather than like one phrase
+    repeated (which zstd would make unrealistically cheap to write)."""
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ter", "an", "su", "rex", "po", "di", "ne", "qua", "vi", "ol", "th", "es", "ur"]
+    words = ["".join(rng.choices(syllables, k=rng.randint(1, 4))) for _ in range(8000)]
+    return [" ".join(rng.choices(words, k=rng.randint(6, 20))).capitalize() + "." for _ in range(sentences)]
+
+
 def make_inputs(work: Path, reasoning: int, general: int) -> None:
+    """Filter-output-shaped reasoning shards (about 1.5 KB of reasoning per row) and `messages` general shards."""
+    pool = text_pool()
+    rng = random.Random(1)
+
+    def paragraph(count: int) -> str:
+        return " ".join(rng.choices(pool, k=count))
+
     (work / "math").mkdir()
     (work / "chat").mkdir()
     step = 50_000
@@ -29,17 +46,17 @@ def make_inputs(work: Path, reasoning: int, general: int) -> None:
         ids = range(start, min(reasoning, start + step))
         pq.write_table(pa.table({
             "prompt_id": [f"p{i}" for i in ids],
-            "messages": [[{"role": "user", "content": f"What is {i} times {i % 97}? Show your work."}] for i in ids],
-            "reasoning": [f"We multiply {i} by {i % 97}. " * 20 for i in ids],
-            "response": [f"The answer is \\boxed{{{i * (i % 97)}}}." for i in ids],
+            "messages": [[{"role": "user", "content": f"{paragraph(3)} What is {i} times {i % 97}?"}] for i in ids],
+            "reasoning": [paragraph(16) for _ in ids],
+            "response": [f"{paragraph(2)} The answer is \\boxed{{{i * (i % 97)}}}." for i in ids],
             "completion_tokens": [200 + i % 300 for i in ids],
-        }), work / "math" / f"part-{shard:05d}.parquet")  # fmt: skip
+        }), work / "math" / f"part-{shard:05d}.parquet", compression="zstd")  # fmt: skip
     for shard, start in enumerate(range(0, general, step)):
         ids = range(start, min(general, start + step))
         pq.write_table(pa.table({
-            "messages": [[{"role": "user", "content": f"Tell me a fact about {i}."},
-                          {"role": "assistant", "content": f"{i} is a number with {len(str(i))} digits. " * 5}] for i in ids],
-        }), work / "chat" / f"part-{shard:05d}.parquet")  # fmt: skip
+            "messages": [[{"role": "user", "content": paragraph(2)},
+                          {"role": "assistant", "content": paragraph(6)}] for _ in ids],
+        }), work / "chat" / f"part-{shard:05d}.parquet", compression="zstd")  # fmt: skip
 
 
 def main() -> None:

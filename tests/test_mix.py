@@ -192,3 +192,80 @@ def test_bad_rows_error_or_quarantine_and_sharegpt_output(tmp_path, sources):
     assert {m["from"] for r in rows for m in r["conversations"]} <= {"human", "gpt", "system"}
     quarantined = [json.loads(line) for line in (out / "bad_rows.jsonl").read_text().splitlines()]
     assert len(quarantined) == 2 and "row 5" in quarantined[1]["error"]
+
+
+def hostile_rows():
+    """Rows of every shape mix reads, good and bad, as one Parquet file would hold them (nulls where absent)."""
+    user, assistant = {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}
+    system = {"role": "system", "content": "Be brief."}
+    return [
+        {"messages": [user], "reasoning": "think", "response": "R", "prompt_id": "a", "pass_rate": 0.25},
+        {"messages": [user], "reasoning": "   ", "response": "R only"},
+        {"messages": [user], "reasoning": None, "response": None, "completion": "<think>x</think> C"},
+        {"messages": [system, user, assistant], "reasoning": "ignored", "response": "ignored"},
+        {"messages": [user, assistant, user, assistant], "completion_tokens": 7},
+        {"messages": [user, user, assistant]},
+        {"messages": [assistant]},
+        {"messages": []},
+        {"messages": [user], "response": ""},
+        {"messages": [user, {"role": "assistant", "content": "  "}]},
+        {"messages": [{"role": "tool", "content": "x"}, assistant]},
+        {"messages": [system, system, user, assistant]},
+        {"messages": [{"role": None, "content": "x"}, assistant]},
+        {"messages": None, "prompt": "P", "response": "R"},
+        {"messages": [user, None, assistant]},
+        {"messages": [user], "response": "R", "model": "m", "verifier": "math", "prompt_id": "z"},
+    ]
+
+
+def prompt_rows():
+    return [
+        {"prompt": "P", "response": "R", "prompt_id": 7},
+        {"prompt": None, "problem": "P2", "completion": "C2", "system": "S"},
+        {"prompt": "P3", "reasoning": "think", "response": "R3", "system": "  "},
+        {"prompt": None, "response": "R"},
+        {"prompt": "P", "response": None, "output": "O"},
+        {"prompt": "P", "response": " "},
+        {"instruction": "I", "output": "O", "pass_rate": 1},
+    ]
+
+
+def sharegpt_rows():
+    human, gpt = {"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}
+    return [
+        {"conversations": [human, gpt]},
+        {"conversations": [{"from": "system", "value": "S"}, human, gpt]},
+        {"conversations": [human, human]},
+        {"conversations": [{"from": "bot", "value": "A"}]},
+        {"conversations": [human], "response": "R"},
+        {"conversations": None, "prompt": "P", "response": "R"},
+    ]
+
+
+@pytest.mark.parametrize("shape", [hostile_rows, prompt_rows, sharegpt_rows])
+@pytest.mark.parametrize("sharegpt", [False, True], ids=["messages", "sharegpt"])
+def test_column_wise_conversion_equals_the_row_path(tmp_path, sharegpt, shape):
+    from datafactory.errors import BadInput
+    from datafactory.mix.plan import Source
+    from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
+    from datafactory.mix.stage import convert_file
+
+    rows = shape() * 3
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    path = tmp_path / "mixed.parquet"
+    pq.write_table(pa.Table.from_pylist([{k: row.get(k) for k in keys} for row in rows]), path)
+    stored = pq.read_table(path).to_pylist()
+    expected, errors = [], []
+    for number, row in enumerate(stored, start=1):
+        try:
+            expected.append(sft_row(row, "reasoning", "mixed", path, number, sharegpt))
+        except BadInput as err:
+            errors.append(str(err))
+    assert 0 < len(errors) < len(rows)
+    source = Source(files=[path], category="reasoning", name="mixed", weight=1.0)
+    source.on_bad_row = "skip"
+    quarantined = []
+    tables = list(convert_file(path, source, sharegpt, quarantined))
+    schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
+    assert pa.Table.from_pylist(expected, schema=schema).equals(pa.concat_tables(tables))
+    assert [json.loads(q)["error"] for q in quarantined] == errors

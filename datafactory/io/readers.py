@@ -140,14 +140,18 @@ def _batches_to_chunks(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterato
         raise BadInput("file has no rows", path)
 
 
-def _read_parquet(path: Path, chunk_rows: int, columns: list[str] | None = None) -> Iterator[Chunk]:
+def _parquet_batches(path: Path, chunk_rows: int, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
         raise BadInput(f"not a readable Parquet file ({err})", path) from None
     if columns is not None:
         columns = [c for c in columns if c in parquet.schema_arrow.names]
-    yield from _batches_to_chunks(path, parquet.iter_batches(batch_size=chunk_rows, columns=columns))
+    yield from parquet.iter_batches(batch_size=chunk_rows, columns=columns)
+
+
+def _read_parquet(path: Path, chunk_rows: int, columns: list[str] | None = None) -> Iterator[Chunk]:
+    yield from _batches_to_chunks(path, _parquet_batches(path, chunk_rows, columns))
 
 
 def _hf_arrow_files(path: Path) -> list[Path]:
@@ -158,15 +162,29 @@ def _hf_arrow_files(path: Path) -> list[Path]:
     return [path / entry["filename"] for entry in state.get("_data_files", [])]
 
 
-def _read_hf(path: Path, chunk_rows: int) -> Iterator[Chunk]:
-    def batches() -> Iterator[pa.RecordBatch]:
-        for arrow_file in _hf_arrow_files(path):
-            with pa.memory_map(str(arrow_file)) as source:
-                for batch in pa.ipc.open_stream(source):
-                    for start in range(0, batch.num_rows, chunk_rows):
-                        yield batch.slice(start, chunk_rows)
+def _hf_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    for arrow_file in _hf_arrow_files(path):
+        with pa.memory_map(str(arrow_file)) as source:
+            for batch in pa.ipc.open_stream(source):
+                for start in range(0, batch.num_rows, chunk_rows):
+                    yield batch.slice(start, chunk_rows)
 
-    yield from _batches_to_chunks(path, batches())
+
+def _read_hf(path: Path, chunk_rows: int) -> Iterator[Chunk]:
+    yield from _batches_to_chunks(path, _hf_batches(path, chunk_rows))
+
+
+def read_batches(path: Path, chunk_rows: int = 10_000, columns: list[str] | None = None):
+    """Arrow record batches of a Parquet file or HF dataset folder, for stages that work on columns rather than
+    rows (None for JSONL, which has no columns to read). Batch rows are numbered from 1 in file order."""
+    kind = _kind(path)
+    if kind == "parquet":
+        return _parquet_batches(path, chunk_rows, columns)
+    if kind == "hf":
+        if columns is None:
+            return _hf_batches(path, chunk_rows)
+        return (b.select([c for c in columns if c in b.schema.names]) for b in _hf_batches(path, chunk_rows))
+    return None
 
 
 def read_chunks(path: Path, chunk_rows: int = 1000, columns: list[str] | None = None) -> Iterator[Chunk]:

@@ -1,36 +1,36 @@
 """The mix stage: reasoning and general sources at an exact ratio, shuffled with a seed, as SFT shards.
 
-Three passes with bounded memory: (1) every source row is converted to an SFT row and validated into
-`OUT/_work/source-N.parquet` (bad rows fail the run, or go to bad_rows.jsonl with --on-bad-row skip, before
-anything is sampled, so counts stay exact); (2) row indices are drawn per source and every drawn row gets a
-random output position, and rows are routed, with Arrow `take`, into position buckets; (3) each bucket is
-sorted by position and written as shards. Same inputs and seed: byte-identical shards.
+Two passes with bounded memory: (1) every source row is converted to an SFT row and validated (column-wise
+with Arrow where the shape allows, see arrow_rows.py) into `OUT/_work/source-N.arrow`; bad rows fail the run, or
+go to bad_rows.jsonl with --on-bad-row skip, before anything is sampled, so counts stay exact; (2) row indices
+are drawn per source, every drawn row gets a random output position, and the rows are gathered from the
+memory-mapped spool window by window in output order and written as shards. `_work` needs about the in-memory
+size of the converted rows on disk. Same inputs and seed: byte-identical shards.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.io.outdir import OutputDir
-from datafactory.io.readers import read_chunks
+from datafactory.io.readers import read_batches, read_chunks
 from datafactory.io.writer import atomic_write_bytes
+from datafactory.mix.arrow_rows import COLUMNS, convert
 from datafactory.mix.card import write_card, write_llamafactory_info
 from datafactory.mix.plan import Source, parse_ratio, parse_size, parse_source, plan_counts
 from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
 from datafactory.mix.shards import SizedShardWriter
 from datafactory.progress import StageProgress
 
-BUCKET_ROWS = 50_000
+WINDOW_ROWS = 20_000  # output rows gathered at a time
 
 
 @dataclass
@@ -67,25 +67,61 @@ class MixConfig:
             parse_size(self.shard_bytes)
 
 
-def spool_source(source: Source, target: Path, sharegpt: bool, bad_rows: list[str]) -> int:
-    """Convert and validate every row of a source into `target`; return the number of good rows."""
+def _row_path(records: list[dict], source: Source, path: Path, sharegpt: bool, bad_rows: list[str]) -> list[tuple]:
+    """(index, SFT row) of the records that convert; a bad one raises, or is quarantined with --on-bad-row skip."""
+    converted = []
+    for index, record in enumerate(records):
+        try:
+            converted.append((index, sft_row(record, source.category, source.name, path, record["__row__"], sharegpt)))
+        except BadInput as err:
+            if source.on_bad_row != "skip":
+                raise
+            kept = {k: v for k, v in record.items() if k != "__row__"}
+            bad_rows.append(json.dumps({"error": str(err), "row": kept}, ensure_ascii=False, default=str))
+    return converted
+
+
+def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str]) -> Iterator[pa.Table]:
+    """The SFT rows of one input file, batch by batch: column-wise where the shape allows, row by row otherwise."""
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
+    batches = read_batches(path, chunk_rows=20_000, columns=list(COLUMNS))
+    if batches is None:  # JSONL
+        for chunk in read_chunks(path, chunk_rows=5000):
+            rows = [row for _, row in _row_path(chunk.rows, source, path, sharegpt, bad_rows)]
+            yield pa.Table.from_pylist(rows, schema=schema)
+        return
+    first = 1
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        result = convert(table, source.category, source.name, sharegpt)
+        fast, usable = result if result is not None else (None, np.zeros(table.num_rows, dtype=bool))
+        if usable.all():
+            yield fast
+        else:
+            slow_index = np.flatnonzero(~usable)
+            records = table.take(pa.array(slow_index)).to_pylist()
+            for index, record in zip(slow_index, records, strict=True):
+                record["__row__"] = first + int(index)
+            done = _row_path(records, source, path, sharegpt, bad_rows)
+            slow = pa.Table.from_pylist([row for _, row in done], schema=schema)
+            order = np.concatenate([np.flatnonzero(usable), slow_index[[i for i, _ in done]].astype(np.int64)])
+            parts = [fast.filter(pa.array(usable)), slow] if fast is not None else [slow]
+            yield pa.concat_tables(parts).take(pa.array(np.argsort(order, kind="stable")))
+        first += table.num_rows
+    if first == 1:
+        raise BadInput("file has no rows", path)
+
+
+def spool_source(source: Source, target: Path, sharegpt: bool, bad_rows: list[str]) -> int:
+    """Convert and validate every row of a source into `target` (uncompressed Arrow IPC, so that drawn rows can
+    be read in place); return the number of good rows."""
     good = 0
-    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+    with pa.ipc.new_file(target, SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA) as writer:
         for path in source.files:
-            for chunk in read_chunks(path, chunk_rows=5000):
-                rows = []
-                for row in chunk.rows:
-                    try:
-                        rows.append(sft_row(row, source.category, source.name, path, row["__row__"], sharegpt))
-                    except BadInput as err:
-                        if source.on_bad_row != "skip":
-                            raise
-                        record = {k: v for k, v in row.items() if k != "__row__"}
-                        bad_rows.append(json.dumps({"error": str(err), "row": record}, ensure_ascii=False, default=str))
-                if rows:
-                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-                    good += len(rows)
+            for table in convert_file(path, source, sharegpt, bad_rows):
+                if table.num_rows:
+                    writer.write_table(table)
+                    good += table.num_rows
     return good
 
 
@@ -100,21 +136,47 @@ def draw(source: Source, rng: np.random.Generator, replacement: bool) -> np.ndar
     return np.sort(np.concatenate(parts)).astype(np.int64)
 
 
-def route(spool: Path, indices: np.ndarray, positions: np.ndarray, writers: list) -> None:
-    """Send the drawn rows of one source (sorted `indices`, their output `positions`) to their buckets, reading
-    the source batch by batch."""
-    start = cursor = 0
-    for batch in pq.ParquetFile(spool).iter_batches(batch_size=20_000):
-        end = start + batch.num_rows
-        stop = int(np.searchsorted(indices, end, side="left"))
-        if stop > cursor:
-            table = pa.Table.from_batches([batch]).take(pa.array(indices[cursor:stop] - start))
-            mine = positions[cursor:stop]
-            table = table.append_column("_position", pa.array(mine, pa.int64()))
-            bucket_of = pa.array(mine // BUCKET_ROWS)
-            for bucket in np.unique(mine // BUCKET_ROWS):
-                writers[int(bucket)].write_table(table.filter(pc.equal(bucket_of, int(bucket))))
-        cursor, start = stop, end
+class Spool:
+    """The converted rows of every source, memory-mapped: drawn rows are gathered straight from the page cache in
+    output order, with no second copy of the data on disk."""
+
+    def __init__(self, paths: list[Path]):
+        self.maps = [pa.memory_map(str(path)) for path in paths]
+        readers = [pa.ipc.open_file(m) for m in self.maps]
+        self.batches = [r.get_batch(i) for r in readers for i in range(r.num_record_batches)]
+        self.first_batch, self.batch_starts = [], []
+        for reader in readers:
+            self.first_batch.append(sum(len(s) - 1 for s in self.batch_starts))
+            sizes = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+            self.batch_starts.append(np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
+
+    def locate(self, source: int, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(global batch, row within it) of sorted row `indices` of one source."""
+        starts = self.batch_starts[source]
+        batch = np.searchsorted(starts, indices, side="right") - 1
+        return batch + self.first_batch[source], indices - starts[batch]
+
+    def gather(self, batch: np.ndarray, row: np.ndarray) -> pa.Table:
+        """The rows at (batch[k], row[k]), in that order."""
+        order = np.argsort(batch, kind="stable")
+        pieces = []
+        for number, group in zip(*_groups(batch[order]), strict=True):
+            rows = row[order[group]]
+            pieces.append(pa.Table.from_batches([self.batches[number].take(pa.array(rows))]))
+        table = pa.concat_tables(pieces)
+        return table.take(pa.array(np.argsort(order, kind="stable")))
+
+    def close(self) -> None:
+        self.batches = []
+        for mapped in self.maps:
+            mapped.close()
+
+
+def _groups(sorted_keys: np.ndarray) -> tuple[np.ndarray, list[slice]]:
+    """The distinct keys of a sorted array and the slice each one covers."""
+    keys, starts = np.unique(sorted_keys, return_index=True)
+    ends = np.append(starts[1:], len(sorted_keys))
+    return keys, [slice(a, b) for a, b in zip(starts, ends, strict=True)]
 
 
 def run_mix(config: MixConfig) -> dict:
@@ -152,7 +214,7 @@ def _mix(
     with StageProgress("mix: convert", len(sources), unit="sources") as progress:
         for index, source in enumerate(sources):
             source.on_bad_row = config.on_bad_row
-            source.rows = spool_source(source, work / f"source-{index:03d}.parquet", sharegpt, bad_rows)
+            source.rows = spool_source(source, work / f"source-{index:03d}.arrow", sharegpt, bad_rows)
             progress.advance(1)
     if bad_rows:
         atomic_write_bytes(outdir.path / "bad_rows.jsonl", "".join(line + "\n" for line in bad_rows).encode())
@@ -162,29 +224,24 @@ def _mix(
     picks = [draw(s, rng, config.replacement) for s in sources]
     total = sum(len(p) for p in picks)
     positions = rng.permutation(total)
-    buckets = max(1, math.ceil(total / BUCKET_ROWS))
-    schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
-    position_schema = schema.append(pa.field("_position", pa.int64()))
-    writers = [
-        pq.ParquetWriter(work / f"bucket-{b:05d}.parquet", position_schema, compression="zstd") for b in range(buckets)
-    ]
+    spool = Spool([work / f"source-{index:03d}.arrow" for index in range(len(sources))])
+    batch_at, row_at = np.empty(total, np.int64), np.empty(total, np.int64)
     offset = 0
     for index, indices in enumerate(picks):
-        route(work / f"source-{index:03d}.parquet", indices, positions[offset : offset + len(indices)], writers)
+        mine = positions[offset : offset + len(indices)]
+        batch_at[mine], row_at[mine] = spool.locate(index, indices)
         offset += len(indices)
-    for writer in writers:
-        writer.close()
 
-    shard_writer = SizedShardWriter(
-        outdir.path, schema, rows=config.shard_rows or (None if max_bytes else 10_000), max_bytes=max_bytes
-    )
+    schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
+    rows_per_shard = config.shard_rows or (None if max_bytes else 10_000)
+    shard_writer = SizedShardWriter(outdir.path, schema, rows=rows_per_shard, max_bytes=max_bytes)
     with StageProgress("mix: write", total, unit="rows") as progress:
-        for bucket in range(buckets):
-            table = pq.read_table(work / f"bucket-{bucket:05d}.parquet")
-            table = table.take(pc.sort_indices(table, [("_position", "ascending")])).drop_columns(["_position"])
-            shard_writer.add(table)
-            progress.advance(table.num_rows)
+        for start in range(0, total, WINDOW_ROWS):
+            stop = min(total, start + WINDOW_ROWS)
+            shard_writer.add(spool.gather(batch_at[start:stop], row_at[start:stop]))
+            progress.advance(stop - start)
     shard_writer.close()
+    spool.close()
     shutil.rmtree(work)
 
     per_source = {
