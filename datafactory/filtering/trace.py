@@ -38,8 +38,8 @@ def parse_trace(completion: str) -> Trace:
     return Trace(reasoning.strip(), response.strip(), problem is None, problem)
 
 
-def boxed_contents(text: str, command: str = "\\boxed") -> list[str]:
-    """Contents of every `\\boxed{…}` (and `\\fbox{…}`) with balanced braces, in order of appearance."""
+def boxed_spans(text: str, command: str = "\\boxed") -> list[tuple[int, int, str]]:
+    """(start, end, content) of every `\\boxed{…}` (and `\\fbox{…}`) with balanced braces, in order."""
     found = []
     for name in (command, "\\fbox"):
         start = 0
@@ -58,11 +58,16 @@ def boxed_contents(text: str, command: str = "\\boxed") -> list[str]:
                             break
                     end += 1
                 if depth == 0:
-                    found.append((at, text[position + 1 : end]))
+                    found.append((at, end + 1, text[position + 1 : end]))
                 start = end + 1
             else:
                 start = position
-    return [content for _, content in sorted(found)]
+    return sorted(found)
+
+
+def boxed_contents(text: str, command: str = "\\boxed") -> list[str]:
+    """Contents of every `\\boxed{…}` (and `\\fbox{…}`) with balanced braces, in order of appearance."""
+    return [content for _, _, content in boxed_spans(text, command)]
 
 
 def last_boxed(text: str) -> str | None:

@@ -1,8 +1,10 @@
 """Math answers: the response's final answer against the gold, equal as mathematics, via math-verify/sympy.
 
-Why the normalising around math-verify: real golds come as GSM8K solutions ending in `#### 72`, JSON floats
-(AMC: 27.0), strings with leading zeros (AIME: 025), thousands separators (10{,}000) and LaTeX with units; and
-real responses box their answer, or only say "the answer is …". The equivalence policy is in docs/verifiers.md.
+Why the layers around math-verify: real golds come as GSM8K solutions ending in `#### 72`, JSON floats
+(AMC: 27.0), strings with leading zeros (AIME: 025), thousands separators (10{,}000) and LaTeX with units; real
+responses box several roots, write unicode math or prose in the box (math_answer.py); and math-verify's rounding
+calls near-equal numbers equal (math_compare.py). Answers that cannot be settled without the problem are
+`undecided`, for a judge to settle (`--verifier math,judge`). The policy is in docs/verifiers.md.
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ from fractions import Fraction
 
 from datafactory.filtering.trace import last_boxed
 from datafactory.verifiers.base import Verdict, Verifier, failed, passed
+from datafactory.verifiers.math_answer import (
+    UNIT_TAIL,
+    clean,
+    final_answer,
+    has_ellipsis,
+    is_ellipsis,
+    top_level_items,
+)
+from datafactory.verifiers.math_compare import MathPolicy, percent_equal, strict_equal
 from datafactory.verifiers.simple import normalise_text
 
-ANSWER_PHRASE = re.compile(r"(?:final answer|the answer)\s*(?:is|:|=)\s*:?\s*(.+)", re.IGNORECASE)
-THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+PERCENT = re.compile(r"\s*\\?%\s*$")
 CACHE_SIZE = 4096
 PARSE_TIMEOUT = 5
 
@@ -40,15 +50,7 @@ def normalise_gold(gold) -> str | None:
         text = text.rsplit("####", 1)[1].strip()
     elif "\\boxed" in text:
         text = last_boxed(text) or text
-    return _clean(text) or None
-
-
-def _clean(text: str) -> str:
-    text = text.strip().strip("$").strip()
-    text = text.replace("{,}", "").replace("\\!", "")
-    if THOUSANDS.match(text):
-        text = text.replace(",", "")
-    return text.rstrip(".").strip()
+    return clean(text) or None
 
 
 def plain_number(text: str) -> Fraction | None:
@@ -57,15 +59,22 @@ def plain_number(text: str) -> Fraction | None:
     return Fraction(text) if len(text) <= 200 and PLAIN_NUMBER.match(text) else None
 
 
+def _canonical_decimal(text: str) -> str:
+    sign = "-" if text.startswith("-") else ""
+    whole, _, fraction = text.lstrip("+-").partition(".")
+    whole, fraction = whole.lstrip("0") or "0", fraction.rstrip("0")
+    value = f"{whole}.{fraction}" if fraction else whole
+    return "0" if value == "0" else sign + value
+
+
+def _prose(text: str) -> bool:
+    """Three or more words outside LaTeX commands: a sentence, not a formula."""
+    return len(re.findall(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+", " ", text))) >= 3
+
+
 def extract_answer(response: str) -> str | None:
-    """The last \\boxed{} of the response; else the text after the last "final answer is"/"the answer is"."""
-    boxed = last_boxed(response)
-    if boxed is not None:
-        return _clean(boxed)
-    matches = ANSWER_PHRASE.findall(response)
-    if matches:
-        return _clean(matches[-1].splitlines()[0]) or None
-    return None
+    """The final answer of a response (math_answer.final_answer)."""
+    return final_answer(response)
 
 
 class MathVerifier(Verifier):
@@ -79,7 +88,8 @@ class MathVerifier(Verifier):
         self.configs = [LatexExtractionConfig(), ExprExtractionConfig()]
         self.on_main_thread = threading.current_thread() is threading.main_thread()
         self._gold_cache: dict[str, list] = {}
-        self._verdicts: dict[tuple[str, str], bool] = {}
+        self._verdicts: dict[tuple[str, str], bool | None] = {}
+        self.policy = MathPolicy.from_options(self.options)
 
     def _parsed(self, latex: str) -> list:
         timeout = PARSE_TIMEOUT if self.on_main_thread else None
@@ -97,28 +107,62 @@ class MathVerifier(Verifier):
         expected = normalise_gold(gold)
         if expected is None:
             return failed("no_gold")
-        answer = extract_answer(response)
+        answer = final_answer(response, units=self.policy.units == "ignore")
         if answer is None or not answer.strip():
             return failed("no_answer")
-        if normalise_text(answer) == normalise_text(expected):
-            return passed(answer)
-        gold_number, answer_number = plain_number(expected), plain_number(answer)
-        if gold_number is not None and answer_number is not None:  # exact, no sympy needed
-            return passed(answer) if gold_number == answer_number else failed("wrong_answer", answer)
         key = (expected, answer)
         if key not in self._verdicts:  # a prompt's samples often repeat an answer: decide it once
             if len(self._verdicts) > CACHE_SIZE:
                 self._verdicts.clear()
-            self._verdicts[key] = self._equal(expected, answer)
+            self._verdicts[key] = self.equal(expected, answer)
         equal = self._verdicts[key]
         if equal is None:
-            return failed("wrong_answer", answer, detail="unparseable answer or gold")
+            return failed("undecided", answer, detail="the answer or the gold cannot be compared as math")
         return passed(answer) if equal else failed("wrong_answer", answer)
 
-    def _equal(self, expected: str, answer: str) -> bool | None:
+    def equal(self, expected: str, answer: str) -> bool | None:
+        """True/False, or None when only the problem statement could settle it."""
+        if normalise_text(answer) == normalise_text(expected):
+            return True
+        gold_percent, answer_percent = bool(PERCENT.search(expected)), bool(PERCENT.search(answer))
+        if gold_percent or answer_percent:
+            expected, answer = PERCENT.sub("", expected), PERCENT.sub("", answer)
+        if PLAIN_NUMBER.match(expected) and PLAIN_NUMBER.match(answer) and max(len(expected), len(answer)) > 200:
+            return _canonical_decimal(expected) == _canonical_decimal(answer)  # too long for Fraction, exact anyway
+        gold_number, answer_number = plain_number(expected), plain_number(answer)
+        if gold_number is not None and answer_number is not None:  # exact, no sympy needed
+            policy = self.policy.percent
+            return percent_equal(gold_number, answer_number, gold_percent, answer_percent, policy)
+        if has_ellipsis(expected) or has_ellipsis(answer) or self.policy.lists == "ordered":
+            gold_items, answer_items = top_level_items(expected), top_level_items(answer)
+            if len(gold_items) > 1 or len(answer_items) > 1:
+                return self._sequence_equal(gold_items, answer_items)
+        if self.policy.units == "strict" and UNIT_TAIL.match(answer) and not UNIT_TAIL.match(expected):
+            return None  # "12 apples" against 12: whether the unit matters is the problem's business
+        if _prose(answer) and not _prose(expected):
+            return None  # a sentence against a formula: needs the problem to decide
+        return self._sympy_equal(expected, answer)
+
+    def _sequence_equal(self, gold: list[str], answer: list[str]) -> bool | None:
+        """Ordered lists and sequences with an ellipsis: item by item, the ellipsis in the same places."""
+        if len(gold) != len(answer):
+            return False
+        verdicts = []
+        for expected, given in zip(gold, answer, strict=True):
+            if is_ellipsis(expected) or is_ellipsis(given):
+                verdicts.append(is_ellipsis(expected) and is_ellipsis(given))
+            else:
+                verdicts.append(self.equal(expected, given))
+        return False if False in verdicts else (None if None in verdicts else True)
+
+    def _sympy_equal(self, expected: str, answer: str) -> bool | None:
         gold_parsed = self.parsed_gold(expected)
         answer_parsed = self._parsed(f"\\boxed{{{answer}}}")
-        if not gold_parsed or not answer_parsed:
+        if len(gold_parsed) < 2 or len(answer_parsed) < 2:  # [] or [text]: math-verify found no math
             return None
         timeout = PARSE_TIMEOUT if self.on_main_thread else None
-        return bool(self._verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
+        verdict = bool(self._verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
+        strict = strict_equal(gold_parsed[0], answer_parsed[0], self.policy)
+        if strict is False or (strict is True and self.policy.intervals == "equivalent"):
+            return strict
+        return verdict
