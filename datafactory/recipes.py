@@ -40,7 +40,7 @@ PROMPT_SETS = {"toy": {"reasoning", "general", "seed"}}
 # options a stage section may not set: the recipe decides them
 FIXED = {
     "generate": {"inputs", "out", "model", "engine", "overwrite", "engine_extra"},
-    "filter": {"inputs", "out", "overwrite", "verifier_options"},
+    "filter": {"inputs", "out", "overwrite"},
     "dedupe": {"inputs", "out", "overwrite"},
     "mix": {"reasoning", "general", "out", "overwrite"},
 }

@@ -40,6 +40,7 @@ class Stats:
     funnel: list = field(default_factory=list)  # (step, rows) from rows in, through each reason, to kept
     pass_rate_histogram: dict = field(default_factory=dict)
     rejected_length_percentiles: dict = field(default_factory=dict)
+    judge: dict = field(default_factory=dict)
 
 
 def percentiles(values: list[int]) -> dict:
@@ -88,6 +89,7 @@ def _add_filter_view(stats: Stats, path: Path) -> None:
     rejected = path / "rejected"
     if rejected.is_dir() and list(rejected.glob("part-*.parquet")):
         stats.rejected_length_percentiles = compute_stats(str(rejected)).length_percentiles
+    stats.judge = judge_stats([path, rejected])
     rates_file = path / "pass_rates.parquet"
     if rates_file.is_file():
         rates = pq.read_table(rates_file, columns=["pass_rate"]).column("pass_rate").to_pylist()
@@ -95,3 +97,41 @@ def _add_filter_view(stats: Stats, path: Path) -> None:
         for rate in rates:
             histogram[pass_rate_bucket(rate)] += 1
         stats.pass_rate_histogram = histogram
+
+
+SELECTION_REASONS = {"not_selected", "pass_rate_out_of_range"}
+
+
+def judge_stats(folders: list[Path]) -> dict:
+    """Judge verdicts of a filter output (kept and rejected), and how often the judge agreed with the rule-based
+    verifier on the rows both decided (`--verifier math,judge --judge-scope all`)."""
+    from datafactory.rules.checks import RULES
+
+    counts: Counter = Counter()
+    compared = agreed = 0
+    for folder in folders:
+        for shard in sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []:
+            if "judge_verdict" not in pq.read_schema(shard).names:
+                continue
+            table = pq.read_table(shard, columns=["judge_verdict", "verifier", "reasons"]).to_pylist()
+            for row in table:
+                verdict = row["judge_verdict"]
+                if verdict is None:
+                    continue
+                counts[verdict] += 1
+                if verdict != "error" and row["verifier"] != "judge":
+                    rule_ok = not any(r not in RULES and r not in SELECTION_REASONS for r in row["reasons"] or [])
+                    compared += 1
+                    agreed += rule_ok == (verdict == "pass")
+    judged = sum(counts.values())
+    if not judged:
+        return {}
+    return {
+        "judged": judged,
+        "pass": counts["pass"],
+        "fail": counts["fail"],
+        "error": counts["error"],
+        "pass_rate": counts["pass"] / judged,
+        "compared_with_rule_verifier": compared,
+        "agreement": agreed / compared if compared else None,
+    }

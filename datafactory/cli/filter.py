@@ -18,11 +18,37 @@ EXAMPLES = """
 
     datafactory filter samples/ -o kept/ --verifier code --rules default --test-timeout 5
 
+    datafactory filter samples/ -o kept/ --verifier math --math-option percent=either --math-option approx_rel_tol=1e-6
+
+    datafactory filter samples/ -o kept/ --verifier math,judge --judge-model toy
+
+    datafactory filter chat/ -o kept/ --verifier judge --judge-template helpful_harmless \\
+        --judge-engine openai --judge-base-url http://127.0.0.1:8000/v1 --judge-model Qwen/Qwen2.5-7B-Instruct
+
     datafactory filter samples/ -o kept/ --verifier none --rules truncated,repetition \\
         --rule-option long_paragraph_chars=5000 --min-pass-rate 0.1 --rl-prompts rl.jsonl
 
 Selected passes go to OUT/part-*.parquet; every other row, with its reasons, to OUT/rejected/.
 """
+
+
+def _verifier_options(verifier: str, math_options: list[str], code_options: dict) -> dict:
+    from datafactory.errors import UsageError
+
+    options: dict = {}
+    names = verifier.split(",")
+    if "code" in names:
+        options["code"] = code_options
+    if math_options:
+        if "math" not in names:
+            raise UsageError("--math-option needs --verifier math")
+        options["math"] = {}
+        for item in math_options:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"--math-option {item!r}: expected NAME=VALUE, e.g. percent=either")
+            options["math"][name.strip()] = value.strip()
+    return options
 
 
 @app.command("filter", epilog=EXAMPLES)
@@ -32,7 +58,8 @@ def filter_command(
     ],
     out: Annotated[str, typer.Option("-o", "--out", help="Output folder: kept rows, rejected/, pass_rates.parquet.")],
     verifier: Annotated[
-        str, typer.Option(help="math, code (sandboxed tests), choice, exact or none (rules only).")
+        str,
+        typer.Option(help="math, code (sandboxed tests), choice, exact, judge, none (rules only), or math,judge."),
     ] = "math",
     gold_field: Annotated[str, typer.Option(help="Column holding the gold answer.")] = "answer",
     rules: Annotated[
@@ -65,6 +92,36 @@ def filter_command(
     unsafe_no_sandbox: Annotated[
         bool, typer.Option("--unsafe-no-sandbox", help="code verifier: run programs without bubblewrap (limits only).")
     ] = False,
+    math_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="math verifier policy, NAME=VALUE (repeatable): percent, approx_rel_tol, lists, units, intervals."
+        ),
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="judge verifier: the judge model (a path, HF id, `toy`, or a served name).")
+    ] = None,
+    judge_engine: Annotated[str, typer.Option(help="judge verifier: vllm, openai or transformers.")] = "vllm",
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="judge verifier: the OpenAI-compatible server (--judge-engine openai).")
+    ] = None,
+    judge_api_key_env: Annotated[
+        str | None, typer.Option(help="judge verifier: environment variable holding the API key.")
+    ] = None,
+    judge_template: Annotated[
+        str | None,
+        typer.Option(help="judge verifier: correctness, helpful_harmless, or a template file (default by gold)."),
+    ] = None,
+    judge_threshold: Annotated[
+        float, typer.Option(help="judge verifier: helpful_harmless passes when both scores reach this (1-10).")
+    ] = 7.0,
+    judge_scope: Annotated[
+        str, typer.Option(help="judge verifier after another: judge the `undecided` rows only, or `all` rows.")
+    ] = "undecided",
+    judge_max_tokens: Annotated[int, typer.Option(help="judge verifier: tokens per verdict.")] = 512,
+    judge_cache: Annotated[
+        str | None, typer.Option(help="judge verifier: verdict cache file (default ~/.cache/datafactory/judge.sqlite).")
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
     ] = False,
@@ -77,8 +134,11 @@ def filter_command(
         rule_options=rule_option or [], keep=keep, select=select, min_pass_rate=min_pass_rate,
         max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
         rl_prompts=rl_prompts, overwrite=overwrite,
-        verifier_options={"test_format": test_format, "test_timeout": test_timeout, "memory_mb": memory_mb,
-                          "unsafe_no_sandbox": unsafe_no_sandbox} if verifier == "code" else {},
+        verifier_options=_verifier_options(verifier, math_option or [], {"test_format": test_format,
+            "test_timeout": test_timeout, "memory_mb": memory_mb, "unsafe_no_sandbox": unsafe_no_sandbox}),
+        judge_model=judge_model, judge_engine=judge_engine, judge_base_url=judge_base_url,
+        judge_api_key_env=judge_api_key_env, judge_template=judge_template, judge_threshold=judge_threshold,
+        judge_scope=judge_scope, judge_max_tokens=judge_max_tokens, judge_cache=judge_cache,
     )  # fmt: skip
     counts = run_filter(config)["counts"]
     top = ", ".join(f"{k} {v}" for k, v in counts["verdicts"].items() if k != "pass")

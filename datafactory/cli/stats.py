@@ -66,6 +66,14 @@ def stats(
         for name, value in result.rejected_length_percentiles.items():
             lengths.add_row(name, f"{result.length_percentiles.get(name, 0):,}", f"{value:,}")
         console.print(lengths)
+    if result.judge:
+        judge = Table(title="judge")
+        judge.add_column("measure")
+        judge.add_column("value", justify="right")
+        for name, value in result.judge.items():
+            shown = "-" if value is None else f"{value:.1%}" if isinstance(value, float) else f"{value:,}"
+            judge.add_row(name.replace("_", " "), shown)
+        console.print(judge)
     for title, counter in (("finish_reason", result.finish_reasons), ("verdict", result.verdicts)):
         if counter:
             table = Table(title=title)

@@ -40,11 +40,16 @@ EVAL_FIELDS = [
     pa.field("score", pa.float64()),
     pa.field("verifier", pa.string()),
     pa.field("verifier_detail", pa.string()),
+    pa.field("judge_verdict", pa.string()),
+    pa.field("judge_analysis", pa.string()),
 ]
 WORK_FIELDS = [pa.field("_verifier_ok", pa.bool_()), pa.field("_completion_hash", pa.uint64())]
 FINAL_FIELDS = [pa.field("pass_rate", pa.float64()), pa.field("selected", pa.bool_())]
 OWN_COLUMNS = {f.name for f in EVAL_FIELDS + WORK_FIELDS + FINAL_FIELDS}
-RESUME_KEYS = ["inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout"]
+RESUME_KEYS = [
+    "inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
+    "judge_model", "judge_template", "judge_scope", "judge_threshold", "judge_max_tokens",
+]  # fmt: skip
 BATCH_ROWS = 64
 
 
@@ -66,15 +71,55 @@ class FilterConfig:
     seed: int = 0
     shard_rows: int = 10_000
     rl_prompts: str | None = None
-    verifier_options: dict = field(default_factory=dict)
+    verifier_options: dict = field(default_factory=dict)  # per verifier name: {"math": {...}, "code": {...}}
+    judge_model: str | None = None
+    judge_engine: str = "vllm"
+    judge_base_url: str | None = None
+    judge_api_key_env: str | None = None
+    judge_template: str | None = None  # default: correctness with a gold field, helpful_harmless without
+    judge_threshold: float = 7.0
+    judge_scope: str = "undecided"
+    judge_max_tokens: int = 512
+    judge_cache: str | None = None
     overwrite: bool = False
 
+    @property
+    def chain(self) -> list[str]:
+        """`math,judge` → ["math", "judge"]: the rule-based verifier runs in the workers, the judge after it."""
+        return [name.strip() for name in self.verifier.split(",") if name.strip()]
+
+    @property
+    def worker_verifier(self) -> str:
+        return self.chain[0]
+
+    @property
+    def judged(self) -> bool:
+        return "judge" in self.chain
+
+    def options_for(self, name: str) -> dict:
+        return dict(self.verifier_options.get(name) or {})
+
     def validate(self) -> None:
-        verifier_class(self.verifier)
-        if self.verifier == "code":
+        chain = self.chain
+        if not chain or len(chain) > 2 or (len(chain) == 2 and (chain[1] != "judge" or chain[0] == "judge")):
+            raise UsageError(f"--verifier {self.verifier!r}: one verifier, or a rule-based one then judge (math,judge)")
+        for name in chain:
+            verifier_class(name)
+        unknown = set(self.verifier_options) - set(chain)
+        if unknown:
+            raise UsageError(f"verifier_options for {', '.join(sorted(unknown))}: not in --verifier {self.verifier}")
+        if self.worker_verifier == "code":
             from datafactory.verifiers.code import prepare
 
-            prepare(self.verifier_options)
+            prepare(self.options_for("code"))
+        if self.worker_verifier == "math":
+            from datafactory.verifiers.math_compare import MathPolicy
+
+            MathPolicy.from_options(self.options_for("math"))
+        if self.judged:
+            from datafactory.judge.stage import check_judge_config
+
+            check_judge_config(self)
         if self.select not in STRATEGIES:
             raise UsageError(f"--select {self.select!r}: choose one of {', '.join(STRATEGIES)}")
         if self.keep is not None and self.keep < 1:
@@ -86,7 +131,8 @@ class FilterConfig:
 
     def spec(self) -> EvalSpec:
         config = RuleConfig(language=self.language).override(self.rule_options)
-        return EvalSpec(self.verifier, self.verifier_options, resolve_rules(self.rules), config)
+        verifier = self.worker_verifier
+        return EvalSpec(verifier, self.options_for(verifier), resolve_rules(self.rules), config)
 
 
 def file_schema(path: Path) -> pa.Schema:
@@ -97,12 +143,20 @@ def check_columns(path: Path, schema: pa.Schema, config: FilterConfig) -> None:
     for name in ("prompt_id", "completion"):
         if name not in schema.names:
             raise BadInput(f"column '{name}' is missing (filter reads generate's samples)", path, field=name)
-    if verifier_class(config.verifier).needs_gold and config.gold_field not in schema.names:
+    if _needs_gold(config) and config.gold_field not in schema.names:
         raise BadInput(
             f"gold column is missing (set it with --gold-field; columns: {', '.join(schema.names)})",
             path,
             field=config.gold_field,
         )
+
+
+def _needs_gold(config: FilterConfig) -> bool:
+    if config.worker_verifier == "judge":
+        from datafactory.judge.stage import template_needs_gold
+
+        return template_needs_gold(config)
+    return verifier_class(config.worker_verifier).needs_gold
 
 
 def _task(row: dict, gold_field: str, extra: tuple[str, ...] = ()) -> dict:
@@ -158,7 +212,7 @@ def evaluate_file(
     done: list[dict] = []
     text_columns = [f.name for f in schema if pa.types.is_string(f.type)]
     with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
-        extra = verifier_class(config.verifier).row_fields
+        extra = verifier_class(config.worker_verifier).row_fields
         for results in pool.map(_batches(path, config.gold_field, pending, extra), progress.advance):
             done.extend({**_storable(pending.popleft(), text_columns), **result} for result in results)
             if len(done) >= 2000:
@@ -211,7 +265,8 @@ def _final_columns(table: pa.Table, file_index: int, outcomes: dict[str, PromptO
     return table.drop_columns([f.name for f in WORK_FIELDS])
 
 
-def run_filter(config: FilterConfig) -> dict:
+def run_filter(config: FilterConfig, judge_engine=None) -> dict:
+    """Run the stage and return its manifest; a started engine for the judge may be passed in (left open)."""
     config.validate()
     spec = config.spec()
     files = expand_inputs(config.inputs)
@@ -241,6 +296,7 @@ def run_filter(config: FilterConfig) -> dict:
             for i, (p, s) in enumerate(zip(files, schemas, strict=True))
         ]
         timeouts, crashes = pool.timeouts, pool.crashes
+    judge_requests = _judge(config, evaluated, config.gold_field in unified.names, judge_engine)
 
     by_prompt = summarise(evaluated)
     outcomes = {
@@ -277,8 +333,24 @@ def run_filter(config: FilterConfig) -> dict:
         "reasons": dict(reasons.most_common()),
         "verifier_timeouts": timeouts,
         "worker_crashes": crashes,
+        "judge_requests": judge_requests,
     }
     return outdir.finish(arguments, files, counts, rules=spec.rules, rule_config=asdict(spec.rule_config))
+
+
+def _judge(config: FilterConfig, evaluated: list[Path], has_gold: bool, engine) -> int:
+    """The judge pass over the evaluated files; returns how many judge requests were sent (cache misses)."""
+    if not config.judged:
+        return 0
+    from datafactory.judge.stage import JudgePass, resolve_template
+
+    judge = JudgePass(config, resolve_template(config, has_gold), engine)
+    try:
+        for path in evaluated:
+            judge.judge_file(path)
+    finally:
+        judge.close()
+    return judge.requests_sent
 
 
 def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome]) -> None:

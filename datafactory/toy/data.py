@@ -130,21 +130,40 @@ def demo_general_prompt(rng: random.Random) -> str:
     return opener + (prompt[0].lower() + prompt[1:] if opener else prompt)
 
 
-def judge_prompt(problem: Problem, candidate: int) -> str:
-    return f"Judge the answer.\nProblem: {problem.text}\nGold answer: {problem.answer}\nCandidate answer: {candidate}\nReply in JSON."
+def judge_prompt(problem: Problem, candidate: int, boxed: bool = True) -> str:
+    """The built-in `correctness` judge template, filled in the way the judge verifier fills it."""
+    from datafactory.judge.templates import render
+
+    response = f"The answer is \\boxed{{{candidate}}}." if boxed else f"The answer is {candidate}."
+    return render("correctness", problem=problem.text, gold=str(problem.answer), response=response)
 
 
 def judge_verdict(problem: Problem, candidate: int) -> str:
+    """Digit pairs before the verdict: a model this small cannot compare two numbers at a glance, but it can copy
+    them side by side and compare one pair of digits at a time."""
+    gold, given = str(problem.answer), str(candidate)
+    if len(gold) != len(given):
+        analysis = f"Candidate {given}, gold {gold}: the lengths differ."
+    else:
+        pairs = " ".join(f"{a}{'=' if a == b else '≠'}{b}" for a, b in zip(given, gold, strict=True))
+        analysis = f"Candidate {given}, gold {gold}: {pairs}."
     same = candidate == problem.answer
-    analysis = f"{candidate} {'equals' if same else 'is not'} {problem.answer}."
-    return json.dumps({"analysis": analysis, "correctness": "correct" if same else "incorrect"})
+    return json.dumps({"analysis": analysis, "correctness": "correct" if same else "incorrect"}, ensure_ascii=False)
+
+
+def judge_candidate(problem: Problem, rng: random.Random) -> int:
+    """Half right; the wrong half near the gold answer, as a model's slips are."""
+    if rng.random() < 0.5:
+        return problem.answer
+    wrong = problem.answer + rng.choice([-10, -2, -1, 1, 2, 10, rng.randint(3, 30), -rng.randint(3, 30)])
+    return wrong if wrong != problem.answer else problem.answer + 1
 
 
 FLAWS = [(None, 0.79), ("no_close", 0.04), ("no_box", 0.05), ("zh", 0.03), ("fr", 0.03), ("repetition", 0.06)]
 
 
 def training_conversations(count: int, seed: int) -> list[list[dict]]:
-    """The toy reasoner's training set: 65% arithmetic traces (with planted flaws), 20% small talk, 15% judging."""
+    """The toy reasoner's training set: 65% arithmetic traces (with planted flaws), 13% small talk, 22% judging."""
     rng = random.Random(seed)
     flaws, weights = zip(*FLAWS, strict=True)
     out = []
@@ -156,13 +175,14 @@ def training_conversations(count: int, seed: int) -> list[list[dict]]:
             out.append(
                 [{"role": "user", "content": problem.text}, {"role": "assistant", "content": trace(problem, rng, flaw)}]
             )
-        elif kind < 0.85:
+        elif kind < 0.78:
             prompt, answer = general_prompt(rng)
             out.append([{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}])
         else:
             problem = arithmetic_problem(rng)
-            candidate = problem.answer if rng.random() < 0.5 else problem.answer + rng.choice([-10, -2, -1, 1, 2, 10])
-            out.append([{"role": "user", "content": judge_prompt(problem, candidate)},
+            candidate = judge_candidate(problem, rng)
+            prompt = judge_prompt(problem, candidate, boxed=rng.random() < 0.9)
+            out.append([{"role": "user", "content": prompt},
                         {"role": "assistant", "content": judge_verdict(problem, candidate)}])  # fmt: skip
     return out
 

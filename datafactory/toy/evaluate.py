@@ -14,7 +14,7 @@ from datafactory.engines.base import EngineOptions, Request, Sampling
 from datafactory.filtering.trace import boxed_contents, parse_trace
 from datafactory.rules import RuleConfig
 from datafactory.rules.checks import language_mixed, repetition
-from datafactory.toy.data import arithmetic_problem, demo_prompts, general_prompt, judge_prompt
+from datafactory.toy.data import arithmetic_problem, demo_prompts, general_prompt, judge_candidate, judge_prompt
 from datafactory.verifiers.math import MathVerifier
 
 HELD_OUT_SEED = 9999
@@ -59,11 +59,11 @@ def evaluate(
     no_think = sum("<think>" not in s[0].text for s in general) / len(general)
     rng = random.Random(HELD_OUT_SEED)
     judged = []
-    for _ in range(50):
+    for _ in range(200):
         problem = arithmetic_problem(rng)
-        candidate = problem.answer if rng.random() < 0.5 else problem.answer + rng.choice([-2, -1, 1, 10])
+        candidate = judge_candidate(problem, rng)
         judged.append((judge_prompt(problem, candidate), candidate == problem.answer))
-    verdicts = _sample(engine, [p for p, _ in judged], 1, temperature, 64, seed)
+    verdicts = _sample(engine, [p for p, _ in judged], 1, temperature, 96, seed)
     parsed = correct = 0
     for (_, truth), samples in zip(judged, verdicts, strict=True):
         try:
@@ -95,9 +95,12 @@ BPE tokenizer (single-digit tokens) and a ChatML template, trained by `scripts/t
 datafactory so that the whole pipeline runs anywhere (`-m toy`).
 
 **What it is:** a stand-in that answers small arithmetic problems R1-style (`<think>` steps `</think>` then a
-`\\boxed{{}}` answer), replies to greetings and simple questions without a think block, and grades an answer
-against a gold one with a small JSON verdict. A share of its training traces was deliberately flawed (malformed
-think blocks, missing boxes, a step in Chinese or French, looping steps), so it makes those mistakes too.
+`\\boxed{{}}` answer), replies to greetings and simple questions without a think block, and, given the judge
+verifier's built-in `correctness` prompt, grades a candidate answer against the gold one with a small JSON verdict
+(`{{"analysis": "Candidate 124, gold 123: 1=1 2=2 4≠3.", "correctness": "incorrect"}}`: it copies both numbers
+and compares them digit by digit before deciding, which a model this small cannot do at a glance). A share of
+its training traces was deliberately flawed (malformed think blocks, missing boxes, a step in Chinese or French,
+looping steps), so it makes those mistakes too.
 
 **What it is not:** a language model for any real use. It knows nothing beyond its synthetic data.
 
@@ -112,7 +115,7 @@ Measured by `datafactory.toy.evaluate` on {problems} held-out problems, {n} samp
 | repetitive (repetition rule) | {repetition:.1%} |
 | prompts with every sample right / every sample wrong | {prompts_all_right:.1%} / {prompts_all_wrong:.1%} |
 | general prompts (training phrasings) answered without a think block | {general_without_think:.1%} |
-| judge verdicts that parse as JSON / that are right | {judge_parsed:.1%} / {judge_right:.1%} |
+| judge verdicts that parse as JSON / that are right (200 prompts, half right) | {judge_parsed:.1%} / {judge_right:.1%} |
 """
 
 

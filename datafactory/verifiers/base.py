@@ -49,6 +49,7 @@ VERIFIERS = {
     "exact": "datafactory.verifiers.simple:ExactVerifier",
     "none": "datafactory.verifiers.simple:NoVerifier",
     "code": "datafactory.verifiers.code:CodeVerifier",
+    "judge": "datafactory.judge.verdicts:JudgeVerifier",
 }
 
 

@@ -1,0 +1,170 @@
+"""The judge pass of `filter`: rows the workers left `undecided` are judged in batches through an engine.
+
+Why a pass after the workers: a judge is a model, started once and fed large batches, not a function each worker
+process can call. It runs over each evaluated input file in `OUT/_work/`, replaces the file atomically and
+leaves a marker, so a resumed run neither loses nor repeats judgements (the reply cache covers the rest).
+
+Which rows are judged: with `--verifier judge`, every row no rule rejected; with `--verifier math,judge`, the
+rows the first verifier could not decide (`undecided`, `no_answer`), or with `--judge-scope all` every row no
+rule rejected, the first verifier's verdict standing where it decided (the judge's is kept beside it, for the
+agreement `stats` reports).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datafactory.engines.base import EngineOptions, Request, Sampling, engine_class
+from datafactory.errors import UsageError
+from datafactory.judge.cache import JudgeCache, cache_key
+from datafactory.judge.templates import load_template, render, template_text
+from datafactory.judge.verdicts import parse_verdict
+from datafactory.progress import StageProgress
+from datafactory.rules.checks import RULES
+
+UNDECIDED = ("undecided", "no_answer")
+BATCH = 256
+SCOPES = ("undecided", "all")
+
+
+def check_judge_config(config) -> None:
+    if not config.judge_model:
+        raise UsageError("--verifier judge needs --judge-model (a path, HF id, `toy`, or a served model name)")
+    engine_class(config.judge_engine)
+    if config.judge_scope not in SCOPES:
+        raise UsageError(f"--judge-scope {config.judge_scope!r}: choose one of {', '.join(SCOPES)}")
+    if not 1 <= config.judge_threshold <= 10:
+        raise UsageError("--judge-threshold must be between 1 and 10")
+    if config.judge_max_tokens < 1:
+        raise UsageError("--judge-max-tokens must be at least 1")
+    if config.judge_template:
+        load_template(config.judge_template)
+
+
+def template_needs_gold(config) -> bool:
+    """Whether the chosen template reads `gold` (the default template is chosen by whether there is one)."""
+    if not config.judge_template:
+        return False
+    import jinja2
+    from jinja2 import meta
+
+    return "gold" in meta.find_undeclared_variables(jinja2.Environment().parse(template_text(config.judge_template)))
+
+
+def resolve_template(config, has_gold: bool) -> str:
+    return config.judge_template or ("correctness" if has_gold else "helpful_harmless")
+
+
+def _problem(messages) -> str:
+    """The last user message of the prompt the sample answered."""
+    for message in reversed(messages or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return str(message.get("content") or "")
+    return ""
+
+
+class JudgePass:
+    """Judges evaluated files in place; the engine starts only when a reply is missing from the cache."""
+
+    def __init__(self, config, template: str, engine=None):
+        self.config, self.template = config, template
+        self.template_text = template_text(template)
+        self.cache = JudgeCache(config.judge_cache)
+        self.engine, self.owned = engine, engine is None
+        self.requests_sent = 0
+
+    def _engine(self):
+        if self.engine is None:
+            from datafactory.engines.local_model import resolve_model
+
+            config = self.config
+            model = resolve_model(config.judge_model) if config.judge_engine != "openai" else config.judge_model
+            options = EngineOptions(model=model, base_url=config.judge_base_url, api_key_env=config.judge_api_key_env)
+            self.engine = engine_class(config.judge_engine)(options, seed=0)
+        return self.engine
+
+    def close(self) -> None:
+        if self.owned and self.engine is not None:
+            self.engine.close()
+        self.cache.close()
+
+    def judge_file(self, path: Path) -> None:
+        marker = path.with_name(path.name + ".judged")
+        if marker.exists():
+            return
+        table = pq.read_table(path)
+        rows = table.to_pylist()
+        chosen = [i for i, row in enumerate(rows) if self._to_judge(row)]
+        replies = self._replies([self._prompt(rows[i]) for i in chosen])
+        for index, reply in zip(chosen, replies, strict=True):
+            self._apply(rows[index], reply)
+        for row in rows:  # the judge's stand-in reason is not a reason once the judge has had its say
+            if self.config.worker_verifier == "judge" and "undecided" in row["reasons"] and len(row["reasons"]) > 1:
+                row["reasons"] = [r for r in row["reasons"] if r != "undecided"]
+                row["verdict"] = row["reasons"][0]
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), tmp, compression="zstd")
+        os.replace(tmp, path)
+        marker.touch()
+
+    def _to_judge(self, row: dict) -> bool:
+        reasons = row["reasons"] or []
+        if any(reason in RULES for reason in reasons):
+            return False  # a rule already rejected it: no judgement can keep it
+        if self.config.judge_scope == "all":
+            return True
+        return any(reason in UNDECIDED for reason in reasons)
+
+    def _prompt(self, row: dict) -> str:
+        gold = row.get(self.config.gold_field)
+        return render(
+            self.template,
+            problem=_problem(row.get("messages")),
+            gold=None if gold is None else str(gold),
+            response=row.get("response"),
+            reasoning=row.get("reasoning"),
+            completion=row.get("completion"),
+        )
+
+    def _replies(self, prompts: list[str]) -> list[str]:
+        config = self.config
+        keys = [cache_key(config.judge_model, self.template_text, p, config.judge_max_tokens) for p in prompts]
+        known = self.cache.get_many(keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in known))
+        prompt_of = dict(zip(keys, prompts, strict=True))
+        sampling = Sampling(n=1, temperature=0.0, top_p=1.0, max_tokens=config.judge_max_tokens, seed=0)
+        with StageProgress("filter: judge", len(missing), unit="verdicts") as progress:
+            for start in range(0, len(missing), BATCH):
+                batch = missing[start : start + BATCH]
+                requests = [Request([{"role": "user", "content": prompt_of[k]}], 1, 0) for k in batch]
+                outputs = self._engine().generate(requests, sampling)
+                self.requests_sent += len(requests)
+                fresh = {key: samples[0].text for key, samples in zip(batch, outputs, strict=True)}
+                self.cache.put_many(fresh)
+                known.update(fresh)
+                progress.advance(len(batch))
+        return [known[k] for k in keys]
+
+    def _apply(self, row: dict, reply: str) -> None:
+        result = parse_verdict(reply, self.config.judge_threshold)
+        row["judge_verdict"] = {True: "pass", False: "fail", None: "error"}[result.ok]
+        scored = result.verdict not in ("correct", "incorrect", "error")
+        row["judge_analysis"] = f"[{result.verdict}] {result.analysis or ''}".strip() if scored else result.analysis
+        reasons = list(row["reasons"] or [])
+        open_reasons = [r for r in reasons if r in UNDECIDED]
+        if not open_reasons:
+            return  # the first verifier decided; the judge's verdict is kept beside it
+        if result.ok is None:
+            replacement, row["verifier_detail"] = "judge_error", (reply or "")[:2000]
+        else:
+            replacement = None if result.ok else "judge_rejected"
+        reasons = [replacement if r == open_reasons[0] else r for r in reasons if r not in open_reasons[1:]]
+        row["reasons"] = [r for r in reasons if r is not None]
+        row["verdict"] = row["reasons"][0] if row["reasons"] else "pass"
+        row["verifier"] = "judge"
+        row["_verifier_ok"] = bool(result.ok)
+        row["score"] = 1.0 if result.ok else 0.0
