@@ -71,7 +71,7 @@ class SizedShardWriter:
     def flush(self) -> None:
         if not self.pending_rows:
             return
-        table = pa.concat_tables(self.pending).combine_chunks()
+        table = pa.concat_tables(self.pending)  # no combine: the writer thread reads the chunks as they are
         while len(self.writing) >= 2 * self.threads:
             self.writing.pop(0).result()
         self.writing.append(self.pool.submit(write_table_atomic, table, self.directory / shard_name(self.index)))
