@@ -105,9 +105,8 @@ class FilterConfig:
             raise UsageError(f"--verifier {self.verifier!r}: one verifier, or a rule-based one then judge (math,judge)")
         for name in chain:
             verifier_class(name)
-        unknown = set(self.verifier_options) - set(chain)
-        if unknown:
-            raise UsageError(f"verifier_options for {', '.join(sorted(unknown))}: not in --verifier {self.verifier}")
+        for name in self.verifier_options:  # options of verifiers not in the chain are ignored (recipe-wide options)
+            verifier_class(name)
         if self.worker_verifier == "code":
             from datafactory.verifiers.code import prepare
 
