@@ -139,7 +139,16 @@ def test_judge_needs_a_model_and_valid_options(tmp_path):
     result = run_cli("filter", samples, "-o", tmp_path / "o", "--verifier", "judge,math", "--judge-model", "toy")
     assert result.returncode == 2 and "math,judge" in result.stderr
     result = run_cli(
-        "filter", samples, "-o", tmp_path / "o", "--verifier", "judge", "--judge-model", "toy", "--judge-template", "nope"
+        "filter",
+        samples,
+        "-o",
+        tmp_path / "o",
+        "--verifier",
+        "judge",
+        "--judge-model",
+        "toy",
+        "--judge-template",
+        "nope",
     )
     assert result.returncode == 2 and "correctness, helpful_harmless" in result.stderr
     assert not (tmp_path / "o").exists()
