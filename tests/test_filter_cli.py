@@ -187,3 +187,16 @@ def test_stats_of_a_filter_that_kept_nothing_reads_no_side_files(tmp_path):
     assert summary["rows"] == 0 and dict(summary["funnel"])["wrong_answer"] == -2
     again = run_cli("filter", out, "-o", tmp_path / "o2")
     assert again.returncode == 2 and "holds no rows" in again.stderr
+
+
+def test_empty_answers_are_rejected_whatever_the_rules(tmp_path):
+    rows = [
+        {"prompt_id": "g1", "sample_index": 0, "completion": "Hello! How can I help?", "finish_reason": "stop"},
+        {"prompt_id": "g2", "sample_index": 0, "completion": "", "finish_reason": "stop"},
+        {"prompt_id": "g3", "sample_index": 0, "completion": "<think>Greet back.</think>\n  ", "finish_reason": "stop"},
+    ]
+    folder = write_samples(tmp_path / "s", rows)
+    result = run_cli("filter", folder, "-o", tmp_path / "o", "--verifier", "none", "--rules", "none")
+    assert result.returncode == 0, result.stderr
+    verdicts = {r["prompt_id"]: r["verdict"] for r in read(tmp_path / "o") + read(tmp_path / "o" / "rejected")}
+    assert verdicts == {"g1": "pass", "g2": "empty_response", "g3": "empty_response"}

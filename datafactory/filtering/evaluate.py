@@ -15,7 +15,8 @@ from datafactory.rules import RuleConfig
 from datafactory.rules.checks import RULES
 from datafactory.verifiers.base import verifier_class
 
-FORMAT_RULES = ("truncated", "bad_format")
+FORMAT_RULES = ("empty_response", "truncated", "bad_format")
+ALWAYS = ("empty_response",)
 TASK_FIELDS = ("completion", "finish_reason", "completion_tokens", "prompt_id")
 
 
@@ -55,7 +56,8 @@ class Evaluator:
             return {**result_for("verifier_error", f"{type(err).__name__}: {err}"[:500], self.spec.verifier),
                     "reasoning": trace.reasoning, "response": trace.response}  # fmt: skip
         config = self.spec.rule_config
-        failing = [r for name in self.spec.rules if (r := RULES[name](trace, task, config, self.context))]
+        names = [*ALWAYS, *(n for n in self.spec.rules if n not in ALWAYS)]
+        failing = [r for name in names if (r := RULES[name](trace, task, config, self.context))]
         reasons = [r for r in failing if r in FORMAT_RULES]
         if not verdict.ok:
             reasons.append(verdict.reason)

@@ -75,7 +75,13 @@ def too_short(trace: Trace, row: dict, config: RuleConfig, context: dict) -> str
     return "too_short" if config.min_tokens is not None and tokens is not None and tokens < config.min_tokens else None
 
 
+def empty_response(trace: Trace, row: dict, config: RuleConfig, context: dict) -> str | None:
+    """Always on: an empty answer is never training data (and `mix` would refuse it)."""
+    return "empty_response" if not trace.response.strip() else None
+
+
 RULES = {
+    "empty_response": empty_response,
     "truncated": truncated,
     "bad_format": bad_format,
     "repetition": repetition,
