@@ -3,9 +3,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install sandbox test lint demo clean
+.PHONY: install sandbox browser test lint demo clean
 
 install: $(STAMP) sandbox
+
+# The report's browser test drives Debian's headless Chromium; install it where we can, warn otherwise.
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }; }; } || \
+		echo "warning: could not install chromium and chromium-driver; the report's browser test will skip"
 
 # The code verifier runs programs in bubblewrap; install it where we can (root with apt), warn otherwise.
 sandbox:
@@ -28,7 +34,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+test: lint browser
 	$(VENV)/bin/pytest -ra
 
 demo: install

@@ -56,7 +56,17 @@ class RecipeRun:
     def run(self) -> dict:
         for stage in self.stages:
             getattr(self, f"_{stage}")()
-        return self.summary()
+        summary = self.summary()
+        summary["report"] = self._report()
+        return summary
+
+    def _report(self) -> Path | None:
+        """The HTML report of every stage output of the run, rewritten at the end of each run."""
+        from datafactory.report.build import build_report
+
+        if not any(self.out.glob("*/*/_manifest.json")) and not any(self.out.glob("*/_manifest.json")):
+            return None
+        return build_report([str(self.out)], str(self.out / "report.html"), title=f"datafactory run: {self.out}")
 
     def _prompts(self) -> None:
         spec = (self.data.get("prompts") or {}).get("toy")

@@ -83,6 +83,9 @@ def test_demo_recipe_end_to_end_on_vllm(tmp_path):
     result = run_cli("run", REPO / "recipes" / "demo.yaml", *args, env={"COLUMNS": "120"}, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "SFT shards:" in result.stdout and "mix: reasoning" in result.stdout
+    assert (
+        f"report: {out / 'report.html'}" in result.stdout and 'data-chart="funnel"' in (out / "report.html").read_text()
+    )
     mix = datasets.load_dataset(str(out / "sft"), split="train")
     categories = [row["category"] for row in mix]
     reasoning, general = categories.count("reasoning"), categories.count("general")

@@ -33,7 +33,7 @@ def _root(
 
 
 def _register() -> None:
-    from datafactory.cli import dedupe, filter, generate, mix, run, stats, toy  # noqa: F401  (each registers its command)
+    from datafactory.cli import dedupe, filter, generate, mix, report, run, stats, toy  # noqa: F401  (each registers its command)
 
 
 def main() -> None:

@@ -63,3 +63,5 @@ def run(
     Console().print(table)
     if summary["out"]:
         typer.echo(f"SFT shards: {summary['out']}")
+    if summary.get("report"):
+        typer.echo(f"report: {summary['report']}")

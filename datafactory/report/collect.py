@@ -1,0 +1,196 @@
+"""Gather what a report shows from stage output folders: manifests, funnels, lengths, pass rates, sample rows.
+
+Why sampled: a 1M-row run must give a report of a few MB. Counts come from the manifests (exact, free); length
+and pass-rate distributions read only integer columns; the sample browser holds at most `per_group` rows per
+reason, drawn with seeded random priorities while the shards stream by, and reads the text of only those rows.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from datafactory.errors import UsageError
+from datafactory.report.highlight import highlight
+
+STAGE_ORDER = ["generate", "filter", "dedupe", "mix"]
+TEXT_LIMIT = 3000
+GROUP_COLUMN = {"generate": "finish_reason", "filter": "verdict", "dedupe": "dedupe_reason", "mix": "category"}
+SIDE_FOLDER = {"filter": "rejected", "dedupe": "removed"}
+
+
+@dataclass
+class StageView:
+    path: Path
+    stage: str
+    label: str
+    manifest: dict
+    funnel: list[tuple[str, int]] = field(default_factory=list)
+    lengths: dict[str, list[int]] = field(default_factory=dict)  # group → completion_tokens
+    pass_rates: list[float] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+    per_source: dict[str, dict] = field(default_factory=dict)
+    samples: dict[str, list[dict]] = field(default_factory=dict)  # group → browser rows
+    group_counts: dict[str, int] = field(default_factory=dict)
+
+
+def find_stage_folders(paths: list[str]) -> list[Path]:
+    """Stage folders (with `_manifest.json`) named, or found up to three levels below a named run folder."""
+    found: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+        if (path / "_manifest.json").is_file():
+            found.append(path)
+            continue
+        below = sorted(p.parent for depth in ("*", "*/*", "*/*/*") for p in path.glob(f"{depth}/_manifest.json"))
+        if not below:
+            raise UsageError(f"{path}: no stage output here (no _manifest.json in it or below it)")
+        found.extend(below)
+    return list(dict.fromkeys(found))
+
+
+def collect(paths: list[str], per_group: int = 40, seed: int = 0) -> list[StageView]:
+    views = []
+    for folder in find_stage_folders(paths):
+        manifest = json.loads((folder / "_manifest.json").read_text())
+        stage = manifest.get("stage", "unknown")
+        views.append(_view(folder, stage, manifest, per_group, seed))
+    views.sort(key=lambda v: (STAGE_ORDER.index(v.stage) if v.stage in STAGE_ORDER else 9, str(v.path)))
+    return views
+
+
+def _label(folder: Path) -> str:
+    return f"{folder.parent.name}/{folder.name}" if folder.parent.name else folder.name
+
+
+def _shards(folder: Path) -> list[Path]:
+    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+
+
+def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -> StageView:
+    view = StageView(folder, stage, _label(folder), manifest)
+    counts = manifest.get("counts", {})
+    if stage == "generate":
+        view.funnel = [("prompts", counts.get("prompts", 0)), ("samples", counts.get("rows_out", 0))]
+    elif stage == "filter":
+        view.funnel = [("rows in", counts.get("rows_in", 0))]
+        view.funnel += [(r, -n) for r, n in counts.get("verdicts", {}).items() if r != "pass"]
+        view.funnel.append(("kept", counts.get("rows_kept", 0)))
+        view.reasons = dict(counts.get("reasons", {}))
+        rates = folder / "pass_rates.parquet"
+        if rates.is_file():
+            view.pass_rates = pq.read_table(rates, columns=["pass_rate"]).column("pass_rate").to_pylist()
+    elif stage == "dedupe":
+        view.funnel = [("rows in", counts.get("rows_in", 0))]
+        view.funnel += [(r, -n) for r, n in counts.get("removed", {}).items() if n]
+        view.funnel.append(("kept", counts.get("rows_kept", 0)))
+    elif stage == "mix":
+        categories = counts.get("per_category", {})
+        view.funnel = [(f"{name} (of {c.get('available', 0):,})", c.get("taken", 0)) for name, c in categories.items()]
+        view.funnel.append(("rows", counts.get("rows_out", 0)))
+        view.per_source = dict(counts.get("per_source", {}))
+    main, side = _shards(folder), _shards(folder / SIDE_FOLDER[stage]) if stage in SIDE_FOLDER else []
+    _lengths(view, main, side)
+    _samples(view, main + side, per_group, seed)
+    return view
+
+
+def _lengths(view: StageView, main: list[Path], side: list[Path]) -> None:
+    """completion_tokens of kept vs rejected/removed rows; per category for a mix."""
+    for name, shards in (("kept", main), ("rejected" if view.stage == "filter" else "removed", side)):
+        for shard in shards:
+            names = pq.read_schema(shard).names
+            if "completion_tokens" not in names:
+                continue
+            if view.stage == "mix" and "category" in names:
+                table = pq.read_table(shard, columns=["completion_tokens", "category"]).to_pydict()
+                for tokens, category in zip(table["completion_tokens"], table["category"], strict=True):
+                    if tokens is not None:
+                        view.lengths.setdefault(category or "unknown", []).append(tokens)
+                continue
+            values = pq.read_table(shard, columns=["completion_tokens"]).column("completion_tokens").to_pylist()
+            view.lengths.setdefault(name, []).extend(v for v in values if v is not None)
+
+
+def _samples(view: StageView, shards: list[Path], per_group: int, seed: int) -> None:
+    """Up to `per_group` rows per group, by seeded random priority; then only those rows' text is read."""
+    column = GROUP_COLUMN.get(view.stage)
+    rng = random.Random(seed)
+    heaps: dict[str, list] = {}
+    for shard_index, shard in enumerate(shards):
+        names = pq.read_schema(shard).names
+        groups = pq.read_table(shard, columns=[column]).column(column).to_pylist() if column in names else None
+        count = pq.ParquetFile(shard).metadata.num_rows
+        for row in range(count):
+            group = (groups[row] if groups else None) or ("kept" if view.stage in SIDE_FOLDER else "rows")
+            if view.stage == "filter" and group == "pass":
+                group = "kept"
+            view.group_counts[group] = view.group_counts.get(group, 0) + 1
+            item = (rng.random(), shard_index, row)
+            heap = heaps.setdefault(group, [])
+            if len(heap) < per_group:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+    wanted: dict[int, list[tuple[str, int]]] = {}
+    for group, heap in heaps.items():
+        for _, shard_index, row in heap:
+            wanted.setdefault(shard_index, []).append((group, row))
+    for shard_index, picks in sorted(wanted.items()):
+        table = pq.read_table(shards[shard_index])
+        rows = table.take([row for _, row in picks]).to_pylist()
+        for (group, _), record in zip(picks, rows, strict=True):
+            view.samples.setdefault(group, []).append(browser_row(record, view.manifest))
+    for group in view.samples:
+        view.samples[group].sort(key=lambda r: (str(r["prompt_id"]), r["sample_index"] or 0))
+
+
+def _clip(text) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + f"… [{len(text) - TEXT_LIMIT:,} more characters]"
+
+
+def _prompt_text(record: dict) -> str:
+    messages = record.get("messages") or record.get("conversations") or []
+    parts = []
+    for message in messages:
+        if isinstance(message, dict):
+            role = message.get("role") or message.get("from")
+            content = message.get("content") if "content" in message else message.get("value")
+            if role in ("assistant", "gpt") and record.get("category"):
+                continue  # mix rows: the answer is shown as the response
+            parts.append(f"[{role}] {content}")
+    return "\n\n".join(parts) or str(record.get("prompt") or record.get("problem") or "")
+
+
+def browser_row(record: dict, manifest: dict) -> dict:
+    """One row as the sample browser shows it: escaped HTML, with what tripped a rule highlighted."""
+    gold_field = (manifest.get("arguments") or {}).get("gold_field", "answer")
+    reasons = list(record.get("reasons") or [])
+    if record.get("dedupe_reason"):
+        reasons.append(record["dedupe_reason"])
+    reasoning, response = record.get("reasoning"), record.get("response")
+    if reasoning is None and response is None:
+        messages = record.get("messages") or []
+        last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+        response = last.get("content") if last.get("role") == "assistant" else record.get("completion")
+    return {
+        "prompt_id": record.get("prompt_id"),
+        "sample_index": record.get("sample_index"),
+        "prompt": highlight(_clip(_prompt_text(record)), []),
+        "reasoning": highlight(_clip(reasoning), reasons),
+        "response": highlight(_clip(response), reasons),
+        "extracted": _clip(record.get("extracted_answer")) if record.get("extracted_answer") is not None else None,
+        "gold": _clip(record.get(gold_field)) if record.get(gold_field) is not None else None,
+        "reasons": reasons,
+        "detail": _clip(record.get("verifier_detail") or record.get("dedupe_match") or ""),
+        "judge": record.get("judge_verdict"),
+        "tokens": record.get("completion_tokens"),
+    }
