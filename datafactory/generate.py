@@ -24,6 +24,7 @@ from datafactory.io.readers import expand_inputs, iter_chunks
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
 from datafactory.prompts import Prompt, PromptBuilder, check_field_names
+from datafactory.scale.runtime import check_executor
 from datafactory.schema import PassthroughTypes, samples_schema
 from datafactory.seeds import derive_seed
 
@@ -61,6 +62,9 @@ class GenerateConfig:
     kv_cache_gb: float | None = None
     dtype: str = "auto"
     engine_extra: dict = field(default_factory=dict)
+    executor: str = "local"
+    ray_address: str | None = None
+    replicas: int = 1
 
     def sampling(self) -> Sampling:
         return Sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.seed)
@@ -89,11 +93,14 @@ class GenerateConfig:
             (self.limit is None or self.limit >= 1, "--limit must be at least 1"),
             (self.concurrency >= 1, "--concurrency must be at least 1"),
             (self.chunk_prompts is None or self.chunk_prompts >= 1, "--chunk-prompts must be at least 1"),
+            (self.replicas >= 1, "--replicas must be at least 1"),
+            (self.replicas == 1 or self.executor == "ray", "--replicas above 1 needs --executor ray"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
         check_field_names(self.prompt_field, self.id_field)
+        check_executor(self.executor)
 
 
 @dataclass
@@ -203,7 +210,13 @@ def run_generate(config: GenerateConfig, engine: Engine | None = None) -> dict:
     sampling = config.sampling()
     written = tokens = 0
     owned = engine is None and todo > 0
-    if owned:
+    if owned and config.executor == "ray":
+        from datafactory.scale.ray_generate import RayReplicaEngine
+
+        engine = RayReplicaEngine(
+            config.engine, config.engine_options(), config.seed, config.replicas, config.ray_address
+        )
+    elif owned:
         engine = engine_cls(config.engine_options(), seed=config.seed)
     outdir.prepare(arguments)
     if todo > 0:

@@ -50,6 +50,12 @@ def dedupe(
     ngram: Annotated[int, typer.Option(help="Words per n-gram for decontamination.")] = 8,
     workers: Annotated[int, typer.Option(help="Processes computing MinHash signatures.")] = max(1, os.cpu_count() or 1),
     shard_rows: Annotated[int, typer.Option(help="Rows per output shard.")] = 10_000,
+    executor: Annotated[
+        str, typer.Option(help="local, or ray to run on a Ray cluster (pip install 'datafactory[ray]').")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
     ] = False,
@@ -60,7 +66,7 @@ def dedupe(
     config = DedupeConfig(
         inputs=inputs, out=out, on=on, exact=exact, near=near, threshold=threshold, num_perm=num_perm,
         shingle=shingle, decontaminate=decontaminate or [], decontaminate_field=decontaminate_field, ngram=ngram,
-        workers=workers, shard_rows=shard_rows, overwrite=overwrite,
+        workers=workers, shard_rows=shard_rows, overwrite=overwrite, executor=executor, ray_address=ray_address,
     )  # fmt: skip
     counts = run_dedupe(config)["counts"]
     removed = ", ".join(f"{k} {v}" for k, v in counts["removed"].items())

@@ -122,6 +122,12 @@ def filter_command(
     judge_cache: Annotated[
         str | None, typer.Option(help="judge verifier: verdict cache file (default ~/.cache/datafactory/judge.sqlite).")
     ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (worker processes here) or ray (Ray Data actors on a Ray cluster).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
     ] = False,
@@ -139,6 +145,7 @@ def filter_command(
         judge_model=judge_model, judge_engine=judge_engine, judge_base_url=judge_base_url,
         judge_api_key_env=judge_api_key_env, judge_template=judge_template, judge_threshold=judge_threshold,
         judge_scope=judge_scope, judge_max_tokens=judge_max_tokens, judge_cache=judge_cache,
+        executor=executor, ray_address=ray_address,
     )  # fmt: skip
     counts = run_filter(config)["counts"]
     top = ", ".join(f"{k} {v}" for k, v in counts["verdicts"].items() if k != "pass")

@@ -80,6 +80,18 @@ def generate(
     dtype: Annotated[
         str, typer.Option(help="Weights dtype for vllm/transformers (auto, float32, bfloat16, float16).")
     ] = "auto",
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="local, or ray for data-parallel replicas on a Ray cluster (pip install 'datafactory[ray]')."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")
+    ] = None,
+    replicas: Annotated[
+        int, typer.Option(help="--executor ray: engine replicas (each with --tensor-parallel-size GPUs).")
+    ] = 1,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
     ] = False,
@@ -92,6 +104,7 @@ def generate(
         max_tokens=max_tokens, seed=seed, system=system, prompt_field=prompt_field, id_field=id_field,
         limit=limit, shard_rows=shard_rows, chunk_prompts=chunk_prompts, base_url=base_url,
         api_key_env=api_key_env, concurrency=concurrency, overwrite=overwrite,
+        executor=executor, ray_address=ray_address, replicas=replicas,
         tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
         max_model_len=max_model_len, kv_cache_gb=kv_cache_gb, dtype=dtype,
     )  # fmt: skip

@@ -48,6 +48,12 @@ def mix(
         str, typer.Option(help="error (exit 2) or skip (quarantine to OUT/bad_rows.jsonl).")
     ] = "error",
     name: Annotated[str, typer.Option(help="Dataset name in the card and dataset_info.json.")] = "datafactory_sft",
+    executor: Annotated[
+        str, typer.Option(help="local, or ray to run on a Ray cluster (pip install 'datafactory[ray]').")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
     ] = False,
@@ -58,7 +64,7 @@ def mix(
     config = MixConfig(
         reasoning=reasoning or [], general=general or [], out=out, ratio=ratio, total=total, seed=seed,
         shard_rows=shard_rows, shard_bytes=shard_bytes, replacement=replacement, format=format,
-        on_bad_row=on_bad_row, name=name, overwrite=overwrite,
+        on_bad_row=on_bad_row, name=name, overwrite=overwrite, executor=executor, ray_address=ray_address,
     )  # fmt: skip
     counts = run_mix(config)["counts"]
     parts = ", ".join(f"{c} {v['taken']}" for c, v in counts["per_category"].items())

@@ -70,15 +70,15 @@ class NearDuplicateFinder:
     8 bytes per row, never the text.
     """
 
-    def __init__(self, threshold: float = 0.8, num_perm: int = 128, shingle: int = 5, workers: int = 1):
+    def __init__(self, threshold: float = 0.8, num_perm: int = 128, shingle: int = 5, workers: int = 1, executor=None):
         self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
         self.bands = optimal_bands(threshold, num_perm)
         self.rows: list[int] = []
         self.ids: list[str] = []
         self._pending: list[str] = []
         self._parts: list = []  # (band hashes, 16-bit signatures) per batch, or futures of them
-        self._pool = None
-        if workers > 1:
+        self._pool = executor  # e.g. Ray tasks (--executor ray); else local processes
+        if executor is None and workers > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 

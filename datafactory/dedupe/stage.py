@@ -10,7 +10,7 @@ byte-identical for the same input.
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
@@ -24,6 +24,7 @@ from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import expand_inputs, read_chunks
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
+from datafactory.scale.runtime import check_executor
 from datafactory.schema import stored_row_schema
 
 TEXT_COLUMNS = [
@@ -60,9 +61,12 @@ class DedupeConfig:
     ngram: int = 8
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     shard_rows: int = 10_000
+    executor: str = "local"
+    ray_address: str | None = None
     overwrite: bool = False
 
     def validate(self) -> None:
+        check_executor(self.executor)
         if self.on not in ON_CHOICES:
             raise UsageError(f"--on {self.on!r}: choose one of {', '.join(ON_CHOICES)}")
         if not 0 < self.threshold <= 1:
@@ -130,28 +134,31 @@ def run_dedupe(config: DedupeConfig) -> dict:
 
 def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex | None) -> tuple[dict[int, dict], int]:
     """First pass: {row number across all inputs: removal columns}. Contamination and exact duplicates are decided
-    row by row; rows that survive both are collected for near-duplicate resolution at the end."""
+    row by row; rows that survive both are collected for near-duplicate resolution at the end. With
+    `--executor ray`, signatures and contamination checks run as Ray tasks (the benchmark n-grams are put in the
+    object store once and shared by every task); exact hashes, LSH banding and clusters stay on the driver."""
+    executor = None
+    if config.executor == "ray":
+        from datafactory.scale.runtime import RayExecutor
+
+        executor = RayExecutor(config.ray_address)
     exact = ExactIndex() if config.exact else None
-    near = (
-        NearDuplicateFinder(config.threshold, config.num_perm, config.shingle, config.workers) if config.near else None
-    )
+    near = None
+    if config.near:
+        near = NearDuplicateFinder(config.threshold, config.num_perm, config.shingle, config.workers, executor)
     removals: dict[int, dict] = {}
     row = 0
     with StageProgress("dedupe: index", None, unit="rows") as progress:
-        for path in files:
-            for chunk in read_chunks(path, chunk_rows=5000, columns=TEXT_COLUMNS):
-                for record in chunk.rows:
-                    number = record["__row__"]
-                    text = text_of(record, config.on, path, number)
-                    tokens = words(text) if benchmark else []
-                    rid = row_id(record, path, number)
-                    removal = _contamination_or_copy(text, tokens, rid, benchmark, exact)
-                    if removal is not None:
-                        removals[row] = removal
-                    elif near is not None:
-                        near.add(row, text, rid)
-                    row += 1
-                progress.advance(len(chunk.rows))
+        for path, chunk, texts, hits in _chunks_with_hits(files, config, benchmark, executor):
+            for record, text, hit in zip(chunk.rows, texts, hits, strict=True):
+                rid = row_id(record, path, record["__row__"])
+                removal = _contamination_or_copy(text, hit, rid, exact)
+                if removal is not None:
+                    removals[row] = removal
+                elif near is not None:
+                    near.add(row, text, rid)
+                row += 1
+            progress.advance(len(chunk.rows))
     if near is not None:
         for duplicate, (match, similarity) in near.resolve().items():
             removals[duplicate] = {
@@ -161,6 +168,37 @@ def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex |
                 "dedupe_ngram": None,
             }
     return removals, row
+
+
+def _chunks_with_hits(files: list, config: DedupeConfig, benchmark, executor):
+    """(path, chunk, texts, contamination hits) in input order; with an executor, the checks of the next few
+    chunks run ahead in parallel."""
+    shared = executor.put(benchmark) if executor is not None and benchmark else None
+    ahead: deque = deque()
+    for path in files:
+        for chunk in read_chunks(path, chunk_rows=5000, columns=TEXT_COLUMNS):
+            texts = [text_of(record, config.on, path, record["__row__"]) for record in chunk.rows]
+            if benchmark is None:
+                hits = [None] * len(texts)
+            elif shared is not None:
+                hits = executor.submit(contamination_hits, shared, texts)
+            else:
+                hits = contamination_hits(benchmark, texts)
+            ahead.append((path, chunk, texts, hits))
+            if len(ahead) > 2 * config.workers:
+                yield _resolved(ahead.popleft())
+    while ahead:
+        yield _resolved(ahead.popleft())
+
+
+def _resolved(item: tuple) -> tuple:
+    path, chunk, texts, hits = item
+    return path, chunk, texts, hits.result() if hasattr(hits, "result") else hits
+
+
+def contamination_hits(benchmark: BenchmarkIndex, texts: list[str]) -> list:
+    """The benchmark item each text shares an n-gram with (or None), for a batch of texts."""
+    return [benchmark.check(words(text)) or None for text in texts]
 
 
 def _tables(path, schema: pa.Schema):
@@ -177,16 +215,14 @@ def _tables(path, schema: pa.Schema):
             yield pa.Table.from_pylist(chunk.rows, schema=schema)
 
 
-def _contamination_or_copy(text: str, tokens: list[str], rid: str, benchmark, exact) -> dict | None:
-    if benchmark:
-        hit = benchmark.check(tokens)
-        if hit:
-            return {
-                "dedupe_reason": "contaminated",
-                "dedupe_match": hit.benchmark_id,
-                "dedupe_similarity": None,
-                "dedupe_ngram": hit.ngram,
-            }
+def _contamination_or_copy(text: str, hit, rid: str, exact) -> dict | None:
+    if hit:
+        return {
+            "dedupe_reason": "contaminated",
+            "dedupe_match": hit.benchmark_id,
+            "dedupe_similarity": None,
+            "dedupe_ngram": hit.ngram,
+        }
     if exact:
         earlier = exact.check(normalise(text), rid)
         if earlier is not None:

@@ -28,6 +28,7 @@ from datafactory.io.readers import expand_inputs, read_chunks
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
 from datafactory.rules import RuleConfig, resolve_rules
+from datafactory.scale.runtime import check_executor
 from datafactory.schema import stored_row_schema
 from datafactory.verifiers.base import verifier_class
 
@@ -81,6 +82,8 @@ class FilterConfig:
     judge_scope: str = "undecided"
     judge_max_tokens: int = 512
     judge_cache: str | None = None
+    executor: str = "local"
+    ray_address: str | None = None
     overwrite: bool = False
 
     @property
@@ -100,6 +103,7 @@ class FilterConfig:
         return dict(self.verifier_options.get(name) or {})
 
     def validate(self) -> None:
+        check_executor(self.executor)
         chain = self.chain
         if not chain or len(chain) > 2 or (len(chain) == 2 and (chain[1] != "judge" or chain[0] == "judge")):
             raise UsageError(f"--verifier {self.verifier!r}: one verifier, or a rule-based one then judge (math,judge)")
@@ -288,7 +292,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     total = sum(pq.ParquetFile(p).metadata.num_rows for p in files) if known else None
     with (
         StageProgress("filter", total, unit="rows") as progress,
-        WorkerPool(spec, config.workers, config.timeout) as pool,
+        _pool(config, spec) as pool,
     ):
         evaluated = [
             evaluate_file(i, p, s, work, pool, config, progress)
@@ -335,6 +339,15 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
         "judge_requests": judge_requests,
     }
     return outdir.finish(arguments, files, counts, rules=spec.rules, rule_config=asdict(spec.rule_config))
+
+
+def _pool(config: FilterConfig, spec: EvalSpec):
+    """The local forkserver pool, or the same evaluators as Ray Data actors (`--executor ray`)."""
+    if config.executor == "ray":
+        from datafactory.scale.ray_filter import RayFilterPool
+
+        return RayFilterPool(spec, config.workers, config.timeout, config.ray_address)
+    return WorkerPool(spec, config.workers, config.timeout)
 
 
 def _judge(config: FilterConfig, evaluated: list[Path], has_gold: bool, engine) -> int:

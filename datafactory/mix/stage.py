@@ -32,6 +32,7 @@ from datafactory.mix.plan import Source, parse_ratio, parse_size, parse_source, 
 from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
 from datafactory.mix.shards import SizedShardWriter
 from datafactory.progress import StageProgress
+from datafactory.scale.runtime import check_executor
 
 WINDOW_ROWS = 20_000  # output rows gathered at a time
 
@@ -50,9 +51,12 @@ class MixConfig:
     format: str = "messages"
     on_bad_row: str = "error"
     name: str = "datafactory_sft"
+    executor: str = "local"
+    ray_address: str | None = None
     overwrite: bool = False
 
     def validate(self) -> None:
+        check_executor(self.executor)
         if self.format not in ("messages", "sharegpt"):
             raise UsageError("--format must be messages or sharegpt")
         if self.on_bad_row not in ("error", "skip"):
@@ -84,7 +88,7 @@ def _row_path(records: list[dict], source: Source, path: Path, sharegpt: bool, b
     return converted
 
 
-def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str]) -> Iterator[pa.Table]:
+def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str], executor=None) -> Iterator[pa.Table]:
     """The SFT rows of one input file, batch by batch: column-wise where the shape allows, row by row otherwise."""
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     batches = read_batches(path, chunk_rows=20_000, columns=list(COLUMNS))
@@ -94,7 +98,7 @@ def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str]
             yield pa.Table.from_pylist(rows, schema=schema)
         return
     first = 1
-    for table, result in _converted(batches, source, sharegpt):
+    for table, result in _converted(batches, source, sharegpt, executor):
         fast, usable = result if result is not None else (None, np.zeros(table.num_rows, dtype=bool))
         if usable.all():
             yield fast
@@ -113,11 +117,11 @@ def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str]
         raise BadInput("file has no rows", path)
 
 
-def _converted(batches, source: Source, sharegpt: bool):
-    """(batch, column-wise conversion) in input order, converted on a thread per core: Arrow kernels release the
-    GIL, and at most two batches per thread are in flight."""
+def _converted(batches, source: Source, sharegpt: bool, executor=None):
+    """(batch, column-wise conversion) in input order, converted on a thread per core (Arrow kernels release the
+    GIL) or as Ray tasks (`--executor ray`); at most two batches per worker are in flight."""
     threads = max(1, os.cpu_count() or 1)
-    with ThreadPoolExecutor(threads, thread_name_prefix="mix-convert") as pool:
+    with executor or ThreadPoolExecutor(threads, thread_name_prefix="mix-convert") as pool:
         pending: deque = deque()
         for batch in batches:
             table = pa.Table.from_batches([batch])
@@ -130,13 +134,13 @@ def _converted(batches, source: Source, sharegpt: bool):
             yield table, future.result()
 
 
-def spool_source(source: Source, target: Path, sharegpt: bool, bad_rows: list[str]) -> int:
+def spool_source(source: Source, target: Path, sharegpt: bool, bad_rows: list[str], executor=None) -> int:
     """Convert and validate every row of a source into `target` (uncompressed Arrow IPC, so that drawn rows can
     be read in place); return the number of good rows."""
     good = 0
     with pa.ipc.new_file(target, SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA) as writer:
         for path in source.files:
-            for table in convert_file(path, source, sharegpt, bad_rows):
+            for table in convert_file(path, source, sharegpt, bad_rows, executor):
                 if table.num_rows:
                     writer.write_table(table)
                     good += table.num_rows
@@ -229,10 +233,15 @@ def _mix(
     max_bytes = parse_size(config.shard_bytes) if config.shard_bytes else None
     sharegpt = config.format == "sharegpt"
     bad_rows: list[str] = []
+    executor = None
+    if config.executor == "ray":
+        from datafactory.scale.runtime import RayExecutor
+
+        executor = RayExecutor(config.ray_address)
     with StageProgress("mix: convert", len(sources), unit="sources") as progress:
         for index, source in enumerate(sources):
             source.on_bad_row = config.on_bad_row
-            source.rows = spool_source(source, work / f"source-{index:03d}.arrow", sharegpt, bad_rows)
+            source.rows = spool_source(source, work / f"source-{index:03d}.arrow", sharegpt, bad_rows, executor)
             progress.advance(1)
     if bad_rows:
         atomic_write_bytes(outdir.path / "bad_rows.jsonl", "".join(line + "\n" for line in bad_rows).encode())
