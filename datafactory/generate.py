@@ -194,11 +194,22 @@ def _arguments(config: GenerateConfig) -> dict:
     return arguments
 
 
+def start_engine(config: GenerateConfig) -> Engine:
+    """The configured engine, or `--replicas` of it on Ray (`--executor ray`)."""
+    if config.executor == "ray":
+        from datafactory.scale.ray_generate import RayReplicaEngine
+
+        return RayReplicaEngine(
+            config.engine, config.engine_options(), config.seed, config.replicas, config.ray_address
+        )
+    return engine_class(config.engine)(config.engine_options(), seed=config.seed)
+
+
 def run_generate(config: GenerateConfig, engine: Engine | None = None) -> dict:
     """Run the stage and return its manifest. A started `engine` may be passed in (and is then left open)."""
     config.validate()
     files = expand_inputs(config.inputs)
-    engine_cls = engine_class(config.engine)
+    engine_class(config.engine)  # an unknown engine fails before any work
     if config.engine in LOCAL_ENGINES:
         resolve_model(config.model)
     scan = scan_prompts(files, config)
@@ -210,14 +221,8 @@ def run_generate(config: GenerateConfig, engine: Engine | None = None) -> dict:
     sampling = config.sampling()
     written = tokens = 0
     owned = engine is None and todo > 0
-    if owned and config.executor == "ray":
-        from datafactory.scale.ray_generate import RayReplicaEngine
-
-        engine = RayReplicaEngine(
-            config.engine, config.engine_options(), config.seed, config.replicas, config.ray_address
-        )
-    elif owned:
-        engine = engine_cls(config.engine_options(), seed=config.seed)
+    if owned:
+        engine = start_engine(config)
     outdir.prepare(arguments)
     if todo > 0:
         schema = samples_schema(scan.passthrough)

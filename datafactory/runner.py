@@ -12,9 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 from datafactory.dedupe.stage import DedupeConfig, run_dedupe
-from datafactory.engines.base import engine_class
 from datafactory.filtering.stage import FilterConfig, run_filter
-from datafactory.generate import GenerateConfig, run_generate
+from datafactory.generate import GenerateConfig, run_generate, start_engine
 from datafactory.mix.stage import MixConfig, run_mix
 from datafactory.recipes import Recipe
 from datafactory.toy.data import write_demo_prompts
@@ -95,7 +94,7 @@ class RecipeRun:
         for config in configs:
             config.validate()
         first = configs[0]
-        engine = engine_class(first.engine)(first.engine_options(), seed=first.seed)
+        engine = start_engine(first)
         try:
             for source, config in zip(todo, configs, strict=True):
                 counts = run_generate(config, engine=engine)["counts"]

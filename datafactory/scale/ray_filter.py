@@ -16,6 +16,8 @@ import numpy as np
 from datafactory.filtering.evaluate import EvalSpec
 from datafactory.scale.runtime import init_ray
 
+ITEMS_PER_CALL = 32  # task batches per actor call: a call costs milliseconds, a batch of one prompt's samples less
+
 
 class RayEvaluator:
     """A Ray Data actor: a one-process WorkerPool of the local filter, kept warm across batches."""
@@ -26,13 +28,11 @@ class RayEvaluator:
         self.pool = WorkerPool(spec, workers=1, timeout=timeout).__enter__()
 
     def __call__(self, batch: dict) -> dict:
-        out = []
-        for payload in batch["payload"]:
-            tasks = pickle.loads(payload)
-            before = (self.pool.timeouts, self.pool.crashes)
-            results = next(self.pool.map([tasks]))
-            counts = (self.pool.timeouts - before[0], self.pool.crashes - before[1])
-            out.append(pickle.dumps((results, counts)))
+        before = (self.pool.timeouts, self.pool.crashes)
+        results = list(self.pool.map([pickle.loads(payload) for payload in batch["payload"]]))
+        counts = (self.pool.timeouts - before[0], self.pool.crashes - before[1])
+        # the call's timeout and crash counts ride on its first batch
+        out = [pickle.dumps((r, counts if i == 0 else (0, 0))) for i, r in enumerate(results)]
         return {"index": batch["index"], "payload": np.array(out, dtype=object)}
 
 
@@ -59,11 +59,12 @@ class RayFilterPool:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
-        dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 4 * self.workers))
+        blocks = max(1, min(len(items) // ITEMS_PER_CALL, 8 * self.workers))
+        dataset = ray.data.from_items(items, override_num_blocks=blocks)
         evaluated = dataset.map_batches(
             RayEvaluator,
             fn_constructor_args=(self.spec, self.timeout),
-            batch_size=1,
+            batch_size=ITEMS_PER_CALL,
             compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(items))),
             num_cpus=1,
             max_restarts=-1,
