@@ -60,6 +60,17 @@ def signature_batch(texts: list[str], num_perm: int, bands: int, shingle: int) -
     return hashes, (digests & 0xFFFF).astype(np.uint16)
 
 
+def band_pairs(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose hashes collide in one band, as (earliest row of the bucket, other member) pairs."""
+    count = len(column)
+    order = np.argsort(column, kind="stable")
+    sorted_hashes = column[order]
+    starts = np.ones(count, dtype=bool)
+    starts[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(count), 0))]
+    return first[~starts], order[~starts]
+
+
 class NearDuplicateFinder:
     """Collects MinHash signatures and LSH band hashes of rows in input order, then resolves clusters at once.
 
@@ -77,7 +88,7 @@ class NearDuplicateFinder:
         self.ids: list[str] = []
         self._pending: list[str] = []
         self._parts: list = []  # (band hashes, 16-bit signatures) per batch, or futures of them
-        self._pool = executor  # e.g. Ray tasks (--executor ray); else local processes
+        self._pool = executor  # Ray tasks (--executor ray), else local processes
         if executor is None and workers > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -105,17 +116,16 @@ class NearDuplicateFinder:
         return np.concatenate([h for h, _ in parts]), np.concatenate([s for _, s in parts])
 
     def _candidate_pairs(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(earliest row of a bucket, other member) for every band; bands are independent, so with a Ray executor
+        each band's grouping runs as its own task on the cluster."""
         count = len(hashes)
-        firsts, members = [], []
-        for band in range(self.bands):
-            order = np.argsort(hashes[:, band], kind="stable")
-            sorted_hashes = hashes[order, band]
-            starts = np.ones(count, dtype=bool)
-            starts[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
-            first = order[np.maximum.accumulate(np.where(starts, np.arange(count), 0))]
-            firsts.append(first[~starts])
-            members.append(order[~starts])
-        first, member = np.concatenate(firsts), np.concatenate(members)
+        if hasattr(self._pool, "put"):  # Ray: one task per band, each given only its column of hashes
+            futures = [self._pool.submit(band_pairs, np.ascontiguousarray(hashes[:, b])) for b in range(self.bands)]
+            pairs = [future.result() for future in futures]
+        else:
+            pairs = [band_pairs(hashes[:, band]) for band in range(self.bands)]
+        first = np.concatenate([f for f, _ in pairs])
+        member = np.concatenate([m for _, m in pairs])
         unique = np.unique(first.astype(np.int64) * count + member)
         return unique // count, unique % count
 

@@ -135,8 +135,9 @@ def run_dedupe(config: DedupeConfig) -> dict:
 def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex | None) -> tuple[dict[int, dict], int]:
     """First pass: {row number across all inputs: removal columns}. Contamination and exact duplicates are decided
     row by row; rows that survive both are collected for near-duplicate resolution at the end. With
-    `--executor ray`, signatures and contamination checks run as Ray tasks (the benchmark n-grams are put in the
-    object store once and shared by every task); exact hashes, LSH banding and clusters stay on the driver."""
+    `--executor ray`, signatures, contamination checks and per-band LSH grouping run as Ray tasks (the benchmark
+    n-grams are put in the object store once and shared by every task); exact hashes and clusters stay on the
+    driver."""
     executor = None
     if config.executor == "ray":
         from datafactory.scale.runtime import RayExecutor
