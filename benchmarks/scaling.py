@@ -4,7 +4,7 @@ Rows: R1-style math traces whose answers need sympy (fractions, some wrong), 4 s
 the whole command (Ray start-up included), so the table also shows what Ray's start costs on one machine; the
 speed-up of 2 Ray workers over 1 is the scaling figure (goal >= 1.8 on 2 cores).
 
-    .venv/bin/python benchmarks/scaling.py [--prompts 4000]
+    .venv/bin/python benchmarks/scaling.py [--prompts 8000]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def timed(samples: Path, out: Path, *args: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--prompts", type=int, default=4000)
+    parser.add_argument("--prompts", type=int, default=8000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="df-scaling-"))
     rows = make_samples(work / "samples", args.prompts)

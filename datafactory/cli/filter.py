@@ -123,7 +123,7 @@ def filter_command(
         str | None, typer.Option(help="judge verifier: verdict cache file (default ~/.cache/datafactory/judge.sqlite).")
     ] = None,
     executor: Annotated[
-        str, typer.Option(help="local (worker processes here) or ray (Ray Data actors on a Ray cluster).")
+        str, typer.Option(help="local (worker processes here) or ray (evaluator actors on a Ray cluster).")
     ] = "local",
     ray_address: Annotated[
         str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")

@@ -342,7 +342,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
 
 
 def _pool(config: FilterConfig, spec: EvalSpec):
-    """The local forkserver pool, or the same evaluators as Ray Data actors (`--executor ray`)."""
+    """The local forkserver pool, or the same evaluators as Ray actors (`--executor ray`)."""
     if config.executor == "ray":
         from datafactory.scale.ray_filter import RayFilterPool
 

@@ -1,9 +1,11 @@
-"""`filter --executor ray`: the filter's batches evaluated by Ray Data actors, results back in input order.
+"""`filter --executor ray`: the filter's batches evaluated by Ray actors, results back in input order.
 
 Why it gives the same rows and reasons as the local executor: each actor runs the very `WorkerPool` the local
-filter uses (one forkserver evaluator process, with the same hard per-row timeout), over the same task batches;
-Ray Data keeps their order (`preserve_order`). A killed actor is restarted by Ray and its batch retried, so no
-row is lost or written twice: rows are written only by the driver, as the ordered results come back.
+filter uses (one forkserver evaluator process, with the same hard per-row timeout), over the same task batches,
+and `ActorPool.map` returns results in submission order. A killed actor is restarted by Ray and its calls
+retried (`max_restarts`/`max_task_retries`), so no row is lost or written twice: rows are written only by the
+driver, as the ordered results come back. The actors start once per run and serve every input file (starting a
+pool per file — what a Ray Data `map_batches` per file does — cost several seconds per file).
 """
 
 from __future__ import annotations
@@ -11,29 +13,25 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 
-import numpy as np
-
 from datafactory.filtering.evaluate import EvalSpec
 from datafactory.scale.runtime import init_ray
 
-ITEMS_PER_CALL = 32  # task batches per actor call: a call costs milliseconds, a batch of one prompt's samples less
+BATCHES_PER_CALL = 32  # task batches per actor call: a call costs milliseconds, a batch of one prompt's samples less
 
 
 class RayEvaluator:
-    """A Ray Data actor: a one-process WorkerPool of the local filter, kept warm across batches."""
+    """A Ray actor: a one-process WorkerPool of the local filter, kept warm across calls."""
 
     def __init__(self, spec: EvalSpec, timeout: float):
         from datafactory.filtering.pool import WorkerPool
 
         self.pool = WorkerPool(spec, workers=1, timeout=timeout).__enter__()
 
-    def __call__(self, batch: dict) -> dict:
+    def evaluate(self, payload: bytes) -> bytes:
+        """Pickled task batches in, pickled (results per batch, (timeouts, crashes)) out."""
         before = (self.pool.timeouts, self.pool.crashes)
-        results = list(self.pool.map([pickle.loads(payload) for payload in batch["payload"]]))
-        counts = (self.pool.timeouts - before[0], self.pool.crashes - before[1])
-        # the call's timeout and crash counts ride on its first batch
-        out = [pickle.dumps((r, counts if i == 0 else (0, 0))) for i, r in enumerate(results)]
-        return {"index": batch["index"], "payload": np.array(out, dtype=object)}
+        results = list(self.pool.map(pickle.loads(payload)))
+        return pickle.dumps((results, (self.pool.timeouts - before[0], self.pool.crashes - before[1])))
 
 
 class RayFilterPool:
@@ -43,41 +41,38 @@ class RayFilterPool:
         self.spec, self.workers, self.timeout = spec, max(1, workers), timeout
         self.ray = init_ray(address)
         self.timeouts = self.crashes = 0
+        self.actors: list = []
 
     def __enter__(self) -> RayFilterPool:
+        actor = self.ray.remote(RayEvaluator).options(num_cpus=1, max_restarts=-1, max_task_retries=-1)
+        self.actors = [actor.remote(self.spec, self.timeout) for _ in range(self.workers)]
         return self
 
     def __exit__(self, *exc) -> None:
-        pass
+        for actor in self.actors:
+            self.ray.kill(actor)
+        self.actors = []
 
     def map(self, batches: Iterable[list[dict]], on_row: Callable[[int], None] | None = None) -> Iterator[list[dict]]:
-        import ray.data
+        from ray.util import ActorPool
 
-        items = [{"index": i, "payload": pickle.dumps(batch)} for i, batch in enumerate(b for b in batches if b)]
-        if not items:
-            return
-        context = ray.data.DataContext.get_current()
-        context.execution_options.preserve_order = True
-        context.enable_progress_bars = False
-        blocks = max(1, min(len(items) // ITEMS_PER_CALL, 8 * self.workers))
-        dataset = ray.data.from_items(items, override_num_blocks=blocks)
-        evaluated = dataset.map_batches(
-            RayEvaluator,
-            fn_constructor_args=(self.spec, self.timeout),
-            batch_size=ITEMS_PER_CALL,
-            compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(items))),
-            num_cpus=1,
-            max_restarts=-1,
-            max_task_retries=-1,
-        )
-        waiting, expected = {}, 0
-        for row in evaluated.iter_rows():
-            waiting[row["index"]] = pickle.loads(row["payload"])
-            while expected in waiting:
-                results, (timeouts, crashes) = waiting.pop(expected)
-                self.timeouts += timeouts
-                self.crashes += crashes
+        calls = _calls((b for b in batches if b), BATCHES_PER_CALL)
+        for payload in ActorPool(self.actors).map(lambda actor, p: actor.evaluate.remote(p), calls):
+            results, (timeouts, crashes) = pickle.loads(payload)
+            self.timeouts += timeouts
+            self.crashes += crashes
+            for batch in results:
                 if on_row:
-                    on_row(len(results))
-                expected += 1
-                yield results
+                    on_row(len(batch))
+                yield batch
+
+
+def _calls(batches: Iterator[list[dict]], size: int) -> Iterator[bytes]:
+    group: list[list[dict]] = []
+    for batch in batches:
+        group.append(batch)
+        if len(group) == size:
+            yield pickle.dumps(group)
+            group = []
+    if group:
+        yield pickle.dumps(group)
