@@ -1,6 +1,6 @@
 """Train the bundled toy reasoner into datafactory/assets/toy-reasoner/ and measure it for its model card.
 
-    .venv/bin/python scripts/train_toy_reasoner.py [--steps 5000] [--batch 32] [--seed 0] [--out datafactory/assets/toy-reasoner]
+    .venv/bin/python scripts/train_toy_reasoner.py [--steps 4400] [--batch 32] [--seed 0] [--out datafactory/assets/toy-reasoner]
 
 Fixed seed, synthetic data made by datafactory.toy.data, about 11 minutes on 2 CPU cores. The committed weights
 are this script's output; the model card's figures come from `datafactory.toy.evaluate` run right after.
@@ -18,7 +18,7 @@ DEFAULT_OUT = Path(__file__).resolve().parents[1] / "datafactory" / "assets" / "
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--steps", type=int, default=4400)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

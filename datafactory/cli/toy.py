@@ -19,7 +19,7 @@ PROMPTS_EXAMPLES = """
 TRAIN_EXAMPLES = """
 **Examples**
 
-    datafactory toy train -o my-toy/ --steps 5000
+    datafactory toy train -o my-toy/ --steps 4400
 """
 
 
@@ -40,7 +40,7 @@ def prompts(
 @toy_app.command(epilog=TRAIN_EXAMPLES)
 def train(
     out: Annotated[str, typer.Option("-o", "--out", help="Folder for the trained model.")],
-    steps: Annotated[int, typer.Option(help="Training steps.")] = 5000,
+    steps: Annotated[int, typer.Option(help="Training steps.")] = 4400,
     batch: Annotated[int, typer.Option(help="Sequences per step.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed of the data and the initialisation.")] = 0,
     evaluate: Annotated[

@@ -96,8 +96,8 @@ def trace(problem: Problem, rng: random.Random, flaw: str | None = None) -> str:
     if flaw in DRIFT:
         a, op, b, c = problem.steps[-1]
         lines[-1] = DRIFT[flaw][op].format(a=a, b=b, c=c)
-    if flaw == "repetition":
-        lines += [lines[-1]] * 8
+    if flaw == "repetition":  # a line long enough for the repetition rule, looped past its limit
+        lines += [f"Let me double check: {lines[-1]}"] * 9
     lines.append(f"So the answer is {problem.answer}.")
     reasoning = "\n".join(lines)
     answer = f"The answer is \\boxed{{{problem.answer}}}."
@@ -159,7 +159,7 @@ def judge_candidate(problem: Problem, rng: random.Random) -> int:
     return wrong if wrong != problem.answer else problem.answer + 1
 
 
-FLAWS = [(None, 0.79), ("no_close", 0.04), ("no_box", 0.05), ("zh", 0.03), ("fr", 0.03), ("repetition", 0.06)]
+FLAWS = [(None, 0.75), ("no_close", 0.04), ("no_box", 0.05), ("zh", 0.03), ("fr", 0.03), ("repetition", 0.10)]
 
 
 def training_conversations(count: int, seed: int) -> list[list[dict]]:
