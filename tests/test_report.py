@@ -152,3 +152,17 @@ def test_report_renders_in_headless_chromium(run_folder, tmp_path):
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_bad_report_inputs_are_exit_2_with_the_file_named(tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "_manifest.json").write_text("{broken")
+    (tmp_path / "empty").mkdir()
+    for folder, message in (
+        ("broken", "not a readable manifest"),
+        ("empty", "no stage output here"),
+        ("nope", "no such"),
+    ):
+        result = run_cli("report", tmp_path / folder, "-o", tmp_path / "r.html")
+        assert result.returncode == 2 and message in result.stderr and folder in result.stderr
+    assert not (tmp_path / "r.html").exists()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from datafactory.errors import UsageError
+from datafactory.errors import BadInput, UsageError
 from datafactory.report.highlight import highlight
 
 STAGE_ORDER = ["generate", "filter", "dedupe", "mix"]
@@ -59,7 +59,12 @@ def find_stage_folders(paths: list[str]) -> list[Path]:
 def collect(paths: list[str], per_group: int = 40, seed: int = 0) -> list[StageView]:
     views = []
     for folder in find_stage_folders(paths):
-        manifest = json.loads((folder / "_manifest.json").read_text())
+        try:
+            manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
+        except (ValueError, OSError) as err:
+            raise BadInput(f"not a readable manifest ({err})", folder / "_manifest.json") from None
+        if not isinstance(manifest, dict):
+            raise BadInput("not a manifest (expected a JSON object)", folder / "_manifest.json")
         stage = manifest.get("stage", "unknown")
         views.append(_view(folder, stage, manifest, per_group, seed))
     views.sort(key=lambda v: (STAGE_ORDER.index(v.stage) if v.stage in STAGE_ORDER else 9, str(v.path)))
