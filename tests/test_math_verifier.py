@@ -5,7 +5,8 @@ import json
 import pytest
 
 from datafactory.filtering.trace import last_boxed
-from datafactory.verifiers.math import MathVerifier, extract_answer, normalise_gold
+from datafactory.verifiers.math import MathVerifier, normalise_gold
+from datafactory.verifiers.math_answer import final_answer
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +104,9 @@ def test_different_answers_fail(verifier, gold, answer):
 
 
 def test_extraction_fallback_and_missing_answers(verifier):
-    assert extract_answer("blah \\boxed{1} then \\boxed{\\frac{a}{b}}") == "\\frac{a}{b}"
-    assert extract_answer("So the final answer is: 42.\nThanks") == "42"
-    assert extract_answer("I am not sure.") is None
+    assert final_answer("blah \\boxed{1} then \\boxed{\\frac{a}{b}}") == "\\frac{a}{b}"
+    assert final_answer("So the final answer is: 42.\nThanks") == "42"
+    assert final_answer("I am not sure.") is None
     assert verifier.verify("I am not sure.", "3", {}).reason == "no_answer"
     assert verifier.verify("\\boxed{3}", None, {}).reason == "no_gold"
     assert normalise_gold(["1", "2"]) == "1, 2"

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from datafactory.engines.base import EngineOptions, Request, Sampling, engine_class
 from datafactory.errors import UsageError
 from datafactory.judge.cache import JudgeCache, cache_key
-from datafactory.judge.templates import load_template, render, template_text
+from datafactory.judge.templates import load_template, render, template_text, template_variables
 from datafactory.judge.verdicts import parse_verdict
 from datafactory.progress import StageProgress
 from datafactory.rules.checks import RULES
@@ -47,12 +47,7 @@ def check_judge_config(config) -> None:
 
 def template_needs_gold(config) -> bool:
     """Whether the chosen template reads `gold` (the default template is chosen by whether there is one)."""
-    if not config.judge_template:
-        return False
-    import jinja2
-    from jinja2 import meta
-
-    return "gold" in meta.find_undeclared_variables(jinja2.Environment().parse(template_text(config.judge_template)))
+    return bool(config.judge_template) and "gold" in template_variables(config.judge_template)
 
 
 def resolve_template(config, has_gold: bool) -> str:

@@ -47,6 +47,14 @@ def load_template(name_or_path: str):
         raise UsageError(f"{path}: line {error.lineno}: judge template syntax error: {error.message}") from None
 
 
+def template_variables(name_or_path: str) -> set[str]:
+    """The variables a template reads (to know, say, whether it needs a gold answer)."""
+    import jinja2
+    from jinja2 import meta
+
+    return meta.find_undeclared_variables(jinja2.Environment().parse(template_text(name_or_path)))
+
+
 def template_text(name_or_path: str) -> str:
     path = BUILTIN_DIR / f"{name_or_path}.jinja"
     return (path if path.is_file() else Path(name_or_path)).read_text(encoding="utf-8")

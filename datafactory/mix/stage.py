@@ -164,13 +164,13 @@ class Spool:
 
     def __init__(self, paths: list[Path]):
         self.maps = [pa.memory_map(str(path)) for path in paths]
-        readers = [pa.ipc.open_file(m) for m in self.maps]
-        self.batches = [r.get_batch(i) for r in readers for i in range(r.num_record_batches)]
-        self.first_batch, self.batch_starts = [], []
-        for reader in readers:
-            self.first_batch.append(sum(len(s) - 1 for s in self.batch_starts))
-            sizes = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
-            self.batch_starts.append(np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
+        self.batches, self.first_batch, self.batch_starts = [], [], []
+        for mapped in self.maps:
+            reader = pa.ipc.open_file(mapped)
+            mine = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+            self.first_batch.append(len(self.batches))
+            self.batch_starts.append(np.concatenate([[0], np.cumsum([b.num_rows for b in mine], dtype=np.int64)]))
+            self.batches += mine
 
     def locate(self, source: int, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(global batch, row within it) of sorted row `indices` of one source."""

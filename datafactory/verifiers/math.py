@@ -72,11 +72,6 @@ def _prose(text: str) -> bool:
     return len(re.findall(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+", " ", text))) >= 3
 
 
-def extract_answer(response: str) -> str | None:
-    """The final answer of a response (math_answer.final_answer)."""
-    return final_answer(response)
-
-
 class MathVerifier(Verifier):
     name = "math"
 
