@@ -101,40 +101,34 @@ def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -
         view.funnel = [(f"{name} (of {c.get('available', 0):,})", c.get("taken", 0)) for name, c in categories.items()]
         view.funnel.append(("rows", counts.get("rows_out", 0)))
         view.per_source = dict(counts.get("per_source", {}))
-    main, side = _shards(folder), _shards(folder / SIDE_FOLDER[stage]) if stage in SIDE_FOLDER else []
-    _lengths(view, main, side)
-    _samples(view, main + side, per_group, seed)
+    side_name = "rejected" if stage == "filter" else "removed"
+    shards = [("kept", s) for s in _shards(folder)]
+    if stage in SIDE_FOLDER:
+        shards += [(side_name, s) for s in _shards(folder / SIDE_FOLDER[stage])]
+    _scan(view, shards, per_group, seed)
     return view
 
 
-def _lengths(view: StageView, main: list[Path], side: list[Path]) -> None:
-    """completion_tokens of kept vs rejected/removed rows; per category for a mix."""
-    for name, shards in (("kept", main), ("rejected" if view.stage == "filter" else "removed", side)):
-        for shard in shards:
-            names = pq.read_schema(shard).names
-            if "completion_tokens" not in names:
-                continue
-            if view.stage == "mix" and "category" in names:
-                table = pq.read_table(shard, columns=["completion_tokens", "category"]).to_pydict()
-                for tokens, category in zip(table["completion_tokens"], table["category"], strict=True):
-                    if tokens is not None:
-                        view.lengths.setdefault(category or "unknown", []).append(tokens)
-                continue
-            values = pq.read_table(shard, columns=["completion_tokens"]).column("completion_tokens").to_pylist()
-            view.lengths.setdefault(name, []).extend(v for v in values if v is not None)
-
-
-def _samples(view: StageView, shards: list[Path], per_group: int, seed: int) -> None:
-    """Up to `per_group` rows per group, by seeded random priority; then only those rows' text is read."""
+def _scan(view: StageView, shards: list[tuple[str, Path]], per_group: int, seed: int) -> None:
+    """One read of the small columns per shard: completion_tokens for the length charts (kept vs rejected, per
+    category for a mix), and the group column for a seeded sample of up to `per_group` rows per group, whose
+    text alone is read afterwards."""
     column = GROUP_COLUMN.get(view.stage)
     rng = random.Random(seed)
     heaps: dict[str, list] = {}
-    for shard_index, shard in enumerate(shards):
+    for shard_index, (kind, shard) in enumerate(shards):
         names = pq.read_schema(shard).names
-        groups = pq.read_table(shard, columns=[column]).column(column).to_pylist() if column in names else None
+        wanted = [c for c in dict.fromkeys(("completion_tokens", column, "category")) if c in names]
+        table = pq.read_table(shard, columns=wanted).to_pydict() if wanted else {}
         count = pq.ParquetFile(shard).metadata.num_rows
+        tokens = table.get("completion_tokens") or [None] * count
+        groups = table.get(column) or [None] * count
+        categories = table.get("category") if view.stage == "mix" else None
         for row in range(count):
-            group = (groups[row] if groups else None) or ("kept" if view.stage in SIDE_FOLDER else "rows")
+            if tokens[row] is not None:
+                length_group = (categories[row] or "unknown") if categories else kind
+                view.lengths.setdefault(length_group, []).append(tokens[row])
+            group = groups[row] or ("kept" if view.stage in SIDE_FOLDER else "rows")
             if view.stage == "filter" and group == "pass":
                 group = "kept"
             view.group_counts[group] = view.group_counts.get(group, 0) + 1
@@ -144,13 +138,12 @@ def _samples(view: StageView, shards: list[Path], per_group: int, seed: int) -> 
                 heapq.heappush(heap, item)
             elif item > heap[0]:
                 heapq.heapreplace(heap, item)
-    wanted: dict[int, list[tuple[str, int]]] = {}
+    picks_by_shard: dict[int, list[tuple[str, int]]] = {}
     for group, heap in heaps.items():
         for _, shard_index, row in heap:
-            wanted.setdefault(shard_index, []).append((group, row))
-    for shard_index, picks in sorted(wanted.items()):
-        table = pq.read_table(shards[shard_index])
-        rows = table.take([row for _, row in picks]).to_pylist()
+            picks_by_shard.setdefault(shard_index, []).append((group, row))
+    for shard_index, picks in sorted(picks_by_shard.items()):
+        rows = pq.read_table(shards[shard_index][1]).take([row for _, row in picks]).to_pylist()
         for (group, _), record in zip(picks, rows, strict=True):
             view.samples.setdefault(group, []).append(browser_row(record, view.manifest))
     for group in view.samples:
@@ -177,7 +170,8 @@ def _prompt_text(record: dict) -> str:
 
 def browser_row(record: dict, manifest: dict) -> dict:
     """One row as the sample browser shows it: escaped HTML, with what tripped a rule highlighted."""
-    gold_field = (manifest.get("arguments") or {}).get("gold_field", "answer")
+    arguments = manifest.get("arguments") or {}
+    gold_field, language = arguments.get("gold_field", "answer"), arguments.get("language") or "en"
     reasons = list(record.get("reasons") or [])
     if record.get("dedupe_reason"):
         reasons.append(record["dedupe_reason"])
@@ -190,8 +184,8 @@ def browser_row(record: dict, manifest: dict) -> dict:
         "prompt_id": record.get("prompt_id"),
         "sample_index": record.get("sample_index"),
         "prompt": highlight(_clip(_prompt_text(record)), []),
-        "reasoning": highlight(_clip(reasoning), reasons),
-        "response": highlight(_clip(response), reasons),
+        "reasoning": highlight(_clip(reasoning), reasons, language),
+        "response": highlight(_clip(response), reasons, language),
         "extracted": _clip(record.get("extracted_answer")) if record.get("extracted_answer") is not None else None,
         "gold": _clip(record.get(gold_field)) if record.get(gold_field) is not None else None,
         "reasons": reasons,
