@@ -119,17 +119,21 @@ class CountingProxy:
 def test_openai_judge_against_vllm_serve_keeps_unreadable_replies_and_caches(tmp_path, vllm_server):
     proxy = CountingProxy(vllm_server.removesuffix("/v1"))
     samples = arithmetic_samples(tmp_path / "samples", count=6)
+    table = pq.read_table(samples / "part-00000.parquet").to_pylist()
+    table[0]["finish_reason"] = "length"  # a rule rejects it: the judge is not asked
+    pq.write_table(pa.Table.from_pylist(table), samples / "part-00000.parquet")
     args = ["--verifier", "judge", "--judge-engine", "openai", "--judge-base-url", f"{proxy.url}/v1"]
     args += ["--judge-model", "tiny", "--judge-max-tokens", "16", "--judge-cache", tmp_path / "cache.sqlite"]
     result = run_cli("filter", samples, "-o", tmp_path / "first", *args, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert proxy.count == 6
-    rows = read_rows(tmp_path / "first")
-    assert {r["verdict"] for r in rows} == {"judge_error"}  # a random tiny model writes no verdict: never a pass
-    assert all(r["verifier_detail"] is not None and r["judge_verdict"] == "error" for r in rows)
+    assert proxy.count == 5
+    rows = {r["prompt_id"]: r for r in read_rows(tmp_path / "first")}
+    assert rows.pop("p0")["reasons"] == ["truncated"]
+    assert {r["verdict"] for r in rows.values()} == {"judge_error"}  # a random tiny model writes no verdict
+    assert all(r["verifier_detail"] is not None and r["judge_verdict"] == "error" for r in rows.values())
     again = run_cli("filter", samples, "-o", tmp_path / "second", *args, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert proxy.count == 6  # the second run asked the server nothing
+    assert proxy.count == 5  # the second run asked the server nothing
 
 
 def test_judge_needs_a_model_and_valid_options(tmp_path):

@@ -97,10 +97,6 @@ class JudgePass:
         replies = self._replies([self._prompt(rows[i]) for i in chosen])
         for index, reply in zip(chosen, replies, strict=True):
             self._apply(rows[index], reply)
-        for row in rows:  # the judge's stand-in reason is not a reason once the judge has had its say
-            if self.config.worker_verifier == "judge" and "undecided" in row["reasons"] and len(row["reasons"]) > 1:
-                row["reasons"] = [r for r in row["reasons"] if r != "undecided"]
-                row["verdict"] = row["reasons"][0]
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), tmp, compression="zstd")
         os.replace(tmp, path)
@@ -110,7 +106,7 @@ class JudgePass:
         reasons = row["reasons"] or []
         if any(reason in RULES for reason in reasons):
             return False  # a rule already rejected it: no judgement can keep it
-        if self.config.judge_scope == "all":
+        if self.config.judge_scope == "all" or self.config.worker_verifier == "judge":
             return True
         return any(reason in UNDECIDED for reason in reasons)
 
@@ -151,13 +147,16 @@ class JudgePass:
         row["judge_analysis"] = f"[{result.verdict}] {result.analysis or ''}".strip() if scored else result.analysis
         reasons = list(row["reasons"] or [])
         open_reasons = [r for r in reasons if r in UNDECIDED]
-        if not open_reasons:
+        if not open_reasons and self.config.worker_verifier != "judge":
             return  # the first verifier decided; the judge's verdict is kept beside it
         if result.ok is None:
             replacement, row["verifier_detail"] = "judge_error", (reply or "")[:2000]
         else:
             replacement = None if result.ok else "judge_rejected"
-        reasons = [replacement if r == open_reasons[0] else r for r in reasons if r not in open_reasons[1:]]
+        if open_reasons:  # the judge settles what the first verifier left open, in its place among the reasons
+            reasons = [replacement if r == open_reasons[0] else r for r in reasons if r not in open_reasons[1:]]
+        else:  # the judge is the only verifier
+            reasons.append(replacement)
         row["reasons"] = [r for r in reasons if r is not None]
         row["verdict"] = row["reasons"][0] if row["reasons"] else "pass"
         row["verifier"] = "judge"

@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from datafactory.verifiers.base import Verdict, Verifier, failed
+from datafactory.verifiers.base import Verdict, Verifier
 
 FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
@@ -30,14 +30,14 @@ class JudgeResult:
 
 
 class JudgeVerifier(Verifier):
-    """Inside the workers the judge only marks rows `undecided`; the filter stage's judge pass decides them in
-    batches through an engine (a model cannot run in every worker)."""
+    """Inside the workers the judge decides nothing (the rules still run); the filter stage's judge pass then
+    judges every row no rule rejected, in batches through an engine (a model cannot run in every worker)."""
 
     name = "judge"
     needs_gold = False
 
     def verify(self, response: str, gold, row: dict) -> Verdict:
-        return failed("undecided", detail="for the judge")
+        return Verdict(True, None, None, 0.0, "for the judge")
 
 
 def parse_verdict(text: str, threshold: float) -> JudgeResult:
