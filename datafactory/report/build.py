@@ -25,10 +25,9 @@ def _metadata(view: StageView) -> list[tuple[str, str]]:
     if view.stage == "generate":
         sampling = {k: arguments.get(k) for k in ("n", "temperature", "top_p", "max_tokens") if k in arguments}
         rows.append(("sampling", json.dumps(sampling)))
-    for key in ("started", "finished", "started_at", "finished_at", "seconds", "datafactory_version", "versions"):
-        if manifest.get(key) not in (None, "", {}):
-            value = manifest[key]
-            rows.append((key.replace("_", " "), json.dumps(value) if isinstance(value, dict) else str(value)))
+    for key in ("started", "finished", "datafactory_version"):  # what OutputDir.finish records
+        if manifest.get(key):
+            rows.append((key.replace("_", " "), str(manifest[key])))
     return rows
 
 
