@@ -112,6 +112,10 @@ class JudgePass:
 
     def _prompt(self, row: dict) -> str:
         gold = row.get(self.config.gold_field)
+        if self.config.worker_verifier == "math":  # the answer math compared against (a GSM8K gold's #### part)
+            from datafactory.verifiers.math import normalise_gold
+
+            gold = normalise_gold(gold)
         return render(
             self.template,
             problem=_problem(row.get("messages")),
