@@ -201,6 +201,8 @@ def hostile_rows():
     return [
         {"messages": [user], "reasoning": "think", "response": "R", "prompt_id": "a", "pass_rate": 0.25},
         {"messages": [user], "reasoning": "   ", "response": "R only"},
+        {"messages": [user], "reasoning": "\u3000\xa0\n", "response": "unicode blanks are blank"},
+        {"messages": [user], "reasoning": "\u200b", "response": "a zero-width space is not blank"},
         {"messages": [user], "reasoning": None, "response": None, "completion": "<think>x</think> C"},
         {"messages": [system, user, assistant], "reasoning": "ignored", "response": "ignored"},
         {"messages": [user, assistant, user, assistant], "completion_tokens": 7},
@@ -209,6 +211,7 @@ def hostile_rows():
         {"messages": []},
         {"messages": [user], "response": ""},
         {"messages": [user, {"role": "assistant", "content": "  "}]},
+        {"messages": [user, {"role": "assistant", "content": "\u2003\x85"}]},
         {"messages": [{"role": "tool", "content": "x"}, assistant]},
         {"messages": [system, system, user, assistant]},
         {"messages": [{"role": None, "content": "x"}, assistant]},
@@ -226,6 +229,7 @@ def prompt_rows():
         {"prompt": None, "response": "R"},
         {"prompt": "P", "response": None, "output": "O"},
         {"prompt": "P", "response": " "},
+        {"prompt": "P5", "response": "R5", "system": "\u3000"},
         {"instruction": "I", "output": "O", "pass_rate": 1},
     ]
 

@@ -120,35 +120,40 @@ class OutputDir:
         atomic_write_bytes(self.manifest_path, data + b"\n")
         return manifest
 
-    def finish(self, arguments: dict, inputs: list[Path], counts: dict, sub: str | None = None, **extra) -> dict:
-        """Write the final manifest (every shard with rows and sha256), then `_SUCCESS` last."""
+    def finish(
+        self, arguments: dict, inputs: list[Path], counts: dict, sub: str | None = None, digests=None, **extra
+    ) -> dict:
+        """Write the final manifest (every shard with rows and sha256), then `_SUCCESS` last. `digests` (path →
+        sha256) are files the stage has already hashed, on threads that had time to spare."""
+        known = {str(path): digest for path, digest in (digests or {}).items()}
         manifest = {
             "arguments": arguments,
             "complete": True,
             "finished": now(),
             "resumed": self.resumed,
-            "inputs": [{"path": str(p), "sha256": _input_digest(p)} for p in inputs],
+            "inputs": [{"path": str(p), "sha256": known.get(str(p)) or input_digest(p)} for p in inputs],
             "counts": counts,
-            "shards": [_shard_entry(p) for p in self.shards()],
+            "shards": [_shard_entry(p, known=known) for p in self.shards()],
             **extra,
         }
         for folder in [sub] if sub else SUB_FOLDERS:
             if self.shards(folder):
-                manifest[f"{folder}_shards"] = [_shard_entry(p, folder) for p in self.shards(folder)]
+                manifest[f"{folder}_shards"] = [_shard_entry(p, folder, known) for p in self.shards(folder)]
         written = self.write_manifest(manifest)
         atomic_write_bytes(self.path / SUCCESS, b"")
         return written
 
 
-def _shard_entry(path: Path, sub: str | None = None) -> dict:
+def _shard_entry(path: Path, sub: str | None = None, known: dict | None = None) -> dict:
     import pyarrow.parquet as pq
 
     name = f"{sub}/{path.name}" if sub else path.name
-    info = ShardInfo(name, pq.ParquetFile(path).metadata.num_rows, sha256_file(path))
+    digest = (known or {}).get(str(path)) or sha256_file(path)
+    info = ShardInfo(name, pq.ParquetFile(path).metadata.num_rows, digest)
     return {"name": info.name, "rows": info.rows, "sha256": info.sha256}
 
 
-def _input_digest(path: Path) -> str:
+def input_digest(path: Path) -> str:
     if path.is_file():
         return sha256_file(path)
     files = sorted(p for p in path.rglob("*") if p.is_file())

@@ -48,6 +48,13 @@ def _first_string(table: pa.Table, names: tuple[str, ...]) -> pa.Array:
     return pc.coalesce(*present) if len(present) > 1 else present[0]
 
 
+def _nonblank(strings: pa.Array) -> np.ndarray:
+    """Per string: it has a character that is not whitespace (str.strip() leaves something); null is blank.
+    Checked without copying the strings, which trimming them would."""
+    blank = pc.or_(pc.equal(pc.binary_length(strings), 0), pc.utf8_is_space(strings))
+    return ~pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
+
+
 def _assistant_text(table: pa.Table) -> pa.Array:
     """`<think>…</think>` + response where reasoning is non-blank; the response alone otherwise (rows.assistant_text)."""
     response = _strings(table, "response")
@@ -57,8 +64,8 @@ def _assistant_text(table: pa.Table) -> pa.Array:
     if reasoning is None:
         return response
     thought = pc.binary_join_element_wise("<think>\n", reasoning, "\n</think>\n\n", response, "")
-    has_reasoning = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(reasoning)), 0), False)
-    return pc.if_else(has_reasoning, thought, response)
+    has_reasoning = _nonblank(reasoning)
+    return thought if has_reasoning.all() else pc.if_else(pa.array(has_reasoning), thought, response)
 
 
 def _turns(table: pa.Table):
@@ -123,8 +130,7 @@ def convert(table: pa.Table, category: str, source: str, sharegpt: bool) -> tupl
         system = _strings(table, "system")
         has_system = np.zeros(rows, dtype=bool)
         if system is not None:
-            blank = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(system)), 0), False)
-            has_system = blank.to_numpy(zero_copy_only=False)
+            has_system = _nonblank(system)
         roles, contents, lengths = _prompt_turns(prompt, system, has_system)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         usable = prompt.is_valid().to_numpy(zero_copy_only=False).copy()
@@ -164,9 +170,9 @@ def _append_answers(roles: pa.Array, contents: pa.Array, offsets: np.ndarray, ap
     take[np.arange(len(roles)) + np.repeat(shift, lengths)] = np.arange(len(roles))
     take[new_offsets[1:][append] - 1] = len(roles) + np.flatnonzero(append)
     index = pa.array(take)
-    all_roles = pa.concat_arrays([roles, pa.array(["assistant"] * len(answer), pa.string())])
-    all_contents = pa.concat_arrays([contents, answer])
-    return all_roles.take(index), all_contents.take(index), new_offsets
+    all_roles = pa.chunked_array([roles, pa.array(["assistant"] * len(answer), pa.string())])
+    all_contents = pa.chunked_array([contents, answer], pa.string())  # taken from both without joining them first
+    return all_roles.take(index).combine_chunks(), all_contents.take(index).combine_chunks(), new_offsets
 
 
 def _valid(roles: pa.Array, contents: pa.Array, offsets: np.ndarray) -> np.ndarray:
@@ -175,8 +181,7 @@ def _valid(roles: pa.Array, contents: pa.Array, offsets: np.ndarray) -> np.ndarr
     rows = len(offsets) - 1
     lengths = np.diff(offsets)
     code = pc.fill_null(pc.index_in(roles, value_set=pa.array(ROLE_CODES)), -1).to_numpy(zero_copy_only=False)
-    filled = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(contents)), 0), False)
-    item_ok = filled.to_numpy(zero_copy_only=False).copy()
+    item_ok = _nonblank(contents)
     row_of = np.repeat(np.arange(rows), lengths)
     position = np.arange(len(code)) - offsets[:-1][row_of]
     has_system = np.zeros(rows, dtype=bool)

@@ -30,10 +30,10 @@ class Source:
     on_bad_row: str = field(default="error", repr=False)
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, option: str = "--shard-bytes") -> int:
     match = SIZE.match(text)
     if not match or (match.group(2) or "").lower() not in UNITS:
-        raise UsageError(f"--shard-bytes {text!r}: expected a size like 256MB, 1GiB or 500000")
+        raise UsageError(f"{option} {text!r}: expected a size like 256MB, 1GiB or 500000")
     return int(float(match.group(1)) * UNITS[(match.group(2) or "").lower()])
 
 

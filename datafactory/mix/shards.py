@@ -1,89 +1,155 @@
-"""Shards cut by rows or by size: a shard is closed before it would pass --shard-bytes.
+"""Shards cut by rows or by size, written on a thread per core with a row group per window.
 
-Why Arrow's in-memory size as the measure: it is known before writing and is never smaller than the zstd
-Parquet file it becomes, so files stay under the limit (a single row larger than the limit gets a shard alone).
-Why threads: zstd compression is most of a mix's time and Arrow releases the GIL while compressing, so shards
-are written on one thread per core (at most two pending per thread, which bounds memory); the output is the same
-bytes as a serial write.
+Why the cuts are planned before writing: zstd compression is most of a mix's time, so shards must be written in
+parallel, and a shard can only start once it is known where the one before it ends. Size cuts use an upper
+bound of each row's Arrow in-memory size, which is never smaller than the zstd Parquet file it becomes, so
+files stay under --shard-bytes (a row larger than the limit gets a shard alone).
+Why windows: each open shard receives its rows a window at a time, as a row group, so memory holds a couple of
+windows per thread rather than whole shards; the output is the same bytes as a serial write.
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from datafactory.io.writer import shard_name, write_table_atomic
+from datafactory.io.writer import sha256_file, shard_name
+
+WINDOW_ROWS = 20_000  # rows per row group, and per gather from the spool
 
 
-class SizedShardWriter:
-    def __init__(self, directory: Path, schema: pa.Schema, rows: int | None = 10_000, max_bytes: int | None = None):
-        self.directory, self.schema, self.rows, self.max_bytes = Path(directory), schema, rows, max_bytes
-        self.pending: list[pa.Table] = []
-        self.pending_rows = self.pending_bytes = 0
-        self.index = 0
-        self.threads = max(1, os.cpu_count() or 1)
-        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="shard-writer")
-        self.writing: list[Future] = []
+def shard_bounds(total: int, rows: int | None = None, max_bytes: int | None = None, sizes=None) -> list[range]:
+    """The output positions of each shard: `rows` at a time, or as many as fit in `max_bytes` by `sizes`."""
+    if max_bytes is None:
+        return [range(start, min(total, start + rows)) for start in range(0, total, rows)]
+    ends = np.cumsum(sizes, dtype=np.int64)
+    bounds, start = [], 0
+    while start < total:
+        before = int(ends[start - 1]) if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, before + max_bytes, side="right")))
+        bounds.append(range(start, stop))
+        start = stop
+    return bounds
 
-    def add(self, table: pa.Table) -> None:
-        for batch in table.to_batches(max_chunksize=1000):
-            self._add_slice(pa.Table.from_batches([batch], schema=self.schema))
 
-    def _add_slice(self, table: pa.Table) -> None:
-        start = 0
-        while start < table.num_rows:
-            take = table.num_rows - start
-            if self.rows is not None:
-                take = min(take, self.rows - self.pending_rows)
-            piece = table.slice(start, take)
-            if self.max_bytes is not None:
-                piece = self._fit(piece)
-                if piece.num_rows == 0:
-                    self.flush()
-                    continue
-            self.pending.append(piece)
-            self.pending_rows += piece.num_rows
-            self.pending_bytes += piece.nbytes
-            start += piece.num_rows
-            if self.rows is not None and self.pending_rows >= self.rows:
-                self.flush()
+def row_nbytes(batch: pa.RecordBatch) -> np.ndarray:
+    """Per row, at least its share of the batch's Arrow buffers (values, offsets, validity)."""
+    sizes = np.zeros(batch.num_rows, dtype=np.int64)
+    for column in batch.columns:
+        sizes += _value_bytes(column)
+    return sizes
 
-    def _fit(self, piece: pa.Table) -> pa.Table:
-        """The longest prefix of `piece` that keeps the pending shard under max_bytes (at least one row when the
-        shard is empty)."""
-        room = self.max_bytes - self.pending_bytes
-        if piece.nbytes <= room:
-            return piece
-        low, high = 0, piece.num_rows
-        while low < high:
-            middle = (low + high + 1) // 2
-            if piece.slice(0, middle).nbytes <= room:
-                low = middle
-            else:
-                high = middle - 1
-        if low == 0 and self.pending_rows == 0:
-            low = 1
-        return piece.slice(0, low)
 
-    def flush(self) -> None:
-        if not self.pending_rows:
-            return
-        table = pa.concat_tables(self.pending)  # no combine: the writer thread reads the chunks as they are
-        while len(self.writing) >= 2 * self.threads:
-            self.writing.pop(0).result()
-        self.writing.append(self.pool.submit(write_table_atomic, table, self.directory / shard_name(self.index)))
-        self.index += 1
-        self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
+def _value_bytes(array: pa.Array) -> np.ndarray:
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_binary(kind):
+        return pc.fill_null(pc.binary_length(array), 0).to_numpy(zero_copy_only=False).astype(np.int64) + 5
+    if pa.types.is_list(kind):
+        lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        item_ends = np.concatenate([[0], np.cumsum(_value_bytes(array.flatten()))])
+        list_ends = np.concatenate([[0], np.cumsum(lengths)])
+        return item_ends[list_ends[1:]] - item_ends[list_ends[:-1]] + 5
+    if pa.types.is_struct(kind):
+        return sum((_value_bytes(child) for child in array.flatten()), np.ones(len(array), dtype=np.int64))
+    return np.full(len(array), kind.bit_width // 8 + 1, dtype=np.int64)
 
-    def close(self) -> None:
-        """Write what is pending and wait for every shard; the first write error is raised here."""
+
+def lane_count(shards: int, cores: int) -> int:
+    """Shards open at once: a core each, or up to twice that where it keeps every core busy to the end (five equal
+    shards on two cores: three lanes, then two, rather than two, two and one alone)."""
+    for lanes in range(cores, 2 * cores + 1):
+        if shards % lanes == 0 or shards % lanes >= cores:
+            return max(1, min(lanes, shards))
+    return max(1, min(cores, shards))
+
+
+class ShardWriter:
+    """Writes planned shards from `fetch(start, stop)` (the table of output rows start..stop): one shard open
+    per thread, fed round robin a window at a time, at most two windows waiting per thread."""
+
+    def __init__(self, directory: Path, schema: pa.Schema, bounds: list[range], fetch: Callable[[int, int], pa.Table]):
+        self.directory, self.schema, self.fetch = Path(directory), schema, fetch
+        self.queue = deque(enumerate(bounds))
+        self.threads = lane_count(len(bounds), os.cpu_count() or 1)
+        self.digests: dict[Path, str] = {}  # sha256 of each finished shard, hashed on its lane
+
+    def write(self, advance: Callable[[int], None] = lambda rows: None) -> None:
+        lanes = [_Lane(self.directory, self.schema, self.digests) for _ in range(self.threads)]
         try:
-            self.flush()
-            for future in self.writing:
-                future.result()
+            while self.queue or any(lane.shard for lane in lanes):
+                for lane in lanes:
+                    if lane.shard is None and self.queue:
+                        lane.open(*self.queue.popleft())
+                    if lane.shard is not None:
+                        start = lane.position
+                        stop = min(lane.shard.stop, start + WINDOW_ROWS)
+                        lane.write(self.fetch(start, stop))
+                        advance(stop - start)
+            for lane in lanes:
+                lane.drain()
+        except BaseException:
+            for lane in lanes:
+                lane.abandon()
+            raise
         finally:
-            self.pool.shutdown(wait=True)
-            self.writing = []
+            for lane in lanes:
+                lane.pool.shutdown(wait=True)
+
+
+class _Lane:
+    """One thread and the shard it is writing: windows are compressed in order on the thread."""
+
+    def __init__(self, directory: Path, schema: pa.Schema, digests: dict[Path, str]):
+        self.directory, self.schema, self.digests = directory, schema, digests
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="shard-writer")
+        self.waiting: deque[Future] = deque()
+        self.shard: range | None = None
+        self.position = 0
+        self.writer: pq.ParquetWriter | None = None
+        self.tmp: Path | None = None
+
+    def open(self, index: int, shard: range) -> None:
+        self.shard, self.position = shard, shard.start
+        self.path = self.directory / shard_name(index)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+
+    def write(self, table: pa.Table) -> None:
+        while len(self.waiting) >= 2:
+            self.waiting.popleft().result()
+        self.waiting.append(self.pool.submit(self.writer.write_table, table))
+        self.position += table.num_rows
+        if self.position == self.shard.stop:
+            self.waiting.append(self.pool.submit(_finish, self.writer, self.tmp, self.path, self.digests))
+            self.shard = self.writer = self.tmp = None
+
+    def drain(self) -> None:
+        while self.waiting:
+            self.waiting.popleft().result()
+
+    def abandon(self) -> None:
+        for future in self.waiting:
+            future.cancel()
+        self.pool.shutdown(wait=True)
+        if self.writer is not None:
+            self.writer.close()
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _finish(writer: pq.ParquetWriter, tmp: Path, path: Path, digests: dict[Path, str]) -> None:
+    """Close the shard, flush it to disk and give it its name in one step (readers see all of it or nothing);
+    hash it while it is still in the page cache."""
+    writer.close()
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    digests[path] = sha256_file(path)

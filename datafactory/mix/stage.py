@@ -1,11 +1,11 @@
 """The mix stage: reasoning and general sources at an exact ratio, shuffled with a seed, as SFT shards.
 
 Two passes with bounded memory: (1) every source row is converted to an SFT row and validated (column-wise
-with Arrow where the shape allows, see arrow_rows.py) into `OUT/_work/source-N.arrow`; bad rows fail the run, or
-go to bad_rows.jsonl with --on-bad-row skip, before anything is sampled, so counts stay exact; (2) row indices
-are drawn per source, every drawn row gets a random output position, and the rows are gathered from the
-memory-mapped spool window by window in output order and written as shards. `_work` needs about the in-memory
-size of the converted rows on disk. Same inputs and seed: byte-identical shards.
+with Arrow where the shape allows, see arrow_rows.py) into the spool (spool.py: memory up to --memory, then
+`OUT/_work/spill.arrow`); bad rows fail the run, or go to bad_rows.jsonl with --on-bad-row skip, before anything
+is sampled, so counts stay exact; (2) row indices are drawn per source, every drawn row gets a random output
+position, and the rows are gathered from the spool window by window in output order and written as shards.
+Same inputs and seed: byte-identical shards, whatever --memory is.
 """
 
 from __future__ import annotations
@@ -23,18 +23,17 @@ import numpy as np
 import pyarrow as pa
 
 from datafactory.errors import BadInput, UsageError
-from datafactory.io.outdir import OutputDir
+from datafactory.io.outdir import OutputDir, input_digest
 from datafactory.io.readers import read_batches, read_chunks
 from datafactory.io.writer import atomic_write_bytes
 from datafactory.mix.arrow_rows import COLUMNS, convert
 from datafactory.mix.card import write_card, write_llamafactory_info
 from datafactory.mix.plan import Source, parse_ratio, parse_size, parse_source, plan_counts
 from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
-from datafactory.mix.shards import SizedShardWriter
+from datafactory.mix.shards import ShardWriter, shard_bounds
+from datafactory.mix.spool import Spool, default_budget
 from datafactory.progress import StageProgress
 from datafactory.scale.runtime import check_executor
-
-WINDOW_ROWS = 20_000  # output rows gathered at a time
 
 
 @dataclass
@@ -54,6 +53,7 @@ class MixConfig:
     executor: str = "local"
     ray_address: str | None = None
     overwrite: bool = False
+    memory: str | None = None  # converted rows held in RAM before spilling to _work/ (default: a quarter of RAM)
 
     def validate(self) -> None:
         check_executor(self.executor)
@@ -70,8 +70,9 @@ class MixConfig:
         if not self.reasoning and not self.general:
             raise UsageError("give at least one --reasoning or --general source")
         parse_ratio(self.ratio)
-        if self.shard_bytes is not None:
-            parse_size(self.shard_bytes)
+        for option, value in (("--shard-bytes", self.shard_bytes), ("--memory", self.memory)):
+            if value is not None:
+                parse_size(value, option)
 
 
 def _row_path(records: list[dict], source: Source, path: Path, sharegpt: bool, bad_rows: list[str]) -> list[tuple]:
@@ -134,16 +135,15 @@ def _converted(batches, source: Source, sharegpt: bool, executor=None):
             yield table, future.result()
 
 
-def spool_source(source: Source, target: Path, sharegpt: bool, bad_rows: list[str], executor=None) -> int:
-    """Convert and validate every row of a source into `target` (uncompressed Arrow IPC, so that drawn rows can
-    be read in place); return the number of good rows."""
+def spool_source(source: Source, spool: Spool, sharegpt: bool, bad_rows: list[str], executor=None) -> int:
+    """Convert and validate every row of a source into the spool; return the number of good rows."""
     good = 0
-    with pa.ipc.new_file(target, SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA) as writer:
-        for path in source.files:
-            for table in convert_file(path, source, sharegpt, bad_rows, executor):
-                if table.num_rows:
-                    writer.write_table(table)
-                    good += table.num_rows
+    spool.new_source()
+    for path in source.files:
+        for table in convert_file(path, source, sharegpt, bad_rows, executor):
+            if table.num_rows:
+                spool.add(table)
+                good += table.num_rows
     return good
 
 
@@ -156,49 +156,6 @@ def draw(source: Source, rng: np.random.Generator, replacement: bool) -> np.ndar
     copies, rest = divmod(source.quota, source.rows)
     parts = [np.arange(source.rows)] * copies + [rng.choice(source.rows, rest, replace=False)]
     return np.sort(np.concatenate(parts)).astype(np.int64)
-
-
-class Spool:
-    """The converted rows of every source, memory-mapped: drawn rows are gathered straight from the page cache in
-    output order, with no second copy of the data on disk."""
-
-    def __init__(self, paths: list[Path]):
-        self.maps = [pa.memory_map(str(path)) for path in paths]
-        self.batches, self.first_batch, self.batch_starts = [], [], []
-        for mapped in self.maps:
-            reader = pa.ipc.open_file(mapped)
-            mine = [reader.get_batch(i) for i in range(reader.num_record_batches)]
-            self.first_batch.append(len(self.batches))
-            self.batch_starts.append(np.concatenate([[0], np.cumsum([b.num_rows for b in mine], dtype=np.int64)]))
-            self.batches += mine
-
-    def locate(self, source: int, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(global batch, row within it) of sorted row `indices` of one source."""
-        starts = self.batch_starts[source]
-        batch = np.searchsorted(starts, indices, side="right") - 1
-        return batch + self.first_batch[source], indices - starts[batch]
-
-    def gather(self, batch: np.ndarray, row: np.ndarray) -> pa.Table:
-        """The rows at (batch[k], row[k]), in that order."""
-        order = np.argsort(batch, kind="stable")
-        pieces = []
-        for number, group in zip(*_groups(batch[order]), strict=True):
-            rows = row[order[group]]
-            pieces.append(pa.Table.from_batches([self.batches[number].take(pa.array(rows))]))
-        table = pa.concat_tables(pieces)
-        return table.take(pa.array(np.argsort(order, kind="stable")))
-
-    def close(self) -> None:
-        self.batches = []
-        for mapped in self.maps:
-            mapped.close()
-
-
-def _groups(sorted_keys: np.ndarray) -> tuple[np.ndarray, list[slice]]:
-    """The distinct keys of a sorted array and the slice each one covers."""
-    keys, starts = np.unique(sorted_keys, return_index=True)
-    ends = np.append(starts[1:], len(sorted_keys))
-    return keys, [slice(a, b) for a, b in zip(starts, ends, strict=True)]
 
 
 def run_mix(config: MixConfig) -> dict:
@@ -229,19 +186,40 @@ def run_mix(config: MixConfig) -> dict:
 def _mix(
     config: MixConfig, outdir: OutputDir, sources: list[Source], work: Path, arguments: dict, inputs: list[Path]
 ) -> dict:
-    reasoning_share, general_share = parse_ratio(config.ratio)
-    max_bytes = parse_size(config.shard_bytes) if config.shard_bytes else None
     sharegpt = config.format == "sharegpt"
-    bad_rows: list[str] = []
     executor = None
     if config.executor == "ray":
         from datafactory.scale.runtime import RayExecutor
 
         executor = RayExecutor(config.ray_address)
+    schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
+    budget = parse_size(config.memory, "--memory") if config.memory else default_budget()
+    spool = Spool(work / "spill.arrow", schema, budget)
+    with ThreadPoolExecutor(1, thread_name_prefix="mix-hash-inputs") as hasher:
+        input_digests = hasher.submit(lambda: {path: input_digest(path) for path in inputs})
+        try:
+            counts, digests = _spool_and_write(config, outdir, sources, spool, sharegpt, executor)
+        finally:
+            spool.close()
+        digests |= input_digests.result()
+    shutil.rmtree(work)
+    write_card(outdir.path, config, counts, sharegpt)
+    write_llamafactory_info(outdir.path, config.name, [p.name for p in outdir.shards()], sharegpt)
+    return outdir.finish(arguments, inputs, counts, digests=digests)
+
+
+def _spool_and_write(
+    config: MixConfig, outdir: OutputDir, sources: list[Source], spool: Spool, sharegpt: bool, executor
+) -> dict:
+    """Convert every source into the spool, draw the rows, and write them as shuffled shards; return the counts
+    and the shards' sha256."""
+    reasoning_share, general_share = parse_ratio(config.ratio)
+    max_bytes = parse_size(config.shard_bytes) if config.shard_bytes else None
+    bad_rows: list[str] = []
     with StageProgress("mix: convert", len(sources), unit="sources") as progress:
-        for index, source in enumerate(sources):
+        for source in sources:
             source.on_bad_row = config.on_bad_row
-            source.rows = spool_source(source, work / f"source-{index:03d}.arrow", sharegpt, bad_rows, executor)
+            source.rows = spool_source(source, spool, sharegpt, bad_rows, executor)
             progress.advance(1)
     if bad_rows:
         atomic_write_bytes(outdir.path / "bad_rows.jsonl", "".join(line + "\n" for line in bad_rows).encode())
@@ -251,7 +229,7 @@ def _mix(
     picks = [draw(s, rng, config.replacement) for s in sources]
     total = sum(len(p) for p in picks)
     positions = rng.permutation(total)
-    spool = Spool([work / f"source-{index:03d}.arrow" for index in range(len(sources))])
+    spool.seal()
     batch_at, row_at = np.empty(total, np.int64), np.empty(total, np.int64)
     offset = 0
     for index, indices in enumerate(picks):
@@ -259,18 +237,12 @@ def _mix(
         batch_at[mine], row_at[mine] = spool.locate(index, indices)
         offset += len(indices)
 
-    schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     rows_per_shard = config.shard_rows or (None if max_bytes else 10_000)
-    shard_writer = SizedShardWriter(outdir.path, schema, rows=rows_per_shard, max_bytes=max_bytes)
+    sizes = spool.row_sizes(batch_at, row_at) if max_bytes else None
+    bounds = shard_bounds(total, rows_per_shard, max_bytes, sizes)
+    writer = ShardWriter(outdir.path, spool.schema, bounds, lambda a, b: spool.gather(batch_at[a:b], row_at[a:b]))
     with StageProgress("mix: write", total, unit="rows") as progress:
-        for start in range(0, total, WINDOW_ROWS):
-            stop = min(total, start + WINDOW_ROWS)
-            shard_writer.add(spool.gather(batch_at[start:stop], row_at[start:stop]))
-            progress.advance(stop - start)
-    shard_writer.close()
-    spool.close()
-    shutil.rmtree(work)
-
+        writer.write(progress.advance)
     per_source = {
         s.name: {"category": s.category, "available": s.rows, "taken": s.quota, "weight": s.weight} for s in sources
     }
@@ -280,6 +252,4 @@ def _mix(
         "per_source": per_source,
         "bad_rows_skipped": len(bad_rows),
     }
-    write_card(outdir.path, config, counts, sharegpt)
-    write_llamafactory_info(outdir.path, config.name, [p.name for p in outdir.shards()], sharegpt)
-    return outdir.finish(arguments, inputs, counts)
+    return counts, writer.digests
