@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from datafactory.errors import UsageError
@@ -43,12 +44,13 @@ class Stats:
     judge: dict = field(default_factory=dict)
 
 
-def percentiles(values: list[int]) -> dict:
-    if not values:
+def percentiles(values) -> dict:
+    """Nearest-rank percentiles of a list or NumPy array of numbers (sorted with NumPy: mix passes millions)."""
+    values = np.sort(np.asarray(values))
+    if not len(values):
         return {}
-    values = sorted(values)
     last = len(values) - 1
-    return {f"p{p}": values[min(last, round(p / 100 * last))] for p in PERCENTILES}
+    return {f"p{p}": values[min(last, round(p / 100 * last))].item() for p in PERCENTILES}
 
 
 def compute_stats(path: str) -> Stats:

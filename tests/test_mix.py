@@ -139,6 +139,10 @@ def test_output_loads_in_datasets_trl_shape_and_llamafactory(tmp_path, sources):
         }
     card = (out / "README.md").read_text()
     assert card.startswith("---\nconfigs:") and "| math | reasoning | 700 | 300 |" in card
+    tokens = sorted(row["completion_tokens"] for row in by_folder if row["category"] == "reasoning")
+    nearest_rank = [tokens[round(p / 100 * (len(tokens) - 1))] for p in (50, 90, 99, 100)]
+    assert "| reasoning | " + " | ".join(map(str, nearest_rank)) + " |" in card
+    assert "| general |" not in card.split("Completion tokens")[1]  # no general row recorded any
 
 
 def test_same_seed_is_byte_identical_and_shard_bytes_are_respected(tmp_path, sources):
@@ -152,6 +156,11 @@ def test_same_seed_is_byte_identical_and_shard_bytes_are_respected(tmp_path, sou
         assert len(shards) > 2 and all(s.stat().st_size <= 12_000 for s in shards)
         digests.append([sha256_file(s) for s in shards])
     assert digests[0] == digests[1]
+    for name, memory in (("spilled", "0"), ("half-spilled", "40KB")):  # rows kept on disk give the same shards
+        out, result = mix(tmp_path, name, *common, "--memory", memory)
+        assert result.returncode == 0, result.stderr
+        assert [sha256_file(s) for s in sorted(out.glob("part-*.parquet"))] == digests[0]
+        assert not (out / "_work").exists()
     out, _ = mix(tmp_path, "c", *common, "--seed", "1")
     assert [sha256_file(s) for s in sorted(out.glob("part-*.parquet"))] != digests[0]
 

@@ -49,6 +49,10 @@ def mix(
         str, typer.Option(help="error (exit 2) or skip (quarantine to OUT/bad_rows.jsonl).")
     ] = "error",
     name: Annotated[str, typer.Option(help="Dataset name in the card and dataset_info.json.")] = "datafactory_sft",
+    memory: Annotated[
+        str | None,
+        typer.Option(help="Converted rows kept in RAM, e.g. 8GB; the rest spill to OUT/_work (default: 1/4 of RAM)."),
+    ] = None,
     executor: Executor = "local",
     ray_address: RayAddress = None,
     overwrite: Overwrite = False,
@@ -59,7 +63,7 @@ def mix(
     config = MixConfig(
         reasoning=reasoning or [], general=general or [], out=out, ratio=ratio, total=total, seed=seed,
         shard_rows=shard_rows, shard_bytes=shard_bytes, replacement=replacement, format=format,
-        on_bad_row=on_bad_row, name=name, overwrite=overwrite, executor=executor, ray_address=ray_address,
+        on_bad_row=on_bad_row, name=name, memory=memory, overwrite=overwrite, executor=executor, ray_address=ray_address,
     )  # fmt: skip
     counts = run_mix(config)["counts"]
     parts = ", ".join(f"{c} {v['taken']}" for c, v in counts["per_category"].items())

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datafactory.io.writer import atomic_write_bytes
@@ -16,13 +18,17 @@ from datafactory.stats import percentiles
 
 
 def _token_stats(folder: Path) -> dict:
-    lengths: dict[str, list[int]] = {}
-    for shard in sorted(folder.glob("part-*.parquet")):
-        table = pq.read_table(shard, columns=["category", "completion_tokens"]).to_pydict()
-        for category, tokens in zip(table["category"], table["completion_tokens"], strict=True):
-            if tokens is not None:
-                lengths.setdefault(category, []).append(tokens)
-    return {category: percentiles(values) for category, values in lengths.items()}
+    """Completion-token percentiles per category, in the order the categories first appear."""
+    columns = ["category", "completion_tokens"]
+    shards = sorted(folder.glob("part-*.parquet"))
+    if not shards:
+        return {}
+    table = pa.concat_tables(pq.read_table(shard, columns=columns) for shard in shards)
+    table = table.filter(pc.and_(table.column("completion_tokens").is_valid(), table.column("category").is_valid()))
+    categories = table.column("category").combine_chunks().dictionary_encode()  # codes in order of appearance
+    codes = categories.indices.to_numpy(zero_copy_only=False)
+    tokens = table.column("completion_tokens").to_numpy(zero_copy_only=False)
+    return {name: percentiles(tokens[codes == code]) for code, name in enumerate(categories.dictionary.to_pylist())}
 
 
 def write_card(out: Path, config, counts: dict, sharegpt: bool) -> None:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from datafactory.io.writer import sha256_file, shard_name
 
-WINDOW_ROWS = 20_000  # rows per row group, and per gather from the spool
+WINDOW_ROWS = 10_000  # rows per row group, and per gather from the spool
 
 
 def shard_bounds(total: int, rows: int | None = None, max_bytes: int | None = None, sizes=None) -> list[range]:

@@ -120,14 +120,14 @@ def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str]
 
 def _converted(batches, source: Source, sharegpt: bool, executor=None):
     """(batch, column-wise conversion) in input order, converted on a thread per core (Arrow kernels release the
-    GIL) or as Ray tasks (`--executor ray`); at most two batches per worker are in flight."""
+    GIL) or as Ray tasks (`--executor ray`); one batch per worker in flight, and one being read."""
     threads = max(1, os.cpu_count() or 1)
     with executor or ThreadPoolExecutor(threads, thread_name_prefix="mix-convert") as pool:
         pending: deque = deque()
         for batch in batches:
             table = pa.Table.from_batches([batch])
             pending.append((table, pool.submit(convert, table, source.category, source.name, sharegpt)))
-            if len(pending) > 2 * threads:
+            if len(pending) > threads:
                 table, future = pending.popleft()
                 yield table, future.result()
         while pending:
