@@ -90,7 +90,12 @@ def _row_path(records: list[dict], source: Source, path: Path, sharegpt: bool, b
 
 
 def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str], executor=None) -> Iterator[pa.Table]:
-    """The SFT rows of one input file, batch by batch: column-wise where the shape allows, row by row otherwise."""
+    """The SFT rows of one input file, batch by batch: column-wise where the shape allows, row by row otherwise.
+    `executor` runs the conversions (default: a thread pool of its own)."""
+    if executor is None:
+        with ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="mix-convert") as pool:
+            yield from convert_file(path, source, sharegpt, bad_rows, pool)
+        return
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     batches = read_batches(path, chunk_rows=20_000, columns=list(COLUMNS))
     if batches is None:  # JSONL
@@ -118,21 +123,20 @@ def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str]
         raise BadInput("file has no rows", path)
 
 
-def _converted(batches, source: Source, sharegpt: bool, executor=None):
+def _converted(batches, source: Source, sharegpt: bool, executor):
     """(batch, column-wise conversion) in input order, converted on a thread per core (Arrow kernels release the
     GIL) or as Ray tasks (`--executor ray`); one batch per worker in flight, and one being read."""
     threads = max(1, os.cpu_count() or 1)
-    with executor or ThreadPoolExecutor(threads, thread_name_prefix="mix-convert") as pool:
-        pending: deque = deque()
-        for batch in batches:
-            table = pa.Table.from_batches([batch])
-            pending.append((table, pool.submit(convert, table, source.category, source.name, sharegpt)))
-            if len(pending) > threads:
-                table, future = pending.popleft()
-                yield table, future.result()
-        while pending:
+    pending: deque = deque()
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        pending.append((table, executor.submit(convert, table, source.category, source.name, sharegpt)))
+        if len(pending) > threads:
             table, future = pending.popleft()
             yield table, future.result()
+    while pending:
+        table, future = pending.popleft()
+        yield table, future.result()
 
 
 def spool_source(source: Source, spool: Spool, sharegpt: bool, bad_rows: list[str], executor=None) -> int:
@@ -187,11 +191,12 @@ def _mix(
     config: MixConfig, outdir: OutputDir, sources: list[Source], work: Path, arguments: dict, inputs: list[Path]
 ) -> dict:
     sharegpt = config.format == "sharegpt"
-    executor = None
     if config.executor == "ray":
         from datafactory.scale.runtime import RayExecutor
 
         executor = RayExecutor(config.ray_address)
+    else:  # one pool for every file: its threads (and their allocator heaps) are reused, not started per file
+        executor = ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="mix-convert")
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     budget = parse_size(config.memory, "--memory") if config.memory else default_budget()
     spool = Spool(work / "spill.arrow", schema, budget)
@@ -201,6 +206,7 @@ def _mix(
             counts, digests = _spool_and_write(config, outdir, sources, spool, sharegpt, executor)
         finally:
             spool.close()
+            executor.shutdown()
         digests |= input_digests.result()
     shutil.rmtree(work)
     write_card(outdir.path, config, counts, sharegpt)
