@@ -58,7 +58,10 @@ def mix(
     overwrite: Overwrite = False,
 ) -> None:
     """Mix reasoning and general data at a ratio into shuffled SFT shards that trainers load unchanged."""
+    from datafactory.memory import use_small_pages
     from datafactory.mix.stage import MixConfig, run_mix
+
+    use_small_pages()
 
     config = MixConfig(
         reasoning=reasoning or [], general=general or [], out=out, ratio=ratio, total=total, seed=seed,
