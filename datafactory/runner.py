@@ -14,6 +14,7 @@ from pathlib import Path
 from datafactory.dedupe.stage import DedupeConfig, run_dedupe
 from datafactory.filtering.stage import FilterConfig, run_filter
 from datafactory.generate import GenerateConfig, run_generate, start_engine
+from datafactory.memory import use_small_pages
 from datafactory.mix.stage import MixConfig, run_mix
 from datafactory.recipes import Recipe
 from datafactory.toy.data import write_demo_prompts
@@ -151,6 +152,7 @@ class RecipeRun:
             overwrite=self.redo,
             **self._options("mix"),
         )
+        use_small_pages()  # as `datafactory mix` does; generation, which may prefer huge pages, is over by now
         counts = run_mix(config)["counts"]
         self.say(f"mix: {counts['rows_out']} rows in {folder}")
 

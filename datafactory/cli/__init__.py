@@ -40,8 +40,9 @@ def _register() -> None:
 def main() -> None:
     # Arrow's allocator (mimalloc) returns freed memory to the OS after 10 ms and faults it in again on the next
     # allocation. Stages allocate and free batches of tens of MB over and over, and on a VM those page faults
-    # cost more than the work (benchmarks/mix.py: 380,000 page faults and 3.6 s of system time by default, 40,000
-    # and 2.1 s without). Freed memory is kept for reuse instead; a stage's peak is bounded by its design.
+    # cost more than the work (benchmarks/mix.py, 2 cores: 1.8 million page faults and 3.3-3.6 s of system time
+    # by default, 0.37 million and 0.9-1.1 s without). Freed memory is kept for reuse instead; a stage's peak is
+    # bounded by its design, and MIMALLOC_PURGE_DELAY set by the user wins.
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
     _register()
     try:
