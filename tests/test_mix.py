@@ -282,3 +282,19 @@ def test_column_wise_conversion_equals_the_row_path(tmp_path, sharegpt, shape):
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     assert pa.Table.from_pylist(expected, schema=schema).equals(pa.concat_tables(tables))
     assert [json.loads(q)["error"] for q in quarantined] == errors
+
+
+def test_long_rows_are_converted_and_written_in_smaller_pieces(tmp_path, sources, monkeypatch):
+    """Batches and windows are cut by bytes too: a batch of long traces would otherwise build strings past Arrow's
+    2 GB per array (checked by hand with 20,000 rows of 110 KB). Lowered limits here force the cutting."""
+    from datafactory.mix import shards, stage
+
+    math, chat, _ = sources
+    config = dict(reasoning=[str(math)], general=[str(chat)], total=400, shard_rows=400)
+    stage.run_mix(stage.MixConfig(out=str(tmp_path / "whole"), **config))
+    monkeypatch.setattr(stage, "BATCH_BYTES", 4096)
+    monkeypatch.setattr(shards, "WINDOW_BYTES", 4096)
+    stage.run_mix(stage.MixConfig(out=str(tmp_path / "cut"), **config))
+    whole, cut = (pq.ParquetFile(tmp_path / name / "part-00000.parquet") for name in ("whole", "cut"))
+    assert whole.metadata.num_row_groups == 1 and cut.metadata.num_row_groups > 5
+    assert whole.read().equals(cut.read())

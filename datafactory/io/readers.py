@@ -140,14 +140,32 @@ def _batches_to_chunks(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterato
         raise BadInput("file has no rows", path)
 
 
-def _parquet_batches(path: Path, chunk_rows: int, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(
+    path: Path, chunk_rows: int, columns: list[str] | None, max_bytes: int | None = None
+) -> Iterator[pa.RecordBatch]:
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
         raise BadInput(f"not a readable Parquet file ({err})", path) from None
     if columns is not None:
         columns = [c for c in columns if c in parquet.schema_arrow.names]
+    if max_bytes is not None:
+        chunk_rows = min(chunk_rows, _rows_within(parquet.metadata, columns, max_bytes))
     yield from parquet.iter_batches(batch_size=chunk_rows, columns=columns)
+
+
+def _rows_within(metadata: pq.FileMetaData, columns: list[str] | None, max_bytes: int) -> int:
+    """Rows that take about `max_bytes` once decoded, by the file's stored (uncompressed) column sizes; an
+    estimate, low for dictionary-encoded columns."""
+    stored = rows = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        rows += row_group.num_rows
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            if columns is None or chunk.path_in_schema.split(".")[0] in columns:
+                stored += chunk.total_uncompressed_size
+    return max(1, max_bytes * rows // stored) if stored else max(1, rows)
 
 
 def _read_parquet(path: Path, chunk_rows: int, columns: list[str] | None = None) -> Iterator[Chunk]:
@@ -174,12 +192,13 @@ def _read_hf(path: Path, chunk_rows: int) -> Iterator[Chunk]:
     yield from _batches_to_chunks(path, _hf_batches(path, chunk_rows))
 
 
-def read_batches(path: Path, chunk_rows: int = 10_000, columns: list[str] | None = None):
+def read_batches(path: Path, chunk_rows: int = 10_000, columns: list[str] | None = None, max_bytes: int | None = None):
     """Arrow record batches of a Parquet file or HF dataset folder, for stages that work on columns rather than
-    rows (None for JSONL, which has no columns to read). Batch rows are numbered from 1 in file order."""
+    rows (None for JSONL, which has no columns to read). Batch rows are numbered from 1 in file order.
+    `max_bytes`: Parquet batches of fewer rows where the file says rows are large (long traces)."""
     kind = _kind(path)
     if kind == "parquet":
-        return _parquet_batches(path, chunk_rows, columns)
+        return _parquet_batches(path, chunk_rows, columns, max_bytes)
     if kind == "hf":
         if columns is None:
             return _hf_batches(path, chunk_rows)

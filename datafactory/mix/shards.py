@@ -23,7 +23,13 @@ import pyarrow.parquet as pq
 
 from datafactory.io.writer import sha256_file, shard_name
 
-WINDOW_ROWS = 10_000  # rows per row group, and per gather from the spool
+WINDOW_ROWS = 10_000  # rows per row group, and per gather from the spool, at most
+WINDOW_BYTES = 16 << 20  # ... and about this much data: long traces make windows of fewer rows
+
+
+def window_rows(average_row_bytes: float) -> int:
+    """Rows per window for rows of this average Arrow size."""
+    return int(max(1, min(WINDOW_ROWS, WINDOW_BYTES // max(1.0, average_row_bytes))))
 
 
 def shard_bounds(total: int, rows: int | None = None, max_bytes: int | None = None, sizes=None) -> list[range]:
@@ -75,8 +81,15 @@ class ShardWriter:
     """Writes planned shards from `fetch(start, stop)` (the table of output rows start..stop): one shard open
     per thread, fed round robin a window at a time, at most two windows waiting per thread."""
 
-    def __init__(self, directory: Path, schema: pa.Schema, bounds: list[range], fetch: Callable[[int, int], pa.Table]):
-        self.directory, self.schema, self.fetch = Path(directory), schema, fetch
+    def __init__(
+        self,
+        directory: Path,
+        schema: pa.Schema,
+        bounds: list[range],
+        fetch: Callable[[int, int], pa.Table],
+        window: int = WINDOW_ROWS,
+    ):
+        self.directory, self.schema, self.fetch, self.window = Path(directory), schema, fetch, window
         self.queue = deque(enumerate(bounds))
         self.threads = lane_count(len(bounds), os.cpu_count() or 1)
         self.digests: dict[Path, str] = {}  # sha256 of each finished shard, hashed on its lane
@@ -90,7 +103,7 @@ class ShardWriter:
                         lane.open(*self.queue.popleft())
                     if lane.shard is not None:
                         start = lane.position
-                        stop = min(lane.shard.stop, start + WINDOW_ROWS)
+                        stop = min(lane.shard.stop, start + self.window)
                         lane.write(self.fetch(start, stop))
                         advance(stop - start)
             for lane in lanes:

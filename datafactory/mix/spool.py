@@ -71,6 +71,11 @@ class Spool:
             self.batches += mine
         self.sources = []
 
+    def average_row_bytes(self) -> float:
+        """The average Arrow size of a row (after `seal`)."""
+        rows = sum(batch.num_rows for batch in self.batches)
+        return sum(batch.nbytes for batch in self.batches) / rows if rows else 0.0
+
     def locate(self, source: int, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(global batch, row within it) of sorted row `indices` of one source."""
         starts = self.batch_starts[source]

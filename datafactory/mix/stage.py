@@ -30,10 +30,12 @@ from datafactory.mix.arrow_rows import COLUMNS, convert
 from datafactory.mix.card import write_card, write_llamafactory_info
 from datafactory.mix.plan import Source, parse_ratio, parse_size, parse_source, plan_counts
 from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
-from datafactory.mix.shards import ShardWriter, shard_bounds
+from datafactory.mix.shards import ShardWriter, shard_bounds, window_rows
 from datafactory.mix.spool import Spool, default_budget
 from datafactory.progress import StageProgress
 from datafactory.scale.runtime import check_executor
+
+BATCH_BYTES = 64 << 20  # input rows converted at a time, at most about this much
 
 
 @dataclass
@@ -97,7 +99,7 @@ def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str]
             yield from convert_file(path, source, sharegpt, bad_rows, pool)
         return
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
-    batches = read_batches(path, chunk_rows=20_000, columns=list(COLUMNS))
+    batches = read_batches(path, chunk_rows=20_000, columns=list(COLUMNS), max_bytes=BATCH_BYTES)
     if batches is None:  # JSONL
         for chunk in read_chunks(path, chunk_rows=5000):
             rows = [row for _, row in _row_path(chunk.rows, source, path, sharegpt, bad_rows)]
@@ -128,7 +130,7 @@ def _converted(batches, source: Source, sharegpt: bool, executor):
     GIL) or as Ray tasks (`--executor ray`); one batch per worker in flight, and one being read."""
     threads = max(1, os.cpu_count() or 1)
     pending: deque = deque()
-    for batch in batches:
+    for batch in (piece for whole in batches for piece in _slices(whole, BATCH_BYTES)):
         table = pa.Table.from_batches([batch])
         pending.append((table, executor.submit(convert, table, source.category, source.name, sharegpt)))
         if len(pending) > threads:
@@ -137,6 +139,17 @@ def _converted(batches, source: Source, sharegpt: bool, executor):
     while pending:
         table, future = pending.popleft()
         yield table, future.result()
+
+
+def _slices(batch: pa.RecordBatch, limit: int) -> Iterator[pa.RecordBatch]:
+    """The batch in slices of about `limit` bytes (no copy): a batch of long traces would otherwise build string
+    columns past Arrow's 2 GB per array while converting, and hold that much memory per thread."""
+    if batch.nbytes <= limit:
+        yield batch
+        return
+    step = max(1, batch.num_rows * limit // batch.nbytes)
+    for start in range(0, batch.num_rows, step):
+        yield batch.slice(start, step)
 
 
 def spool_source(source: Source, spool: Spool, sharegpt: bool, bad_rows: list[str], executor=None) -> int:
@@ -246,7 +259,8 @@ def _spool_and_write(
     rows_per_shard = config.shard_rows or (None if max_bytes else 10_000)
     sizes = spool.row_sizes(batch_at, row_at) if max_bytes else None
     bounds = shard_bounds(total, rows_per_shard, max_bytes, sizes)
-    writer = ShardWriter(outdir.path, spool.schema, bounds, lambda a, b: spool.gather(batch_at[a:b], row_at[a:b]))
+    fetch = lambda a, b: spool.gather(batch_at[a:b], row_at[a:b])  # noqa: E731
+    writer = ShardWriter(outdir.path, spool.schema, bounds, fetch, window_rows(spool.average_row_bytes()))
     with StageProgress("mix: write", total, unit="rows") as progress:
         writer.write(progress.advance)
     per_source = {
