@@ -10,8 +10,10 @@ and the sandbox start-up cost (an empty program, median of 20 runs).
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import json
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -35,6 +37,8 @@ def main() -> None:
     sandboxed = time.perf_counter() - start
 
     folder = Path(tempfile.mkdtemp(prefix="df-plain-"))
+
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # inputs can be gigabytes
     start = time.perf_counter()
     plain_ok = 0
     for index, task in enumerate(tasks):

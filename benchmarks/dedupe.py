@@ -12,9 +12,11 @@ Part 2: peak RSS of `datafactory dedupe` on M short documents (default 1,000,000
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,6 +89,7 @@ def main() -> None:
     parser.add_argument("--num-perm", type=int, default=128)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="df-dedupe-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # inputs can be gigabytes
 
     texts, planted = corpus(args.docs, words=(100, 200))  # one changed word keeps Jaccard of 5-shingles >= 0.9
     ours, our_removed, _ = run_datafactory(texts, work, args.threshold, args.num_perm)

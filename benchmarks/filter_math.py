@@ -10,8 +10,10 @@ is absent), n samples per prompt, about half of them right. Prints rows/s of bot
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,6 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = build_rows(args.samples)
     work = Path(tempfile.mkdtemp(prefix="df-filter-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # inputs can be gigabytes
     (work / "samples").mkdir()
     pq.write_table(pa.Table.from_pylist(rows), work / "samples" / "part-00000.parquet")
 

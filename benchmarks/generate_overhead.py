@@ -10,7 +10,9 @@ completion tokens/s of each and their ratio (goal: >= 0.97).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +36,8 @@ def main() -> None:
     from datafactory.toy.tiny import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="df-bench-"))
+
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # inputs can be gigabytes
     model = args.model or str(build_tiny_model(work / "tiny"))
     prompts = [
         {"id": f"p{i}", "problem": f"What is {i} + {2 * i + 1}? Explain step by step."} for i in range(args.prompts)

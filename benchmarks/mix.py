@@ -12,9 +12,11 @@ mostly first touches of memory, which on some virtual machines cost more than th
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,6 +70,7 @@ def main() -> None:
     parser.add_argument("--general", type=int, default=125_000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="df-mix-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # inputs can be gigabytes
     make_inputs(work, args.reasoning, args.general)
     total = args.reasoning + args.general
 

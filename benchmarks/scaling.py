@@ -10,7 +10,9 @@ speed-up of 2 Ray workers over 1 is the scaling figure (goal >= 1.8 on 2 cores).
 from __future__ import annotations
 
 import argparse
+import atexit
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=8000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="df-scaling-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # inputs can be gigabytes
     rows = make_samples(work / "samples", args.prompts)
     runs = {
         "local, 2 workers": ["--workers", "2"],
