@@ -162,6 +162,8 @@ def _prompt_turns(prompt: pa.Array, system: pa.Array | None, has_system: np.ndar
 
 def _append_answers(roles: pa.Array, contents: pa.Array, offsets: np.ndarray, append: np.ndarray, answer: pa.Array):
     """Add an assistant turn with `answer` to the rows in `append`, keeping every list's order."""
+    if not append.any():  # conversations that end with the assistant already: nothing to copy
+        return roles, contents, offsets
     lengths = np.diff(offsets)
     added = append.astype(np.int64)
     new_offsets = np.concatenate([[0], np.cumsum(lengths + added)])
