@@ -298,3 +298,22 @@ def test_long_rows_are_converted_and_written_in_smaller_pieces(tmp_path, sources
     whole, cut = (pq.ParquetFile(tmp_path / name / "part-00000.parquet") for name in ("whole", "cut"))
     assert whole.metadata.num_row_groups == 1 and cut.metadata.num_row_groups > 5
     assert whole.read().equals(cut.read())
+
+
+def test_a_failure_while_writing_leaves_no_half_written_shard(tmp_path):
+    from datafactory.mix.shards import ShardWriter
+
+    schema = pa.schema([("n", pa.int64())])
+
+    def fetch(start, stop):
+        if start >= 12:
+            raise OSError("disk gone")
+        return pa.table({"n": list(range(start, stop))}, schema=schema)
+
+    writer = ShardWriter(tmp_path, schema, [range(0, 6), range(6, 12), range(12, 18)], fetch, window=2)
+    with pytest.raises(OSError, match="disk gone"):
+        writer.write()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert not [n for n in names if ".tmp-" in n]
+    for name in names:  # whatever was finished is whole
+        assert pq.read_table(tmp_path / name).num_rows == 6

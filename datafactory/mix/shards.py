@@ -10,6 +10,7 @@ windows per thread rather than whole shards; the output is the same bytes as a s
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable
@@ -128,11 +129,13 @@ class _Lane:
         self.position = 0
         self.writer: pq.ParquetWriter | None = None
         self.tmp: Path | None = None
+        self.temporary: list[Path] = []  # every shard's temporary name, for abandon()
 
     def open(self, index: int, shard: range) -> None:
         self.shard, self.position = shard, shard.start
         self.path = self.directory / shard_name(index)
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.temporary.append(self.tmp)
         self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
 
     def write(self, table: pa.Table) -> None:
@@ -149,13 +152,15 @@ class _Lane:
             self.waiting.popleft().result()
 
     def abandon(self) -> None:
+        """After an error: stop, and leave no half-written shard behind."""
         for future in self.waiting:
             future.cancel()
         self.pool.shutdown(wait=True)
         if self.writer is not None:
-            self.writer.close()
-        if self.tmp is not None:
-            self.tmp.unlink(missing_ok=True)
+            with contextlib.suppress(Exception):  # the error that brought us here is the one to report
+                self.writer.close()
+        for tmp in self.temporary:
+            tmp.unlink(missing_ok=True)
 
 
 def _finish(writer: pq.ParquetWriter, tmp: Path, path: Path, digests: dict[Path, str]) -> None:
