@@ -227,6 +227,10 @@ def hostile_rows():
         {"messages": None, "prompt": "P", "response": "R"},
         {"messages": [user, None, assistant]},
         {"messages": [user], "response": "R", "model": "m", "verifier": "math", "prompt_id": "z"},
+        {"messages": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "ShareGPT keys"}]},
+        {"messages": [{"from": "human", "value": "Q"}], "response": "R after ShareGPT keys"},
+        {"messages": [{"role": "user", "value": "Q"}, {"from": "gpt", "content": "keys mixed"}]},
+        {"messages": [{"from": "bot", "value": "x"}, {"from": "gpt", "value": "A"}]},
     ]
 
 
@@ -250,6 +254,7 @@ def sharegpt_rows():
         {"conversations": [{"from": "system", "value": "S"}, human, gpt]},
         {"conversations": [human, human]},
         {"conversations": [{"from": "bot", "value": "A"}]},
+        {"conversations": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "role keys"}]},
         {"conversations": [human], "response": "R"},
         {"conversations": None, "prompt": "P", "response": "R"},
     ]
@@ -317,3 +322,17 @@ def test_a_failure_while_writing_leaves_no_half_written_shard(tmp_path):
     assert not [n for n in names if ".tmp-" in n]
     for name in names:  # whatever was finished is whole
         assert pq.read_table(tmp_path / name).num_rows == 6
+
+
+def test_text_parts_are_joined_and_other_content_is_named(tmp_path):
+    parts = [{"type": "text", "text": "What is "}, {"type": "text", "text": "2 + 2?"}]
+    image = [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]
+    good = [{"messages": [{"role": "user", "content": parts}, {"role": "assistant", "content": "4"}]}] * 4
+    write_jsonl(tmp_path / "parts.jsonl", good)
+    out, result = mix(tmp_path, "o", "--general", tmp_path / "parts.jsonl", "--ratio", "0:1")
+    assert result.returncode == 0, result.stderr
+    assert read(out)[0]["messages"][0]["content"] == "What is 2 + 2?"
+    write_jsonl(tmp_path / "image.jsonl", [{"messages": [{"role": "user", "content": image}, good[0]["messages"][1]]}])
+    out, result = mix(tmp_path, "p", "--general", tmp_path / "image.jsonl", "--ratio", "0:1")
+    assert result.returncode == 2
+    assert "image.jsonl, row 1, field 'messages': message 1 (user) is not text but a list" in result.stderr

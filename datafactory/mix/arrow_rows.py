@@ -69,26 +69,29 @@ def _assistant_text(table: pa.Table) -> pa.Array:
 
 
 def _turns(table: pa.Table):
-    """(roles, contents, offsets, usable) of the `messages` or `conversations` lists; None for a list shape this
-    path does not read (the row path then takes the whole batch)."""
-    if "messages" in table.column_names:
-        name, role_key, content_key = "messages", "role", "content"
-        if "conversations" in table.column_names:
-            return None  # both present: the row path decides row by row
-    else:
-        name, role_key, content_key = "conversations", "from", "value"
-    column = table.column(name).combine_chunks()
+    """(roles, contents, offsets, usable) of the `messages` or `conversations` lists, whose turns may use
+    role/content or ShareGPT's from/value keys (rows.turn); None for a list shape this path does not read (the row
+    path then takes the whole batch)."""
+    if "messages" in table.column_names and "conversations" in table.column_names:
+        return None  # both present: the row path decides row by row
+    column = table.column("messages" if "messages" in table.column_names else "conversations").combine_chunks()
     if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
         return None
     item = column.type.value_type
-    if not pa.types.is_struct(item) or item.get_field_index(role_key) < 0 or item.get_field_index(content_key) < 0:
+    if not pa.types.is_struct(item):
         return None
     flat = column.flatten()
-    roles, contents = flat.field(role_key), flat.field(content_key)
-    if not (pa.types.is_string(roles.type) and pa.types.is_string(contents.type)):
+    keys = {name: flat.field(name) for name in ("role", "from", "content", "value") if item.get_field_index(name) >= 0}
+    if not all(pa.types.is_string(array.type) for array in keys.values()):
         return None
-    if name == "conversations":
-        roles = pc.fill_null(_map_roles(roles, SHAREGPT_ROLES), roles)
+    if "from" in keys:
+        keys["from"] = pc.fill_null(_map_roles(keys["from"], SHAREGPT_ROLES), keys["from"])
+    role_arrays = [keys[k] for k in ("role", "from") if k in keys]
+    content_arrays = [keys[k] for k in ("content", "value") if k in keys]
+    if not role_arrays or not content_arrays:
+        return None
+    roles = pc.coalesce(*role_arrays) if len(role_arrays) > 1 else role_arrays[0]
+    contents = pc.coalesce(*content_arrays) if len(content_arrays) > 1 else content_arrays[0]
     lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     usable = column.is_valid().to_numpy(zero_copy_only=False).copy()

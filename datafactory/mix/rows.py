@@ -45,18 +45,30 @@ def assistant_text(row: dict) -> str | None:
     return None
 
 
+def turn(message: dict) -> dict:
+    """One turn as {role, content}: OpenAI-style role/content or ShareGPT-style from/value keys (the first that is
+    set); content given as a list of text parts (OpenAI's `[{"type": "text", "text": …}]`) is joined."""
+    role = message.get("role")
+    if role is None and message.get("from") is not None:
+        role = SHAREGPT_ROLES.get(message["from"], message["from"])
+    content = message.get("content") if message.get("content") is not None else message.get("value")
+    if isinstance(content, list) and content and all(_text_part(part) for part in content):
+        content = "".join(part["text"] for part in content)
+    return {"role": role, "content": content}
+
+
+def _text_part(part) -> bool:
+    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+
+
 def conversation(row: dict, path, number: int) -> list[dict]:
     """The row as a list of {role, content}: prompt messages plus the assistant turn."""
     messages = row.get("messages")
     conversations = row.get("conversations")
     if isinstance(conversations, list) and not isinstance(messages, list):
-        messages = [
-            {"role": SHAREGPT_ROLES.get(m.get("from"), m.get("from")), "content": m.get("value")}
-            for m in conversations
-            if isinstance(m, dict)
-        ]
+        messages = conversations
     if isinstance(messages, list):
-        messages = [{"role": m.get("role"), "content": m.get("content")} for m in messages if isinstance(m, dict)]
+        messages = [turn(m) for m in messages if isinstance(m, dict)]
         if messages and messages[-1]["role"] == "assistant":
             return messages
         answer = assistant_text(row) or (row.get("completion") if isinstance(row.get("completion"), str) else None)
@@ -84,7 +96,11 @@ def validate(messages: list[dict], path, number: int) -> None:
     if not body:
         raise BadInput("no user/assistant turns", path, number, field)
     for position, message in enumerate(messages, start=1):
-        if not isinstance(message.get("content"), str) or not message["content"].strip():
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            kind = type(content).__name__
+            raise BadInput(f"message {position} ({message.get('role')}) is not text but a {kind}", path, number, field)
+        if content is None or not content.strip():
             raise BadInput(f"message {position} ({message.get('role')}) is empty", path, number, field)
     for position, message in enumerate(body):
         expected = "user" if position % 2 == 0 else "assistant"
