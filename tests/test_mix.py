@@ -260,10 +260,23 @@ def sharegpt_rows():
     ]
 
 
+def large_types(kind: pa.DataType) -> pa.DataType:
+    """The type polars writes: 64-bit offsets for every string and list."""
+    if pa.types.is_string(kind):
+        return pa.large_string()
+    if pa.types.is_list(kind):
+        return pa.large_list(large_types(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, large_types(f.type)) for f in kind])
+    return kind
+
+
 @pytest.mark.parametrize("shape", [hostile_rows, prompt_rows, sharegpt_rows])
 @pytest.mark.parametrize("sharegpt", [False, True], ids=["messages", "sharegpt"])
-def test_column_wise_conversion_equals_the_row_path(tmp_path, sharegpt, shape):
+@pytest.mark.parametrize("large", [False, True], ids=["string", "large_string"])
+def test_column_wise_conversion_equals_the_row_path(tmp_path, sharegpt, shape, large):
     from datafactory.errors import BadInput
+    from datafactory.mix.arrow_rows import convert
     from datafactory.mix.plan import Source
     from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
     from datafactory.mix.stage import convert_file
@@ -271,7 +284,10 @@ def test_column_wise_conversion_equals_the_row_path(tmp_path, sharegpt, shape):
     rows = shape() * 3
     keys = list(dict.fromkeys(k for row in rows for k in row))
     path = tmp_path / "mixed.parquet"
-    pq.write_table(pa.Table.from_pylist([{k: row.get(k) for k in keys} for row in rows]), path)
+    table = pa.Table.from_pylist([{k: row.get(k) for k in keys} for row in rows])
+    if large:
+        table = table.cast(pa.schema([pa.field(f.name, large_types(f.type)) for f in table.schema]))
+    pq.write_table(table, path)
     stored = pq.read_table(path).to_pylist()
     expected, errors = [], []
     for number, row in enumerate(stored, start=1):
@@ -286,6 +302,8 @@ def test_column_wise_conversion_equals_the_row_path(tmp_path, sharegpt, shape):
     tables = list(convert_file(path, source, sharegpt, quarantined))
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     assert pa.Table.from_pylist(expected, schema=schema).equals(pa.concat_tables(tables))
+    column_wise = convert(pq.read_table(path), "reasoning", "mixed", sharegpt)  # the fast path took part
+    assert column_wise is not None and column_wise[1].any()
     assert [json.loads(q)["error"] for q in quarantined] == errors
 
 

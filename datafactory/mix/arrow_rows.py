@@ -82,8 +82,9 @@ def _turns(table: pa.Table):
         return None
     flat = column.flatten()
     keys = {name: flat.field(name) for name in ("role", "from", "content", "value") if item.get_field_index(name) >= 0}
-    if not all(pa.types.is_string(array.type) for array in keys.values()):
+    if not all(pa.types.is_string(a.type) or pa.types.is_large_string(a.type) for a in keys.values()):
         return None
+    keys = {name: array.cast(pa.string()) for name, array in keys.items()}  # large_string (polars): offsets only
     if "from" in keys:
         keys["from"] = pc.fill_null(_map_roles(keys["from"], SHAREGPT_ROLES), keys["from"])
     role_arrays = [keys[k] for k in ("role", "from") if k in keys]
