@@ -1,11 +1,13 @@
-"""Memory settings of the process for stages that stream large Arrow batches (mix).
+"""Memory settings of the process for stages that stream large Arrow batches (dedupe, mix).
 
 Why: Arrow allocates through mimalloc, which backs large allocations with transparent huge pages. On virtual
 machines that hand idle memory back to the host (free page reporting), every fresh 2 MB page is faulted in from
 the host and zeroed, and a stage that converts and copies a gigabyte spends more time in those faults than in
 its work: `benchmarks/mix.py` measured 3.2-3.7 s of system time with huge pages and 0.9-1.1 s without (wall
-4.9-5.1 s vs 3.6-3.9 s, 2 cores). Ordinary 4 KB pages are taken from memory the guest already holds. Setting
-`MIMALLOC_ALLOW_THP` yourself (1 or 0) leaves the choice to you.
+4.9-5.1 s vs 3.6-3.9 s, 2 cores); `benchmarks/dedupe.py` ran 6-15% faster without. Ordinary 4 KB pages are
+taken from memory the guest already holds. Not for generation: torch may profit from huge pages, and filter
+(which may run a judge model) gained only 2-4%. Setting `MIMALLOC_ALLOW_THP` yourself (1 or 0) leaves the
+choice to you.
 """
 
 from __future__ import annotations

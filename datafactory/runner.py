@@ -124,6 +124,7 @@ class RecipeRun:
             self.say(f"filter {source['name']}: {counts['rows_in']} rows -> {counts['rows_kept']} kept")
 
     def _dedupe(self) -> None:
+        use_small_pages()  # as `datafactory dedupe` and `mix` do; generation and the judge are over by now
         for source in self.recipe.sources:
             folder = self.folder(source, "dedupe")
             if self._skip(folder, f"dedupe {source['name']}"):
@@ -152,7 +153,7 @@ class RecipeRun:
             overwrite=self.redo,
             **self._options("mix"),
         )
-        use_small_pages()  # as `datafactory mix` does; generation, which may prefer huge pages, is over by now
+        use_small_pages()
         counts = run_mix(config)["counts"]
         self.say(f"mix: {counts['rows_out']} rows in {folder}")
 

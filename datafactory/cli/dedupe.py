@@ -57,7 +57,9 @@ def dedupe(
 ) -> None:
     """Remove exact and near-duplicate rows and benchmark leaks; the first occurrence is kept."""
     from datafactory.dedupe.stage import DedupeConfig, run_dedupe
+    from datafactory.memory import use_small_pages
 
+    use_small_pages()
     config = DedupeConfig(
         inputs=inputs, out=out, on=on, exact=exact, near=near, threshold=threshold, num_perm=num_perm,
         shingle=shingle, decontaminate=decontaminate or [], decontaminate_field=decontaminate_field, ngram=ngram,
