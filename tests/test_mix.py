@@ -275,6 +275,8 @@ def large_types(kind: pa.DataType) -> pa.DataType:
 @pytest.mark.parametrize("sharegpt", [False, True], ids=["messages", "sharegpt"])
 @pytest.mark.parametrize("large", [False, True], ids=["string", "large_string"])
 def test_column_wise_conversion_equals_the_row_path(tmp_path, sharegpt, shape, large):
+    from concurrent.futures import ThreadPoolExecutor
+
     from datafactory.errors import BadInput
     from datafactory.mix.arrow_rows import convert
     from datafactory.mix.plan import Source
@@ -299,7 +301,8 @@ def test_column_wise_conversion_equals_the_row_path(tmp_path, sharegpt, shape, l
     source = Source(files=[path], category="reasoning", name="mixed", weight=1.0)
     source.on_bad_row = "skip"
     quarantined = []
-    tables = list(convert_file(path, source, sharegpt, quarantined))
+    with ThreadPoolExecutor(2) as pool:
+        tables = list(convert_file(path, source, sharegpt, quarantined, pool))
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     assert pa.Table.from_pylist(expected, schema=schema).equals(pa.concat_tables(tables))
     column_wise = convert(pq.read_table(path), "reasoning", "mixed", sharegpt)  # the fast path took part

@@ -36,6 +36,7 @@ from datafactory.progress import StageProgress
 from datafactory.scale.runtime import check_executor
 
 BATCH_BYTES = 64 << 20  # input rows converted at a time, at most about this much
+THREADS = max(1, os.cpu_count() or 1)  # conversions in flight: one per core
 
 
 @dataclass
@@ -91,13 +92,9 @@ def _row_path(records: list[dict], source: Source, path: Path, sharegpt: bool, b
     return converted
 
 
-def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str], executor=None) -> Iterator[pa.Table]:
-    """The SFT rows of one input file, batch by batch: column-wise where the shape allows, row by row otherwise.
-    `executor` runs the conversions (default: a thread pool of its own)."""
-    if executor is None:
-        with ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="mix-convert") as pool:
-            yield from convert_file(path, source, sharegpt, bad_rows, pool)
-        return
+def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str], executor) -> Iterator[pa.Table]:
+    """The SFT rows of one input file, batch by batch: column-wise where the shape allows (on `executor`), row by
+    row otherwise."""
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     batches = read_batches(path, chunk_rows=20_000, columns=list(COLUMNS), max_bytes=BATCH_BYTES)
     if batches is None:  # JSONL
@@ -128,12 +125,11 @@ def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str]
 def _converted(batches, source: Source, sharegpt: bool, executor):
     """(batch, column-wise conversion) in input order, converted on a thread per core (Arrow kernels release the
     GIL) or as Ray tasks (`--executor ray`); one batch per worker in flight, and one being read."""
-    threads = max(1, os.cpu_count() or 1)
     pending: deque = deque()
     for batch in (piece for whole in batches for piece in _slices(whole, BATCH_BYTES)):
         table = pa.Table.from_batches([batch])
         pending.append((table, executor.submit(convert, table, source.category, source.name, sharegpt)))
-        if len(pending) > threads:
+        if len(pending) > THREADS:
             table, future = pending.popleft()
             yield table, future.result()
     while pending:
@@ -152,7 +148,7 @@ def _slices(batch: pa.RecordBatch, limit: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(start, step)
 
 
-def spool_source(source: Source, spool: Spool, sharegpt: bool, bad_rows: list[str], executor=None) -> int:
+def spool_source(source: Source, spool: Spool, sharegpt: bool, bad_rows: list[str], executor) -> int:
     """Convert and validate every row of a source into the spool; return the number of good rows."""
     good = 0
     spool.new_source()
@@ -209,7 +205,7 @@ def _mix(
 
         executor = RayExecutor(config.ray_address)
     else:  # one pool for every file: its threads (and their allocator heaps) are reused, not started per file
-        executor = ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="mix-convert")
+        executor = ThreadPoolExecutor(THREADS, thread_name_prefix="mix-convert")
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     budget = parse_size(config.memory, "--memory") if config.memory else default_budget()
     spool = Spool(work / "spill.arrow", schema, budget)
@@ -229,7 +225,7 @@ def _mix(
 
 def _spool_and_write(
     config: MixConfig, outdir: OutputDir, sources: list[Source], spool: Spool, sharegpt: bool, executor
-) -> dict:
+) -> tuple[dict, dict[Path, str]]:
     """Convert every source into the spool, draw the rows, and write them as shuffled shards; return the counts
     and the shards' sha256."""
     reasoning_share, general_share = parse_ratio(config.ratio)
