@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 
 from datafactory import __version__
 from datafactory.errors import DataFactoryError
+from datafactory.memory import keep_freed_memory
 
 app = typer.Typer(
     name="datafactory",
@@ -38,12 +38,7 @@ def _register() -> None:
 
 
 def main() -> None:
-    # Arrow's allocator (mimalloc) returns freed memory to the OS after 10 ms and faults it in again on the next
-    # allocation. Stages allocate and free batches of tens of MB over and over, and on a VM those page faults
-    # cost more than the work (benchmarks/mix.py, 2 cores: 1.8 million page faults and 3.3-3.6 s of system time
-    # by default, 0.37 million and 0.9-1.1 s without). Freed memory is kept for reuse instead; a stage's peak is
-    # bounded by its design, and MIMALLOC_PURGE_DELAY set by the user wins.
-    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
+    keep_freed_memory()
     _register()
     try:
         app(standalone_mode=False)
