@@ -68,16 +68,22 @@ def check_sandbox(unsafe: bool) -> None:
         raise UsageError(f"the sandbox runs {SANDBOX_PYTHON}, which is missing: apt-get install python3")
 
 
-def _bwrap_command(program: Path, limits: Limits) -> list[str]:
-    return [
-        "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+# The whole environment a program sees (and bwrap itself, whose /proc entry would otherwise show the caller's).
+SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _bwrap_command(folder: Path, limits: Limits) -> list[str]:
+    """No /proc at all: nothing of bwrap's or the harness's memory and environment can be read through it."""
+    command = [
+        bwrap_path() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
-        "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp", "--dir", "/box", "--ro-bind", str(program), "/box/main.py",
-        "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", "/tmp",
-        "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-        SANDBOX_PYTHON, "-I", "/box/main.py",
+        "--symlink", "usr/bin", "/bin", "--dev", "/dev",
+        "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp", "--ro-bind", str(folder), "/box",
+        "--chdir", "/tmp", "--clearenv",
     ]  # fmt: skip
+    for name, value in SANDBOX_ENV.items():
+        command += ["--setenv", name, value]
+    return [*command, SANDBOX_PYTHON, "-I", "/box/main.py"]
 
 
 def _limit(limits: Limits, drop_uid: bool):
@@ -100,17 +106,20 @@ def _limit(limits: Limits, drop_uid: bool):
     return apply
 
 
-def run_python(source: str, stdin: str = "", limits: Limits = Limits(), unsafe: bool = False) -> RunResult:
-    """Run `source` with `stdin`; never raises for anything the program does."""
+def run_python(
+    source: str, stdin: str = "", limits: Limits = Limits(), unsafe: bool = False, files: dict[str, str] | None = None
+) -> RunResult:
+    """Run `source` as main.py with `stdin`, beside read-only `files` (name -> text); never raises for anything
+    the program does. The program gets SANDBOX_ENV and nothing else of the caller's environment."""
     folder = Path(tempfile.mkdtemp(prefix="df-sandbox-"))
     try:
         folder.chmod(0o755)
-        program = folder / "main.py"
-        program.write_text(source)
-        program.chmod(0o644)
-        command = [SANDBOX_PYTHON if Path(SANDBOX_PYTHON).exists() else sys.executable, "-I", str(program)]
+        for name, text in {"main.py": source, **(files or {})}.items():
+            (folder / name).write_text(text)
+            (folder / name).chmod(0o644)
+        command = [SANDBOX_PYTHON if Path(SANDBOX_PYTHON).exists() else sys.executable, "-I", str(folder / "main.py")]
         if not unsafe:
-            command = _bwrap_command(program, limits)
+            command = _bwrap_command(folder, limits)
         return _run(command, stdin, limits, _limit(limits, drop_uid=not unsafe))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -132,6 +141,7 @@ def _run(command: list[str], stdin: str, limits: Limits, preexec) -> RunResult:
         stderr=subprocess.PIPE,
         preexec_fn=preexec,
         close_fds=True,
+        env=SANDBOX_ENV,
     )
     threading.Thread(target=_feed, args=(process.stdin, stdin.encode()), daemon=True).start()
     chunks = {process.stdout.fileno(): [], process.stderr.fileno(): []}

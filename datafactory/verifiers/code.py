@@ -17,15 +17,19 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 import warnings
+from functools import lru_cache
+from pathlib import Path
 
 from datafactory.errors import UsageError
 from datafactory.sandbox import Limits, check_sandbox, run_python
 from datafactory.verifiers.base import Verdict, Verifier, failed, passed
+from datafactory.verifiers.harness import FAILED_MARKER, PASS_MARKER, TAMPERED_MARKER
 
 FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 CODE_LINE = re.compile(r"^(def |class |import |from \S+ import )", re.MULTILINE)
-FAILED_MARKER = "__DATAFACTORY_FAILED_TEST__"
+HARNESS = Path(__file__).with_name("harness.py")
 FORMATS = ("auto", "humaneval", "mbpp", "stdio")
 FLOAT_TOLERANCE = 1e-6
 
@@ -84,32 +88,45 @@ def same_output(got: str, expected: str) -> bool:
     return True
 
 
-def mbpp_program(code: str, row: dict) -> str:
-    imports = "\n".join(row.get("test_imports") or [])
-    tests = list(row.get("test_list") or [])
-    return f"""{imports}
-{code}
+def mbpp_job(code: str, row: dict) -> dict:
+    return {
+        "kind": "mbpp",
+        "setup": code,
+        "imports": "\n".join(row.get("test_imports") or []),
+        "tests": list(row.get("test_list") or []),
+    }
 
-import sys as __sys
-for __index, __test in enumerate({tests!r}):
-    try:
-        exec(__test, globals())
-    except BaseException as __error:
-        print("{FAILED_MARKER}", __index, type(__error).__name__, file=__sys.stderr)
-        raise
-"""
+
+def humaneval_job(code: str, row: dict) -> dict:
+    """`prompt` + program, then the tests' `check(entry_point)`; when prompt + program does not compile but the
+    program defines the entry point itself (a full function after a bare signature), the prompt's import lines
+    + program."""
+    prompt = row.get("prompt") or ""
+    setup = f"{prompt}\n{code}"
+    if f"def {row['entry_point']}(" in code and not _compiles(setup):
+        imports = "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
+        setup = f"{imports}\n{code}"
+    return {"kind": "humaneval", "setup": setup, "test": row["test"], "entry_point": row["entry_point"]}
 
 
 def humaneval_program(code: str, row: dict) -> str:
-    """`prompt` + program + tests; when that does not compile but the program defines the entry point itself
-    (a full function after a bare signature), the prompt's import lines + program + tests."""
-    tail = f"\n\n{row['test']}\n\ncheck({row['entry_point']})\n"
-    prompt = row.get("prompt") or ""
-    program = f"{prompt}\n{code}{tail}"
-    if f"def {row['entry_point']}(" in code and not _compiles(program):
-        imports = "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
-        program = f"{imports}\n{code}{tail}"
-    return program
+    """The plain program an unprotected runner would execute (benchmarks compare the harness against it)."""
+    job = humaneval_job(code, row)
+    return f"{job['setup']}\n\n{job['test']}\n\ncheck({job['entry_point']})\n"
+
+
+@lru_cache(maxsize=1)
+def harness_source() -> str:
+    return HARNESS.read_text()
+
+
+def run_tests(job: dict, limits: Limits, unsafe: bool):
+    """Run `job` under the harness. A pass needs this run's fresh token back on stdout: a program that ends
+    the process early, with any status, cannot produce it."""
+    token = secrets.token_hex(16)
+    result = run_python(harness_source(), token + "\n", limits, unsafe, files={"job.json": json.dumps(job)})
+    proven = result.stdout.rstrip().endswith(f"{PASS_MARKER} {token}")
+    return result, proven
 
 
 def _compiles(program: str) -> bool:
@@ -155,21 +172,26 @@ class CodeVerifier(Verifier):
             return failed("no_gold", detail="no tests in the row (test/entry_point, test_list, or tests)")
         if kind == "stdio":
             return self._stdio(code, row)
-        program = mbpp_program(code, row) if kind == "mbpp" else humaneval_program(code, row)
+        job = mbpp_job(code, row) if kind == "mbpp" else humaneval_job(code, row)
         try:
-            _compile(program)
+            _compile(job["setup"])
+            for test in job.get("tests", []) + [job.get("test", "")]:
+                _compile(test)
         except (SyntaxError, ValueError) as err:
             return failed("syntax_error", code, detail=f"{type(err).__name__}: {err}"[:300])
-        result = run_python(program, "", self.limits, self.unsafe)
-        if result.status == "ok":
+        result, proven = run_tests(job, self.limits, self.unsafe)
+        if result.status == "ok" and proven:
             return passed(code)
-        marker = re.search(rf"{FAILED_MARKER} (\d+) (\w+)", result.stderr)
-        if result.status == "runtime_error" and (marker is None or marker.group(2) == "AssertionError"):
-            index = f"test {marker.group(1)}: " if marker else ""
-            reason = "tests_failed" if marker or "AssertionError" in result.stderr else "runtime_error"
-            return failed(reason, code, detail=index + _excerpt(result.stderr))
-        index = f"test {marker.group(1)}: " if marker else ""
-        return failed(result.status, code, detail=index + _excerpt(result.stderr))
+        if result.status == "ok":
+            return failed("tests_not_run", code, detail="the program ended the process before its tests finished")
+        if TAMPERED_MARKER in result.stderr:
+            return failed("tampered", code, detail=_excerpt(result.stderr.split(TAMPERED_MARKER)[-1]))
+        marker = re.search(rf"{FAILED_MARKER} (\w+) (\w+)", result.stderr)
+        index = f"test {marker.group(1)}: " if marker and marker.group(1).isdigit() else ""
+        detail = index + (_excerpt(result.stderr) or f"exit status {result.returncode}")
+        if result.status == "runtime_error" and marker is not None and marker.group(2) == "AssertionError":
+            return failed("tests_failed", code, detail=detail)
+        return failed(result.status, code, detail=detail)
 
     def _stdio(self, code: str, row: dict) -> Verdict:
         try:

@@ -1,0 +1,234 @@
+"""A pass means the tests ran and passed; the sandbox shows a program no secret of the caller.
+
+Each hostile program below is what a policy under rejection sampling or RL may write to be counted as a pass
+without solving the task: it ends the process early through every door there is, forges the success line,
+hunts for the harness's token, or bends the tests' comparisons and modules. None may pass. Each has a
+correct twin that does pass, so a failure here is the hack being caught, not a broken harness.
+"""
+
+import os
+
+import pytest
+
+from datafactory.sandbox import Limits, bwrap_path, run_python
+from datafactory.verifiers.code import CodeVerifier
+from datafactory.verifiers.harness import PASS_MARKER
+
+pytestmark = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed (make test installs it)")
+
+HUMANEVAL = {
+    "prompt": "import math\n\ndef add(a, b):\n    '''Return a + b.'''\n",
+    "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert math.isclose(candidate(0.5, 0.25), 0.75)\n"
+    "    assert candidate(-1, 1) == 0\n",
+    "entry_point": "add",
+}
+MBPP = {
+    "test_imports": ["import math"],
+    "test_list": ["assert is_even(4)", "assert not is_even(3)", "assert math.isclose(half(3), 1.5)"],
+}
+WRONG = "def add(a, b):\n    return 0\n"
+WRONG_MBPP = "def is_even(n):\n    return False\n\ndef half(n):\n    return 0\n"
+FAKE_TOKEN = "0123456789abcdef0123456789abcdef"
+
+# name -> program prepended to a wrong solution (or replacing it); none of them may pass.
+EXITS = {
+    "sys_exit_at_import": "import sys\nsys.exit(0)\n",
+    "os_exit_at_import": "import os\nos._exit(0)\n",
+    "raise_systemexit_zero": "raise SystemExit(0)\n",
+    "exit_inside_function": "import os\ndef add(a, b):\n    os._exit(0)\n",
+    "sys_exit_inside_function": "import sys\ndef add(a, b):\n    sys.exit(0)\n",
+    "atexit_hook": "import atexit, os\natexit.register(lambda: os._exit(0))\n",
+    "excepthook": "import sys, os\nsys.excepthook = lambda *args: os._exit(0)\n",
+    "signal_handler": (
+        "import signal, os, time\nsignal.signal(signal.SIGALRM, lambda *a: os._exit(0))\n"
+        "signal.setitimer(signal.ITIMER_REAL, 0.05)\ndef add(a, b):\n    time.sleep(1)\n    return 0\n"
+    ),
+    "sigterm_handler_and_self_kill": (
+        "import signal, os\nsignal.signal(signal.SIGTERM, lambda *a: os._exit(0))\nos.kill(os.getpid(), signal.SIGTERM)\n"
+    ),
+    "thread_exits": (
+        "import threading, os, time\n"
+        "threading.Thread(target=lambda: (time.sleep(0.05), os._exit(0)), daemon=True).start()\n"
+        "def add(a, b):\n    time.sleep(1)\n    return 0\n"
+    ),
+    "child_process_prints_success": (
+        f"import subprocess\nsubprocess.run(['/usr/bin/python3', '-c', 'print(\"{PASS_MARKER} {FAKE_TOKEN}\")'])\n"
+    ),
+    "fork": "import os\nif os.fork():\n    os._exit(0)\n",
+    "kill_self": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+    "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\n",
+    "print_success_line": (
+        f"import os\nprint('All tests passed')\nprint('{PASS_MARKER} {FAKE_TOKEN}', flush=True)\nos._exit(0)\n"
+    ),
+    "exception_str_exits": (
+        "import os\nclass E(Exception):\n    def __str__(self):\n        os._exit(0)\ndef add(a, b):\n    raise E()\n"
+    ),
+    "close_stdout_then_exit": "import os\nos.close(1)\nos._exit(0)\n",
+}
+# Scans a chain of frames for the harness's token (a 32-hex-digit string among any frame's locals) and, when
+# found, forges the pass line. Without the harness's defences these hunts do pass (checked by hand).
+SCAN = """
+import os
+def forge(frame):
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, str) and len(value) == 32 and set(value) <= set('0123456789abcdef'):
+                print(PASS_MARKER, value, flush=True)
+                os._exit(0)
+        frame = frame.f_back
+"""
+TOKEN_HUNTS = {
+    "read_stdin": "import sys, os\ndata = sys.stdin.read()\nprint(f'{PASS_MARKER} ' + data.strip(), flush=True)\nos._exit(0)\n",
+    "getframe": SCAN + "import sys\ndef add(a, b):\n    forge(sys._getframe())\n",
+    "inspect_stack": SCAN + "import inspect\ndef add(a, b):\n    forge(inspect.currentframe())\n",
+    "traceback_frames": SCAN + "def add(a, b):\n    try:\n        raise ValueError\n"
+    "    except ValueError as e:\n        forge(e.__traceback__.tb_frame)\n",
+    "exc_info": SCAN + "import sys\ndef add(a, b):\n    try:\n        1 / 0\n    except ZeroDivisionError:\n"
+    "        forge(sys.exc_info()[2].tb_frame)\n",
+    "generator_frame": SCAN + "def add(a, b):\n    def g():\n        forge(gen.gi_frame)\n        yield\n"
+    "    gen = g()\n    next(gen)\n",
+    "coroutine_frame": SCAN + "def add(a, b):\n    async def c():\n        forge(co.cr_frame)\n    co = c()\n"
+    "    co.send(None)\n",
+    "settrace": SCAN + "import sys\ndef tracer(frame, event, arg):\n    forge(frame)\n    return tracer\n"
+    "sys.settrace(tracer)\n",
+    "setprofile": SCAN + "import sys\nsys.setprofile(lambda frame, event, arg: forge(frame))\n",
+    "gc_frames": SCAN + "import gc, types\ndef add(a, b):\n    for o in gc.get_objects():\n"
+    "        if isinstance(o, types.FrameType):\n            forge(o)\n",
+    "ctypes_frame": SCAN + "import ctypes\ndef add(a, b):\n    get = ctypes.pythonapi.PyEval_GetFrame\n"
+    "    get.restype = ctypes.py_object\n    forge(get())\n",
+    "proc_self_mem": "open('/proc/self/mem', 'rb')\n",
+    "proc_relative": "import os\nos.chdir('/')\nopen('proc/self/mem', 'rb')\n",
+    "dev_fd": "open('/dev/fd/0').read()\n",
+    "harness_module": (  # rebind the harness's own check of plain values, then cheat with an always-equal result
+        "import sys\nharness = sys.modules['__main__']\nharness._plain = lambda value, *rest: value\n"
+        "class Same:\n    def __eq__(self, other):\n        return True\n"
+        "def add(a, b):\n    return Same() if a == 2 else a + b\n"
+    ),
+    "reread_harness_file": "import os, runpy\nrunpy.run_path('/box/main.py', run_name='__main__')\n",
+}
+TAMPERING = {
+    "always_equal": "class Same:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+    "def add(a, b):\n    return Same() if a == 2 else a + b\n",
+    "always_equal_int_subclass": "class Same(int):\n    def __eq__(self, other):\n        return True\n"
+    "    __hash__ = int.__hash__\ndef add(a, b):\n    return Same(0) if a == 2 else a + b\n",
+    "patch_math_isclose": "import math\nmath.isclose = lambda *a, **k: True\ndef add(a, b):\n    return a + b if a > 0 and a == int(a) else 0\n",
+    "patch_builtins_exec": "import builtins\nbuiltins.exec = lambda *a, **k: None\n",
+    "patch_assertion_error": "import builtins\nbuiltins.AssertionError = KeyboardInterrupt\n",
+    "define_check": "def check(candidate):\n    pass\n",
+    "replace_code_of_functions": "def add(a, b):\n    return 0\nadd.__code__ = (lambda a, b: a + b).__code__\n",
+}
+MBPP_TAMPERING = {
+    "always_true": "class Yes:\n    def __bool__(self):\n        return True\n"
+    "def is_even(n):\n    return Yes()\ndef half(n):\n    return n / 2\n",
+    "not_always_false": "class No:\n    def __bool__(self):\n        return False\n"
+    "def is_even(n):\n    return No() if n % 2 else 1 == 2\ndef half(n):\n    return n / 2\n",
+}
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    return CodeVerifier({"test_timeout": 5})
+
+
+def fenced(code: str) -> str:
+    return f"```python\n{code}\n```"
+
+
+def test_correct_programs_pass_so_the_hacks_below_fail_for_a_reason(verifier):
+    assert verifier.verify(fenced("def add(a, b):\n    return a + b\n"), None, HUMANEVAL).ok
+    assert verifier.verify(
+        fenced("def is_even(n):\n    return n % 2 == 0\ndef half(n):\n    return n / 2\n"), None, MBPP
+    ).ok
+    assert not verifier.verify(fenced(WRONG), None, HUMANEVAL).ok
+    printed = verifier.verify(fenced("print('hello')\ndef add(a, b):\n    return a + b\n"), None, HUMANEVAL)
+    assert printed.ok  # output of its own does not hide the proof
+
+
+@pytest.mark.parametrize("name", sorted(EXITS))
+def test_no_way_out_of_the_process_counts_as_a_pass(verifier, name):
+    program = EXITS[name] + ("" if "def add" in EXITS[name] else WRONG)
+    result = verifier.verify(fenced(program), None, HUMANEVAL)
+    assert not result.ok, (name, result)
+    assert result.detail, name  # a failure always says why
+    mbpp = verifier.verify(fenced(EXITS[name].replace("def add(a, b)", "def is_even(n)") + WRONG_MBPP), None, MBPP)
+    assert not mbpp.ok, (name, mbpp)
+
+
+@pytest.mark.parametrize("name", sorted(TOKEN_HUNTS))
+def test_the_pass_token_cannot_be_found(verifier, name):
+    program = f"PASS_MARKER = {PASS_MARKER!r}\n" + TOKEN_HUNTS[name]
+    program += "" if "def add" in program else WRONG
+    result = verifier.verify(fenced(program), None, HUMANEVAL)
+    assert not result.ok, (name, result)
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERING))
+def test_tests_cannot_be_bent(verifier, name):
+    result = verifier.verify(fenced(TAMPERING[name] + ("" if "def add" in TAMPERING[name] else WRONG)), None, HUMANEVAL)
+    assert not result.ok, (name, result)
+
+
+@pytest.mark.parametrize("name", sorted(MBPP_TAMPERING))
+def test_truth_tests_cannot_be_bent(verifier, name):
+    result = verifier.verify(fenced(MBPP_TAMPERING[name]), None, MBPP)
+    assert not result.ok, (name, result)
+
+
+def test_reasons_name_what_happened(verifier):
+    early = verifier.verify(fenced("import os\nos._exit(0)\n" + WRONG), None, HUMANEVAL)
+    assert early.reason == "tests_not_run"
+    patched = verifier.verify(fenced(TAMPERING["patch_math_isclose"]), None, HUMANEVAL)
+    assert patched.reason == "tampered" and "math.isclose" in patched.detail
+    equal = verifier.verify(fenced(TAMPERING["always_equal"]), None, HUMANEVAL)
+    assert equal.reason == "tests_failed" and "Same" in equal.detail
+
+
+SECRET = "sk-datafactory-canary-7f3a"
+LEAK_PROBE = """
+import os, glob
+seen = repr(dict(os.environ))
+for path in ['/proc/self/environ', '/proc/1/environ', '/proc/1/cmdline'] + glob.glob('/proc/*/environ'):
+    try:
+        seen += open(path, 'rb').read().decode('utf-8', 'replace')
+    except OSError as err:
+        seen += f' [{path}: {type(err).__name__}]'
+print(seen)
+"""
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["sandbox", "unsafe-no-sandbox"])
+def test_programs_see_no_secret_of_the_callers_environment(monkeypatch, unsafe):
+    monkeypatch.setenv("DATAFACTORY_TEST_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    result = run_python(LEAK_PROBE, "", Limits(wall_seconds=5), unsafe=unsafe)
+    assert result.status == "ok", result.stderr
+    environment = result.stdout.split("}", 1)[0]
+    assert SECRET not in environment and "OPENAI_API_KEY" not in environment
+    assert "'PATH'" in environment and "'HOME'" in environment
+    if not unsafe:  # without the sandbox nothing hides the host's /proc; the option says so
+        assert SECRET not in result.stdout
+        assert "/proc/1/environ: FileNotFoundError" in result.stdout
+
+
+def test_the_whole_filter_keeps_no_hack(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.conftest import run_cli
+
+    programs = {**EXITS, **TAMPERING, "correct": "def add(a, b):\n    return a + b\n"}
+    rows = [
+        {"prompt_id": name, "sample_index": 0, "finish_reason": "stop", **HUMANEVAL,
+         "completion": f"<think>\nAdd them.\n</think>\n\n{fenced(code + ('' if 'def add' in code else WRONG))}"}
+        for name, code in programs.items()
+    ]  # fmt: skip
+    (tmp_path / "s").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "s" / "part-00000.parquet")
+    env = {"DATAFACTORY_TEST_API_KEY": SECRET}
+    result = run_cli(
+        "filter", tmp_path / "s", "-o", tmp_path / "o", "--verifier", "code", "--test-timeout", "5", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    kept = pq.read_table(tmp_path / "o" / "part-00000.parquet").column("prompt_id").to_pylist()
+    assert kept == ["correct"]
+    assert os.environ.get("DATAFACTORY_TEST_API_KEY") is None
