@@ -58,12 +58,25 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def vllm_server(tiny_model, tmp_path_factory):
     """A real OpenAI-compatible `vllm serve` (CPU) of the tiny model, once per test session."""
+    yield from serve(tiny_model, "tiny", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def vllm_reasoning_server(tmp_path_factory):
+    """`vllm serve` of the toy reasoner started as R1 users start it, with `--reasoning-parser deepseek_r1`: the
+    server returns the trace in `message.reasoning`, apart from `content`."""
+    from datafactory.engines.local_model import TOY_MODEL
+
+    yield from serve(TOY_MODEL, "toy", tmp_path_factory, "--reasoning-parser", "deepseek_r1")
+
+
+def serve(model: Path, name: str, tmp_path_factory, *extra: str):
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "vllm-serve.log"
     command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model),
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
         "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--max-model-len", "1024",
-        "--kv-cache-memory-bytes", str(1 << 30), "--served-model-name", "tiny",
+        "--kv-cache-memory-bytes", str(1 << 30), "--served-model-name", name, *extra,
     ]  # fmt: skip
     with open(log, "w") as handle:
         server = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)

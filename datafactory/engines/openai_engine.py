@@ -34,6 +34,24 @@ def normalise_base_url(url: str) -> str:
     return url + "/v1" if urlsplit(url).path in ("", "/") else url
 
 
+REASONING_FIELDS = ("reasoning_content", "reasoning")  # DeepSeek API, SGLang, older vLLM; vLLM >= 0.10
+
+
+def completion_text(message: dict) -> str:
+    """The completion as the model wrote it: servers started with a reasoning parser return the trace apart from
+    the answer, and dropping it would lose every reasoning trace. Rebuilt as R1 writes it,
+    `<think>\n{reasoning}\n</think>\n\n{content}`; when the model never closed its thinking (content is null),
+    the think block stays open, as in the raw text, so `truncated`/`bad_format` still see it."""
+    content = message.get("content")
+    reasoning = next((message[f] for f in REASONING_FIELDS if isinstance(message.get(f), str) and message[f]), None)
+    if reasoning is None:
+        return content or ""
+    reasoning = reasoning.strip("\n")
+    if content is None:
+        return f"<think>\n{reasoning}"
+    return f"<think>\n{reasoning}\n</think>\n\n{content.lstrip()}"
+
+
 class OpenAIEngine(Engine):
     name = "openai"
 
@@ -109,7 +127,7 @@ class OpenAIEngine(Engine):
             choice = data["choices"][0]
             usage = data.get("usage") or {}
             return Completion(
-                choice["message"].get("content") or "",
+                completion_text(choice["message"]),
                 choice.get("finish_reason") or "stop",
                 int(usage.get("prompt_tokens", 0)),
                 int(usage.get("completion_tokens", 0)),
