@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datafactory.dedupe.minhash import optimal_bands, shingles
+from datafactory.dedupe.minhash import candidate_bands, optimal_bands, shingles
 from datafactory.dedupe.text import words
 from datafactory.io.writer import sha256_file
 from tests.conftest import run_cli, write_jsonl
@@ -160,3 +160,37 @@ def test_on_completion_and_messages_and_bad_input(tmp_path):
 def test_band_choice_matches_the_threshold():
     assert optimal_bands(0.8, 128) in (8, 16)
     assert optimal_bands(0.5, 128) > optimal_bands(0.9, 128)
+    for threshold in (0.5, 0.7, 0.8, 0.9):  # a pair a little under the threshold is still a candidate
+        bands = candidate_bands(threshold, 128)
+        assert 1 - (1 - (threshold - 0.05) ** (128 // bands)) ** bands >= 0.99
+
+
+def test_short_texts_one_word_edits_are_found_and_decided_on_exact_jaccard(tmp_path):
+    """Math problems are 30-80 words: a one-word edit is a near-duplicate; pairs just under the threshold are not,
+    however their MinHash estimate falls (each pair decided on the exact Jaccard of its 3-word shingles)."""
+    rng = random.Random(5)
+    rows, edited, under, over = [], [], [], []
+    for i in range(300):
+        base = " ".join(rng.choices(VOCABULARY, k=rng.randint(40, 80)))
+        rows.append({"prompt_id": f"b{i}", "problem": base})
+        copy = edit(base, rng, 1)
+        rows.append({"prompt_id": f"e{i}", "problem": copy})
+        edited.append(f"e{i}")
+    for i in range(300):  # pairs whose exact Jaccard lies just under or just over 0.8
+        base = " ".join(rng.choices(VOCABULARY, k=rng.randint(40, 80)))
+        copy = edit(base, rng, rng.choice([1, 2, 3]))
+        similarity = jaccard(base, copy, 3)
+        if 0.72 <= similarity < 0.8 or 0.8 <= similarity <= 0.86:
+            rows += [{"prompt_id": f"c{i}", "problem": base}, {"prompt_id": f"d{i}", "problem": copy}]
+            (under if similarity < 0.8 else over).append(f"d{i}")
+    assert len(under) > 30 and len(over) > 30
+    write_jsonl(tmp_path / "short.jsonl", rows)
+    result = run_cli("dedupe", tmp_path / "short.jsonl", "-o", tmp_path / "out", "--no-exact")
+    assert result.returncode == 0, result.stderr
+    removed = {r["prompt_id"]: r for r in read(tmp_path / "out" / "removed")}
+    assert sum(pid in removed for pid in edited) / len(edited) >= 0.98
+    assert all(pid in removed for pid in over)
+    assert not any(pid in removed for pid in under)
+    assert set(removed) <= set(edited) | set(over)  # no distinct text removed
+    for pid, row in removed.items():
+        assert row["dedupe_similarity"] >= 0.8, (pid, row["dedupe_similarity"])

@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datafactory.dedupe.decontam import BenchmarkIndex
-from datafactory.dedupe.minhash import ExactIndex, NearDuplicateFinder, optimal_bands
+from datafactory.dedupe.minhash import ExactIndex, NearDuplicateFinder, candidate_bands
 from datafactory.dedupe.text import ON_CHOICES, normalise, row_id, text_of, words
 from datafactory.errors import UsageError
 from datafactory.io.outdir import OutputDir
-from datafactory.io.readers import expand_inputs, read_chunks
+from datafactory.io.readers import expand_inputs, read_batches, read_chunks
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
 from datafactory.scale.runtime import check_executor
@@ -55,7 +55,7 @@ class DedupeConfig:
     near: bool = True
     threshold: float = 0.8
     num_perm: int = 128
-    shingle: int = 5
+    shingle: int = 3
     decontaminate: list[str] = field(default_factory=list)
     decontaminate_field: str | None = None
     ngram: int = 8
@@ -128,7 +128,7 @@ def run_dedupe(config: DedupeConfig) -> dict:
         "per_input": {name: dict(c) for name, c in per_input.items()},
         "benchmark_items": benchmark.items if benchmark else 0,
     }
-    extra = {"lsh_bands": optimal_bands(config.threshold, config.num_perm) if config.near else None}
+    extra = {"lsh_bands": candidate_bands(config.threshold, config.num_perm) if config.near else None}
     return outdir.finish(arguments, files + (benchmark.sources if benchmark else []), counts, sub="removed", **extra)
 
 
@@ -161,7 +161,7 @@ def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex |
                 row += 1
             progress.advance(len(chunk.rows))
     if near is not None:
-        for duplicate, (match, similarity) in near.resolve().items():
+        for duplicate, (match, similarity) in near.resolve(lambda rows: texts_of_rows(files, config, rows)).items():
             removals[duplicate] = {
                 "dedupe_reason": "near_duplicate",
                 "dedupe_match": match,
@@ -169,6 +169,29 @@ def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex |
                 "dedupe_ngram": None,
             }
     return removals, row
+
+
+def texts_of_rows(files: list, config: DedupeConfig, wanted: set[int]) -> dict[int, str]:
+    """{row number: compared text} for the wanted rows, read again in the first pass's order (Parquet and HF
+    inputs decode only those rows into Python)."""
+    found: dict[int, str] = {}
+    row = 0
+    for path in files:
+        batches = read_batches(path, chunk_rows=5000, columns=TEXT_COLUMNS)
+        if batches is None:
+            for chunk in read_chunks(path, chunk_rows=5000, columns=TEXT_COLUMNS):
+                for offset, record in enumerate(chunk.rows):
+                    if row + offset in wanted:
+                        found[row + offset] = text_of(record, config.on, path, record["__row__"])
+                row += len(chunk.rows)
+            continue
+        first_row = row
+        for batch in batches:
+            offsets = [offset for offset in range(batch.num_rows) if row + offset in wanted]
+            for offset, record in zip(offsets, batch.take(pa.array(offsets, pa.int64())).to_pylist(), strict=True):
+                found[row + offset] = text_of(record, config.on, path, row + offset - first_row + 1)
+            row += batch.num_rows
+    return found
 
 
 def _chunks_with_hits(files: list, config: DedupeConfig, benchmark, executor):
