@@ -103,6 +103,8 @@ class MathVerifier(Verifier):
         if expected is None:
             return failed("no_gold")
         answer = final_answer(response, units=self.policy.units == "ignore")
+        if (answer is None or not answer.strip()) and self.policy.extract == "lenient":
+            answer = self.lenient_answer(response)
         if answer is None or not answer.strip():
             return failed("no_answer")
         key = (expected, answer)
@@ -111,9 +113,17 @@ class MathVerifier(Verifier):
                 self._verdicts.clear()
             self._verdicts[key] = self.equal(expected, answer)
         equal = self._verdicts[key]
+        if equal is None and self.policy.extract == "lenient":
+            equal = self._parsed_equal(expected, self._parsed(response))  # as math-verify reads the response
         if equal is None:
             return failed("undecided", answer, detail="the answer or the gold cannot be compared as math")
         return passed(answer) if equal else failed("wrong_answer", answer)
+
+    def lenient_answer(self, response: str) -> str | None:
+        """What math-verify takes from a response with no box and no answer phrase: its last LaTeX expression,
+        else its last plain expression (`--math-option extract=lenient`)."""
+        parsed = self._parsed(response)
+        return clean(parsed[1]) if len(parsed) >= 2 and isinstance(parsed[1], str) else None
 
     def equal(self, expected: str, answer: str) -> bool | None:
         """True/False, or None when only the problem statement could settle it."""
@@ -151,8 +161,11 @@ class MathVerifier(Verifier):
         return False if False in verdicts else (None if None in verdicts else True)
 
     def _sympy_equal(self, expected: str, answer: str) -> bool | None:
+        return self._parsed_equal(expected, self._parsed(f"\\boxed{{{answer}}}"))
+
+    def _parsed_equal(self, expected: str, answer_parsed: list) -> bool | None:
+        """math-verify's verdict on parsed answers, overruled where its rounding is too kind (math_compare.py)."""
         gold_parsed = self.parsed_gold(expected)
-        answer_parsed = self._parsed(f"\\boxed{{{answer}}}")
         if len(gold_parsed) < 2 or len(answer_parsed) < 2:  # [] or [text]: math-verify found no math
             return None
         timeout = PARSE_TIMEOUT if self.on_main_thread else None

@@ -19,10 +19,12 @@ THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 # Text allowed between boxes of one final-answer block: spacing, math delimiters, commas, "and"/"or", "x =".
 CONNECTIVE = re.compile(
     r"(?:\s|[$,;.&]|\\[()\[\]]|\\q?quad|\\\\|\\text\{\s*(?:and|or|,)?\s*\}|\band\b|\bor\b"
+    r"|\\text\{[^{}]{0,30}\b(?:and|or)\s*\}"
     r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*"
 )
 PROSE_LEAD = re.compile(
-    r"^\s*(?:\\(?:text|mathrm|textbf)\{)?\s*(?:[A-Za-z][\w']*\s+){2,12}(?:is|are|equals|was)\s*:?\s*\}?\s*(?=\S)"
+    r"^\s*(?:\\(?:text|mathrm|textbf)\{)?\s*(?:(?:[A-Za-z][\w']*|\$[^$]{1,30}\$)\s+){2,12}(?:is|are|equals|was)\s*:?"
+    r"\s*\}?\s*(?=\S)"
     r"|^\s*(?:final\s+)?answer\s*:\s*",
 )
 UNIT_TAIL = re.compile(r"^([-+]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))\s*(?:[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){0,2})\.?$")
@@ -45,6 +47,9 @@ def final_answer(response: str, units: bool = True) -> str | None:
     response = TEMPLATE_BOX.sub(lambda m: f"\\boxed{{{m.group(1)}}}", response)
     response = TEMPLATE_TOKEN.sub("", response)
     boxes = [(start, end, content) for start, end, content in boxed_spans(response) if _meaningful(content)]
+    phrases = list(ANSWER_PHRASE.finditer(response))
+    if phrases and (not boxes or phrases[-1].start() > boxes[-1][1]):  # "the final answer is" after every box
+        return clean(_phrase_answer(phrases[-1].group(1).splitlines()[0]), units) or None
     if boxes:
         block = [boxes[-1]]
         for box in reversed(boxes[:-1]):
@@ -53,10 +58,19 @@ def final_answer(response: str, units: bool = True) -> str | None:
             block.insert(0, box)
         contents = list(dict.fromkeys(clean(content, units) for _, _, content in block))
         return ", ".join(c for c in contents if c) or None
-    matches = ANSWER_PHRASE.findall(response)
-    if matches:
-        return clean(matches[-1].splitlines()[0], units) or None
     return None
+
+
+LEADING_MATH = re.compile(r"^\s*(?:\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\])", re.DOTALL)
+SENTENCE_END = re.compile(r"\.\s+(?=[A-Z])|\.\s*$")
+
+
+def _phrase_answer(text: str) -> str:
+    """What follows "the answer is": the math that opens it (`$14{,}916$. I hope it is correct.`), else its
+    first sentence."""
+    if match := LEADING_MATH.match(text):
+        return next(group for group in match.groups() if group is not None)
+    return SENTENCE_END.split(text, maxsplit=1)[0]
 
 
 def _meaningful(content: str) -> bool:
@@ -75,7 +89,8 @@ def clean(text: str, units: bool = True) -> str:
     text = ROOT.sub(_root, text)
     text = expand_shorthand(text)
     text = PROSE_LEAD.sub("", text)
-    text = text.replace("{,}", "").replace("\\!", "").replace("\\,", "").replace("\\ ", " ")
+    text = re.sub(r"(?<=\d)(?:\{,\}|,\\!)\s*(?=\d{3})", ",", text)  # 11,\! 111 and 14{,}916: thousands
+    text = re.sub(r"(?<!\\)\\[!, ]", lambda m: " " if m.group(0) == "\\ " else "", text.replace("{,}", ""))
     text = re.sub(r"\\[dt]frac", r"\\frac", text)
     text = text.strip().strip("$").rstrip(".").strip()
     if THOUSANDS.match(text):

@@ -26,12 +26,15 @@ class MathPolicy:
     lists: str = "unordered"  # bare comma lists (roots): unordered, or ordered; (tuples) are always ordered
     units: str = "ignore"  # ignore → "12 apples" ≡ 12; strict → words after a number make it a text answer
     intervals: str = "equivalent"  # equivalent → [1,2] ≡ 1 ≤ x ≤ 2 both ways; strict → as math-verify decides
+    extract: str = "strict"  # strict → no box and no answer phrase is no_answer (R1's format rule); lenient → the
+    # response's last LaTeX or plain expression, as math-verify takes it
 
     CHOICES = {
         "percent": ("number", "fraction", "either"),
         "lists": ("unordered", "ordered"),
         "units": ("ignore", "strict"),
         "intervals": ("equivalent", "strict"),
+        "extract": ("strict", "lenient"),
     }
 
     @classmethod
@@ -151,6 +154,9 @@ def _as_set(value):
         return value
     if isinstance(value, sympy.Eq) and isinstance(value.rhs, sympy.Set):
         return value.rhs
+    applied = value.atoms(sympy.core.function.AppliedUndef)
+    if len(applied) == 1:  # 0 < f(x) < 1: f(x) is the one variable
+        value = value.xreplace({applied.pop(): sympy.Dummy("v")})
     if _is_relation(value) and len(value.free_symbols) == 1 and not isinstance(value, sympy.Eq):
         try:
             return value.as_set()
