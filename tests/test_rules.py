@@ -6,7 +6,7 @@ from datafactory.errors import UsageError
 from datafactory.filtering.trace import boxed_contents, parse_trace
 from datafactory.rules import RuleConfig, resolve_rules
 from datafactory.rules.checks import RULES, loops_at_end
-from datafactory.rules.language import target_language_share
+from datafactory.rules.language import foreign_spans
 
 ENGLISH = (
     "First I add the two numbers to get seven. Then I multiply the result by two, which gives fourteen. "
@@ -71,8 +71,8 @@ def test_language_mixed_catches_chinese_and_french_inside_english():
     assert check("language_mixed", french) == "language_mixed"
     latex = f"<think>{ENGLISH} We have $\\frac{{a}}{{b}} = \\sin x$ and \\(y\\).</think> x"
     assert check("language_mixed", latex) is None
-    assert target_language_share("我们先把三和四相加得到七。然后乘以二。", "zh") == 1.0
-    assert target_language_share("1 + 2 = 3") is None
+    assert foreign_spans("我们先把三和四相加得到七。然后乘以二。", "zh") == []
+    assert foreign_spans("1 + 2 = 3") == []
 
 
 def test_long_paragraph_code_block_and_lengths():

@@ -10,7 +10,7 @@ import html
 import re
 from collections import Counter
 
-from datafactory.rules.language import SENTENCE, target_language_share
+from datafactory.rules.language import foreign_spans
 
 FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 MIN_REPEATED_LINE = 12
@@ -39,17 +39,8 @@ def _mark(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _mark_foreign(text: str, language: str) -> str:
-    """Each sentence with under half of its words in `language` (by script, then py3langid) is marked."""
-    spans, position = [], 0
-    for sentence in SENTENCE.split(text):
-        start = text.find(sentence, position)
-        if start < 0 or not sentence.strip():
-            continue
-        position = start + len(sentence)
-        share = target_language_share(sentence, language)
-        if share is not None and share < 0.5:
-            spans.append((start, position))
-    return _mark(text, spans)
+    """Each sentence or clause the language rule found in another language is marked."""
+    return _mark(text, foreign_spans(text, language))
 
 
 def _repeated_line(text: str) -> str | None:

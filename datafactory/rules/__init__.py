@@ -14,7 +14,7 @@ from datafactory.errors import UsageError
 @dataclass
 class RuleConfig:
     language: str = "en"
-    language_min_share: float = 0.98  # share of reasoning words in the target language
+    language_min_share: float = 0.98  # unused since language_mixed decides per sentence; kept so old recipes load
     long_paragraph_chars: int = 3000
     repetition_ngram: int = 8
     repetition_max_share: float = 0.35  # share of repeated word n-grams

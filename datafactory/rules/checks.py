@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import numpy as np
+
 from datafactory.filtering.trace import Trace, boxed_contents
 from datafactory.rules import RuleConfig
-from datafactory.rules.language import target_language_share
+from datafactory.rules.language import is_mixed
 
 
 def loops_at_end(text: str, repeats: int = 5, max_period: int = 200) -> bool:
@@ -21,6 +23,17 @@ def loops_at_end(text: str, repeats: int = 5, max_period: int = 200) -> bool:
         if tail[-span:] == tail[-period:] * repeats:
             return True
     return False
+
+
+def repeated_share(words: list[str], size: int) -> float:
+    """Share of the word n-grams that repeat an earlier one. Each n-gram is a polynomial hash of its words'
+    hashes (NumPy, wrapping at 2**64), so long traces cost a few array passes instead of a tuple per position."""
+    codes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+    count = len(words) - size + 1
+    grams = codes[:count].copy()
+    for offset in range(1, size):
+        grams = grams * np.uint64(0x100000001B3) + codes[offset : offset + count]
+    return 1 - len(np.unique(grams)) / count
 
 
 def truncated(trace: Trace, row: dict, config: RuleConfig, context: dict) -> str | None:
@@ -42,18 +55,15 @@ def repetition(trace: Trace, row: dict, config: RuleConfig, context: dict) -> st
         return "repetition"
     words = text.split()
     size = config.repetition_ngram
-    if len(words) >= 4 * size:
-        grams = [tuple(words[i : i + size]) for i in range(len(words) - size + 1)]
-        if 1 - len(set(grams)) / len(grams) > config.repetition_max_share:
-            return "repetition"
+    if len(words) >= 4 * size and repeated_share(words, size) > config.repetition_max_share:
+        return "repetition"
     if loops_at_end(text):
         return "repetition"
     return None
 
 
 def language_mixed(trace: Trace, row: dict, config: RuleConfig, context: dict) -> str | None:
-    share = target_language_share(trace.reasoning or trace.response, config.language)
-    return "language_mixed" if share is not None and share < config.language_min_share else None
+    return "language_mixed" if is_mixed(trace.reasoning or trace.response, config.language) else None
 
 
 def long_paragraph(trace: Trace, row: dict, config: RuleConfig, context: dict) -> str | None:
