@@ -1,7 +1,8 @@
 """Sandboxed code verification vs an unprotected runner, on HumanEval's canonical solutions.
 
-Both run the same 164 programs (prompt + canonical solution + tests + check) one after another: the sandbox
-through the code verifier (bubblewrap, dropped uid, limits), the baseline as a plain
+Both run the same 164 programs (prompt + canonical solution + tests + check) one after another, in three
+interleaved rounds (the best round of each counts): the sandbox through the code verifier (bubblewrap, dropped
+uid, limits, the test harness and its pass token), the baseline as a plain
 `subprocess.run([python, file], timeout=…)` with no isolation. Prints samples/s of both, the ratio (goal >= 0.5)
 and the sandbox start-up cost (an empty program, median of 20 runs).
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from datafactory.sandbox import SANDBOX_PYTHON, Limits, run_python
 from datafactory.verifiers.code import CodeVerifier, humaneval_program
 
+ROUNDS = 3
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "HumanEval.jsonl.gz"
 
 
@@ -32,20 +34,22 @@ def main() -> None:
     tasks = [json.loads(line) for line in gzip.decompress(SHARED.read_bytes()).splitlines()]
     verifier = CodeVerifier({"test_timeout": 10})
 
-    start = time.perf_counter()
-    passed = sum(verifier.verify(f"```python\n{t['prompt'] + t['canonical_solution']}\n```", None, t).ok for t in tasks)
-    sandboxed = time.perf_counter() - start
-
     folder = Path(tempfile.mkdtemp(prefix="df-plain-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    sandboxed = plain = float("inf")
+    for _ in range(ROUNDS):  # interleaved rounds, best of each: this machine's timings wander by 20%
+        start = time.perf_counter()
+        responses = [f"```python\n{t['prompt'] + t['canonical_solution']}\n```" for t in tasks]
+        passed = sum(verifier.verify(response, None, t).ok for response, t in zip(responses, tasks, strict=True))
+        sandboxed = min(sandboxed, time.perf_counter() - start)
 
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # inputs can be gigabytes
-    start = time.perf_counter()
-    plain_ok = 0
-    for index, task in enumerate(tasks):
-        path = folder / f"p{index}.py"
-        path.write_text(humaneval_program(task["prompt"] + task["canonical_solution"], task))
-        plain_ok += subprocess.run([SANDBOX_PYTHON, str(path)], capture_output=True, timeout=10).returncode == 0
-    plain = time.perf_counter() - start
+        start = time.perf_counter()
+        plain_ok = 0
+        for index, task in enumerate(tasks):
+            path = folder / f"p{index}.py"
+            path.write_text(humaneval_program(task["prompt"] + task["canonical_solution"], task))
+            plain_ok += subprocess.run([SANDBOX_PYTHON, str(path)], capture_output=True, timeout=10).returncode == 0
+        plain = min(plain, time.perf_counter() - start)
 
     startup = []
     for _ in range(20):

@@ -144,6 +144,19 @@ def test_correct_programs_pass_so_the_hacks_below_fail_for_a_reason(verifier):
     assert printed.ok  # output of its own does not hide the proof
 
 
+def test_standard_library_that_looks_at_frames_still_works(verifier):
+    """namedtuple, Enum, typing.NamedTuple and logging ask for their caller's frame; refused, they carry on."""
+    program = (
+        "import collections, enum, logging, typing\n"
+        "Pair = collections.namedtuple('Pair', 'a b')\nColour = enum.Enum('Colour', 'RED GREEN')\n"
+        "class Point(typing.NamedTuple):\n    x: int\n    y: int\n"
+        "logging.getLogger('solution').warning('adding %s', Colour.RED.name)\n"
+        "def add(a, b):\n    return sum(Pair(a, b)) + Point(0, 0).x\n"
+    )
+    result = verifier.verify(fenced(program), None, HUMANEVAL)
+    assert result.ok, result
+
+
 @pytest.mark.parametrize("name", sorted(EXITS))
 def test_no_way_out_of_the_process_counts_as_a_pass(verifier, name):
     program = EXITS[name] + ("" if "def add" in EXITS[name] else WRONG)
@@ -178,7 +191,10 @@ def test_reasons_name_what_happened(verifier):
     early = verifier.verify(fenced("import os\nos._exit(0)\n" + WRONG), None, HUMANEVAL)
     assert early.reason == "tests_not_run"
     patched = verifier.verify(fenced(TAMPERING["patch_math_isclose"]), None, HUMANEVAL)
-    assert patched.reason == "tampered" and "math.isclose" in patched.detail
+    assert patched.reason == "tests_failed"  # the tests used math as it was before the program ran
+    correct_but_patching = "import math\nmath.isclose = lambda *a, **k: True\ndef add(a, b):\n    return a + b\n"
+    tampered = verifier.verify(fenced(correct_but_patching), None, HUMANEVAL)
+    assert tampered.reason == "tampered" and "math.isclose" in tampered.detail
     equal = verifier.verify(fenced(TAMPERING["always_equal"]), None, HUMANEVAL)
     assert equal.reason == "tests_failed" and "Same" in equal.detail
 

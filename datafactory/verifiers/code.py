@@ -26,6 +26,7 @@ from datafactory.errors import UsageError
 from datafactory.sandbox import Limits, check_sandbox, run_python
 from datafactory.verifiers.base import Verdict, Verifier, failed, passed
 from datafactory.verifiers.harness import FAILED_MARKER, PASS_MARKER, TAMPERED_MARKER
+from datafactory.verifiers.plain_tests import imported_modules, rewrite
 
 FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 CODE_LINE = re.compile(r"^(def |class |import |from \S+ import )", re.MULTILINE)
@@ -97,6 +98,21 @@ def mbpp_job(code: str, row: dict) -> dict:
     }
 
 
+def job_files(job: dict) -> dict[str, str]:
+    """The files the harness reads (harness.py `_job`); tests rewritten to compare plain values only.
+    Raises SyntaxError/ValueError when the program or a test does not compile."""
+    _compile(job["setup"])
+    files = {"setup.py": job["setup"]}
+    if job["kind"] == "humaneval":
+        files["tests.py"] = rewrite(job["test"])
+    else:
+        files["imports.py"] = job["imports"]
+        files.update({f"test_{index}.py": rewrite(test) for index, test in enumerate(job["tests"])})
+    modules = sorted(set().union(*map(imported_modules, files.values())))  # the tests', and the program's
+    files["kind.txt"] = f"{job['kind']}\n{job.get('entry_point', '')}\n{' '.join(modules)}"
+    return files
+
+
 def humaneval_job(code: str, row: dict) -> dict:
     """`prompt` + program, then the tests' `check(entry_point)`; when prompt + program does not compile but the
     program defines the entry point itself (a full function after a bare signature), the prompt's import lines
@@ -120,11 +136,11 @@ def harness_source() -> str:
     return HARNESS.read_text()
 
 
-def run_tests(job: dict, limits: Limits, unsafe: bool):
-    """Run `job` under the harness. A pass needs this run's fresh token back on stdout: a program that ends
-    the process early, with any status, cannot produce it."""
+def run_tests(files: dict[str, str], limits: Limits, unsafe: bool):
+    """Run a job's files under the harness. A pass needs this run's fresh token back on stdout: a program that
+    ends the process early, with any status, cannot produce it."""
     token = secrets.token_hex(16)
-    result = run_python(harness_source(), token + "\n", limits, unsafe, files={"job.json": json.dumps(job)})
+    result = run_python(harness_source(), "", limits, unsafe, files=files, secret=token, site=False)
     proven = result.stdout.rstrip().endswith(f"{PASS_MARKER} {token}")
     return result, proven
 
@@ -174,12 +190,10 @@ class CodeVerifier(Verifier):
             return self._stdio(code, row)
         job = mbpp_job(code, row) if kind == "mbpp" else humaneval_job(code, row)
         try:
-            _compile(job["setup"])
-            for test in job.get("tests", []) + [job.get("test", "")]:
-                _compile(test)
+            files = job_files(job)
         except (SyntaxError, ValueError) as err:
             return failed("syntax_error", code, detail=f"{type(err).__name__}: {err}"[:300])
-        result, proven = run_tests(job, self.limits, self.unsafe)
+        result, proven = run_tests(files, self.limits, self.unsafe)
         if result.status == "ok" and proven:
             return passed(code)
         if result.status == "ok":

@@ -2,10 +2,11 @@
 
 Why a proof: a program under rejection sampling or RL can end its process with status 0 before any test runs
 (`sys.exit(0)` at import, `os._exit(0)` in the function, exit or exception hooks, signal handlers, threads), or
-print something that looks like success. So status 0 means nothing here. The verifier sends a fresh random token
-on stdin; this harness reads it before any program code runs and writes it to stdout only after the last test
+print something that looks like success. So status 0 means nothing here. The verifier hands over a fresh random
+token; this harness reads it before any program code runs and writes it to stdout only after the last test
 passed and nothing was tampered with, then ends the process itself. No token, no pass.
 
+(The token comes in a pipe that is read to its end and closed before the program runs.)
 What keeps the token out of the program's reach (each route has a test in tests/test_code_hacks.py):
 - it lives only in a local variable of `main`; every way to a frame (sys._getframe, tracebacks' tb_frame,
   generator and coroutine frames, tracing and profiling hooks) and every way to raw memory (gc's object lists,
@@ -19,12 +20,10 @@ What keeps the token out of the program's reach (each route has a test in tests/
 - the harness's own code uses a private copy of the builtins, compiles every test before the program runs, and
   the process may start no thread or child (RLIMIT_NPROC 0 for the sandbox's fresh uid), so nothing of the
   program runs beside the tests.
-Runs under the sandbox's own Python (standard library only); the job is job.json beside this file.
+Runs under the sandbox's own Python (standard library only); the job is a few files beside this one (`_job`).
 """
 
-import ast
 import builtins
-import json
 import os
 import resource
 import sys
@@ -35,10 +34,7 @@ __builtins__ = dict(vars(builtins))  # the harness's own builtins: what the prog
 PASS_MARKER = "__DATAFACTORY_PASSED__"
 FAILED_MARKER = "__DATAFACTORY_FAILED_TEST__"
 TAMPERED_MARKER = "__DATAFACTORY_TAMPERED__"
-PRELOADED = (
-    "math", "cmath", "re", "string", "collections", "itertools", "functools", "operator", "heapq", "bisect",
-    "fractions", "decimal", "statistics", "random", "typing", "json", "copy", "datetime", "os", "posixpath",
-)  # fmt: skip
+ALWAYS_WATCHED = ("os", "posixpath", "collections")  # loaded at start-up anyway
 FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_locals", "f_globals"})
 BLOCKED_EVENTS = frozenset({
     "sys._getframe", "sys._current_frames", "sys._current_exceptions", "sys.settrace", "sys.setprofile",
@@ -50,8 +46,10 @@ BLOCKED_IMPORTS = frozenset({"ctypes", "_ctypes", "cffi", "_testcapi", "_xxsubin
 BLOCKED_PATH_PARTS = frozenset({"proc", "fd", "mem", "environ"})
 
 
-class SandboxRefused(RuntimeError):
-    """An operation the harness forbids (it could reach the pass token or bypass the tests)."""
+class SandboxRefused(AttributeError, ValueError):
+    """An operation the harness forbids (it could reach the pass token or bypass the tests). An AttributeError and
+    a ValueError, as on Pythons without sys._getframe: the standard library then carries on without the frame
+    (collections.namedtuple, typing, enum, logging name their module or caller another way)."""
 
 
 def _audit(event, args, refused=SandboxRefused, fsdecode=os.fsdecode):
@@ -93,44 +91,6 @@ def _truth(value, truth_types):
     return value
 
 
-class _PlainOperands(ast.NodeTransformer):
-    """Wrap the operands of every comparison in `__df_plain__(...)` and the subject of every assert that is no
-    comparison in `__df_truth__(...)`."""
-
-    @staticmethod
-    def _wrap(node, helper="__df_plain__"):
-        return ast.copy_location(ast.Call(ast.Name(helper, ast.Load()), [node], []), node)
-
-    def visit_Compare(self, node):
-        self.generic_visit(node)
-        if all(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops):
-            return node
-        node.left = self._wrap(node.left)
-        node.comparators = [self._wrap(c) for c in node.comparators]
-        return node
-
-    def visit_Assert(self, node):
-        self.generic_visit(node)
-        node.test = self._subject(node.test)
-        return node
-
-    def _subject(self, node):
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            node.operand = self._subject(node.operand)
-            return node
-        if isinstance(node, ast.BoolOp):
-            node.values = [self._subject(v) for v in node.values]
-            return node
-        if isinstance(node, ast.Compare):
-            return node
-        return self._wrap(node, "__df_truth__")
-
-
-def _compile_test(source, name):
-    tree = _PlainOperands().visit(ast.parse(source, name))
-    return compile(ast.fix_missing_locations(tree), name, "exec")
-
-
 def _changed(before, modules):
     """The first attribute of a watched module that is no longer the object it was, or None."""
     for name, module in modules.items():
@@ -148,45 +108,70 @@ def _clone(module):
 
 
 def _read_token():
-    """All of stdin (the verifier closes it after the token), then stdin becomes /dev/null."""
+    """All of the pipe named by argv[1] (the verifier wrote the token and closed it), then the pipe is closed."""
+    descriptor = int(sys.argv[1])
     chunks = []
     while True:
-        chunk = os.read(0, 4096)
+        chunk = os.read(descriptor, 4096)
         if not chunk:
             break
         chunks.append(chunk)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+    os.close(descriptor)
     return b"".join(chunks).decode().strip()
+
+
+def _job():
+    """The job's files beside this one: kind.txt (kind, entry point, the standard modules the tests import),
+    setup.py, and the tests, already rewritten by the verifier so that comparisons take plain values (tests.py, or
+    imports.py and test_N.py)."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+
+    def read(name):
+        with open(os.path.join(folder, name)) as handle:
+            return handle.read()
+
+    kind, entry_point, modules = (read("kind.txt").split("\n") + ["", ""])[:3]
+    setup = compile(read("setup.py"), "solution.py", "exec")
+    if kind == "humaneval":
+        tests = [compile(read("tests.py"), "tests.py", "exec")]
+    else:
+        count = len([name for name in os.listdir(folder) if name.startswith("test_")])
+        tests = [compile(read("imports.py"), "imports.py", "exec")]
+        tests += [compile(read(f"test_{i}.py"), f"test_{i}.py", "exec") for i in range(count)]
+    return kind, entry_point, setup, tests, modules.split()
+
+
+def _add_site_packages():
+    """Started with -S (no site module, ~3 ms less): the system's package folders, as site would add them."""
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    for folder in (f"/usr/local/lib/{version}/dist-packages", "/usr/lib/python3/dist-packages",
+                   f"{sys.prefix}/lib/{version}/site-packages"):  # fmt: skip
+        if folder not in sys.path and os.path.isdir(folder):
+            sys.path.append(folder)
 
 
 def main():
     write, exit_now = os.write, os._exit
+    _add_site_packages()
     token = _read_token()
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "job.json")) as handle:
-        job = json.load(handle)
     try:
-        setup = compile(job["setup"], "solution.py", "exec")
-        if job["kind"] == "humaneval":
-            tests = [_compile_test(job["test"], "tests.py")]
-        else:
-            tests = [_compile_test(job.get("imports", ""), "imports.py")]
-            tests += [_compile_test(test, f"test_{index}.py") for index, test in enumerate(job["tests"])]
+        kind, entry_point, setup, tests, test_modules = _job()
     except (SyntaxError, ValueError) as error:
         write(2, f"{type(error).__name__}: {error}\n".encode())
         exit_now(1)
 
-    for name in PRELOADED:
-        __import__(name)
+    preloaded = list(ALWAYS_WATCHED)
+    for name in test_modules:  # the tests' imports, loaded and snapshotted before the program can touch them
+        try:
+            __import__(name)
+            preloaded.append(name)
+        except ImportError:
+            pass
     import collections
-    import decimal
-    import fractions
 
     plain_types = frozenset(
         {int, float, complex, bool, str, bytes, bytearray, type(None), list, tuple, dict, set, frozenset, range}
-        | {fractions.Fraction, decimal.Decimal, collections.OrderedDict, collections.defaultdict}
-        | {collections.Counter, collections.deque, type(Ellipsis)}
+        | {collections.OrderedDict, collections.defaultdict, collections.Counter, collections.deque, type(Ellipsis)}
     )
     containers = frozenset({list, tuple, set, frozenset, collections.deque})
     import re
@@ -195,7 +180,7 @@ def main():
     views = {type({}.keys()), type({}.values()), type({}.items())}
     truth_types = plain_types | iterators | views | {re.Match, types.GeneratorType, map, filter, zip, enumerate}
     truth_types |= {reversed, type(iter(range(0)))}
-    watched = {name: sys.modules[name] for name in PRELOADED}
+    watched = {name: sys.modules[name] for name in preloaded}
     watched["builtins"] = builtins
     before = {name: dict(vars(module)) for name, module in watched.items()}
     clones = {name: _clone(module) for name, module in watched.items()}
@@ -227,12 +212,15 @@ def main():
         exec(setup, program.__dict__)
         namespace = dict(program.__dict__)
         namespace["__builtins__"] = test_builtins
+        for name, value in namespace.items():  # modules the tests inherit from the program: as they were before it
+            if type(value) is types.ModuleType and value.__name__ in clones:
+                namespace[name] = clones[value.__name__]
         namespace["__df_plain__"] = plain
         namespace["__df_truth__"] = truth
-        if job["kind"] == "humaneval":
+        if kind == "humaneval":
             index = 0
             exec(tests[0], namespace)
-            namespace["check"](program.__dict__[job["entry_point"]])
+            namespace["check"](program.__dict__[entry_point])
         else:
             exec(tests[0], namespace)
             for index, test in enumerate(tests[1:]):  # noqa: B007 - the handler reports the index
