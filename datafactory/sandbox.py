@@ -120,7 +120,7 @@ def run_python(
     waiting, whole, in a pipe whose descriptor number is main.py's first argument (for the test harness's token:
     read at once, no round trip through a feeding thread). `site=False` starts Python without the site module
     (-S, ~3 ms less per run): main.py then adds the site-packages folders itself if it wants them."""
-    folder = Path(tempfile.mkdtemp(prefix="df-sandbox-"))
+    folder = Path(tempfile.mkdtemp(prefix="df-sandbox-", dir=_scratch()))
     reader = None
     try:
         folder.chmod(0o755)
@@ -141,6 +141,11 @@ def run_python(
         if reader is not None:
             os.close(reader)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _scratch() -> str | None:
+    """Where each run's files go: memory (/dev/shm) where it can be written, else the default temporary folder."""
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
 def _feed(pipe, data: bytes) -> None:

@@ -128,7 +128,7 @@ def test_missing_gold_column_is_exit_2_and_writes_nothing(tmp_path):
     rows = [{"prompt_id": "a", "completion": "<think>x</think> \\boxed{1}"}]
     write_jsonl(tmp_path / "s.jsonl", rows)
     result = run_cli("filter", tmp_path / "s.jsonl", "-o", tmp_path / "o")
-    assert result.returncode == 2 and "field 'answer'" in result.stderr and "--gold-field" in result.stderr
+    assert result.returncode == 2 and "the gold 'answer' (--gold-field)" in result.stderr
     assert not (tmp_path / "o").exists()
     result = run_cli("filter", tmp_path / "s.jsonl", "-o", tmp_path / "o", "--verifier", "nope")
     assert result.returncode == 2 and "unknown verifier" in result.stderr

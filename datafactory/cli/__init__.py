@@ -28,7 +28,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, metavar="", help="Print the version."
+    ),
 ) -> None:
     """Turn prompts into verified SFT data for reasoning models."""
 
@@ -37,11 +39,25 @@ def _register() -> None:
     from datafactory.cli import dedupe, filter, generate, mix, report, run, stats, toy  # noqa: F401  (each registers its command)
 
 
+def _click_error(err: BaseException) -> bool:
+    """Click's own exceptions, from click or from the copy typer bundles (typer._click), which are not related."""
+    return any(cls.__name__ == "ClickException" and cls.__module__.endswith(("click.exceptions", "_click.exceptions"))
+               for cls in type(err).__mro__)  # fmt: skip
+
+
+def usage_line(err: BaseException) -> str:
+    """A click usage error as one line, with click's suggestion and where to read more."""
+    message = " ".join(err.format_message().split())
+    context = getattr(err, "ctx", None)
+    command = context.command_path if context is not None else "datafactory"
+    return f"error: {message} (see '{command} --help')"
+
+
 def main() -> None:
     keep_freed_memory()
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except DataFactoryError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
@@ -51,11 +67,14 @@ def main() -> None:
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
-        sys.exit(1)
-    except Exception as err:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise
+        print("interrupted; re-run the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:
+        if not _click_error(err):
+            raise
+        print(usage_line(err), file=sys.stderr)
+        sys.exit(2 if err.exit_code in (1, 2) else err.exit_code)
+    if isinstance(code, int) and code:  # typer returns the status of an interrupt instead of raising it
+        if code == 130:
+            print("interrupted; re-run the same command to resume", file=sys.stderr)
+        sys.exit(code)

@@ -33,9 +33,11 @@ def dedupe(
     out: Annotated[str, typer.Option("-o", "--out", help="Output folder: survivors, and removed/.")],
     on: Annotated[str, typer.Option(help="Compare the prompt, the completion or the whole messages.")] = "prompt",
     exact: Annotated[
-        bool, typer.Option("--exact/--no-exact", help="Remove exact duplicates (NFKC, case, whitespace).")
+        bool, typer.Option("--exact/--no-exact", metavar="", help="Remove exact duplicates (NFKC, case, whitespace).")
     ] = True,
-    near: Annotated[bool, typer.Option("--near/--no-near", help="Remove near-duplicates (MinHash LSH).")] = True,
+    near: Annotated[
+        bool, typer.Option("--near/--no-near", metavar="", help="Remove near-duplicates (MinHash LSH).")
+    ] = True,
     threshold: Annotated[
         float, typer.Option(help="Jaccard similarity of word-shingle sets at or above which rows are near-duplicates.")
     ] = 0.8,

@@ -29,6 +29,10 @@ EXAMPLES = """
     datafactory filter samples/ -o kept/ --verifier none --rules truncated,repetition \\
         --rule-option long_paragraph_chars=5000 --min-pass-rate 0.1 --rl-prompts rl.jsonl
 
+    datafactory filter sharegpt_traces.jsonl -o kept/ --verifier math --gold-field solution --rules r1
+
+    datafactory filter traces.parquet -o kept/ --completion-field output --prompt-field instruction --verifier none
+
 Selected passes go to OUT/part-*.parquet; every other row, with its reasons, to OUT/rejected/.
 """
 
@@ -63,6 +67,19 @@ def filter_command(
         typer.Option(help="math, code (sandboxed tests), choice, exact, judge, none (rules only), or math,judge."),
     ] = "math",
     gold_field: Annotated[str, typer.Option(help="Column holding the gold answer.")] = "answer",
+    completion_field: Annotated[
+        str | None,
+        typer.Option(
+            help="Column holding the completion (default: completion, response, output, or the last "
+            "assistant turn of messages/conversations)."
+        ),
+    ] = None,
+    prompt_field: Annotated[
+        str | None, typer.Option(help="Column holding the prompt, hashed into ids when the input has no prompt_id.")
+    ] = None,
+    id_field: Annotated[
+        str | None, typer.Option(help="Column holding the prompt id (default: prompt_id, else a hash of the prompt).")
+    ] = None,
     rules: Annotated[
         str, typer.Option(help="Rule set (default, r1, none) or a comma list of rules and sets.")
     ] = "default",
@@ -91,7 +108,10 @@ def filter_command(
     test_timeout: Annotated[float, typer.Option(help="code verifier: wall-clock seconds per program run.")] = 10.0,
     memory_mb: Annotated[int, typer.Option(help="code verifier: address-space limit per program, in MB.")] = 1024,
     unsafe_no_sandbox: Annotated[
-        bool, typer.Option("--unsafe-no-sandbox", help="code verifier: run programs without bubblewrap (limits only).")
+        bool,
+        typer.Option(
+            "--unsafe-no-sandbox", metavar="", help="code verifier: run programs without bubblewrap (limits only)."
+        ),
     ] = False,
     math_option: Annotated[
         list[str] | None,
@@ -134,7 +154,8 @@ def filter_command(
         inputs=inputs, out=out, verifier=verifier, gold_field=gold_field, rules=rules, language=language,
         rule_options=rule_option or [], keep=keep, select=select, min_pass_rate=min_pass_rate,
         max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
-        rl_prompts=rl_prompts, overwrite=overwrite,
+        rl_prompts=rl_prompts, overwrite=overwrite, completion_field=completion_field, prompt_field=prompt_field,
+        id_field=id_field,
         verifier_options=_verifier_options(verifier, math_option or [], {"test_format": test_format,
             "test_timeout": test_timeout, "memory_mb": memory_mb, "unsafe_no_sandbox": unsafe_no_sandbox}),
         judge_model=judge_model, judge_engine=judge_engine, judge_base_url=judge_base_url,

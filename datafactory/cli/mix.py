@@ -40,7 +40,8 @@ def mix(
     shard_rows: Annotated[int | None, typer.Option(help="Rows per shard (default 10,000).")] = None,
     shard_bytes: Annotated[str | None, typer.Option(help="Largest shard size instead, e.g. 256MB.")] = None,
     replacement: Annotated[
-        bool, typer.Option("--replacement/--no-replacement", help="Upsample a category that has too few rows.")
+        bool,
+        typer.Option("--replacement/--no-replacement", metavar="", help="Upsample a category that has too few rows."),
     ] = False,
     format: Annotated[
         str, typer.Option(help="messages (role/content) or sharegpt (conversations with from/value).")

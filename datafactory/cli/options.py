@@ -12,4 +12,6 @@ Executor = Annotated[
 RayAddress = Annotated[
     str | None, typer.Option(help="--executor ray: cluster address, or `auto`; default: start a local Ray.")
 ]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace a finished output instead of refusing.")]
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite", metavar="", help="Replace a finished output instead of refusing.")
+]

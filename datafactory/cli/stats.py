@@ -22,7 +22,9 @@ EXAMPLES = """
 @app.command(epilog=EXAMPLES)
 def stats(
     path: Annotated[str, typer.Argument(help="A stage's output folder (or a shard file).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON instead of tables.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the numbers as JSON instead of tables.")
+    ] = False,
 ) -> None:
     """Show counts, finish reasons, verdicts and completion-length percentiles of a stage's output."""
     import json

@@ -44,7 +44,8 @@ def train(
     batch: Annotated[int, typer.Option(help="Sequences per step.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed of the data and the initialisation.")] = 0,
     evaluate: Annotated[
-        bool, typer.Option("--evaluate/--no-evaluate", help="Measure it with vLLM and write the model card.")
+        bool,
+        typer.Option("--evaluate/--no-evaluate", metavar="", help="Measure it with vLLM and write the model card."),
     ] = True,
 ) -> None:
     """Train a toy reasoner like the bundled one (about 11 minutes on 2 CPU cores)."""

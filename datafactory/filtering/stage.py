@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.filtering.evaluate import EvalSpec
+from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import STRATEGIES, PromptOutcome, RowSummary, select
 from datafactory.io.outdir import OutputDir
@@ -50,6 +51,7 @@ OWN_COLUMNS = {f.name for f in EVAL_FIELDS + WORK_FIELDS + FINAL_FIELDS}
 RESUME_KEYS = [
     "inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
     "judge_model", "judge_template", "judge_scope", "judge_threshold", "judge_max_tokens",
+    "completion_field", "prompt_field", "id_field",
 ]  # fmt: skip
 BATCH_ROWS = 64
 
@@ -73,6 +75,9 @@ class FilterConfig:
     shard_rows: int = 10_000
     rl_prompts: str | None = None
     verifier_options: dict = field(default_factory=dict)  # per verifier name: {"math": {...}, "code": {...}}
+    completion_field: str | None = None  # default: completion, response, output, or the last assistant turn
+    prompt_field: str | None = None  # hashed into prompt ids when the input has none
+    id_field: str | None = None  # default: prompt_id, else a hash of the prompt
     judge_model: str | None = None
     judge_engine: str = "vllm"
     judge_base_url: str | None = None
@@ -142,16 +147,9 @@ def file_schema(path: Path) -> pa.Schema:
     return stored_row_schema(path, drop=OWN_COLUMNS)
 
 
-def check_columns(path: Path, schema: pa.Schema, config: FilterConfig) -> None:
-    for name in ("prompt_id", "completion"):
-        if name not in schema.names:
-            raise BadInput(f"column '{name}' is missing (filter reads generate's samples)", path, field=name)
-    if _needs_gold(config) and config.gold_field not in schema.names:
-        raise BadInput(
-            f"gold column is missing (set it with --gold-field; columns: {', '.join(schema.names)})",
-            path,
-            field=config.gold_field,
-        )
+def input_shape(path: Path, schema: pa.Schema, config: FilterConfig) -> InputShape:
+    gold = config.gold_field if _needs_gold(config) else None
+    return plan_input(path, schema, config.completion_field, config.prompt_field, config.id_field, gold)
 
 
 def _needs_gold(config: FilterConfig) -> bool:
@@ -173,12 +171,13 @@ def _task(row: dict, gold_field: str, extra: tuple[str, ...] = ()) -> dict:
     }
 
 
-def _batches(path: Path, gold_field: str, pending: deque, extra: tuple[str, ...] = ()):
+def _batches(path: Path, shape: InputShape, gold_field: str, pending: deque, extra: tuple[str, ...] = ()):
     """Tasks in batches of consecutive rows of one prompt (a worker parses their gold once), at most BATCH_ROWS.
     The rows themselves wait in `pending`, in order, until their results come back."""
     for chunk in read_chunks(path, chunk_rows=2000):
         batch: list[dict] = []
         for row in chunk.rows:
+            row = shape.apply(row, path, row["__row__"])
             if not isinstance(row.get("completion") or "", str):
                 raise BadInput("expected a string", path, row["__row__"], "completion")
             if batch and (len(batch) >= BATCH_ROWS or batch[-1]["prompt_id"] != row.get("prompt_id")):
@@ -200,7 +199,14 @@ def _storable(row: dict, text_columns: list[str]) -> dict:
 
 
 def evaluate_file(
-    index: int, path: Path, schema: pa.Schema, work: Path, pool: WorkerPool, config: FilterConfig, progress
+    index: int,
+    path: Path,
+    schema: pa.Schema,
+    shape: InputShape,
+    work: Path,
+    pool: WorkerPool,
+    config: FilterConfig,
+    progress,
 ) -> Path:
     """Evaluate one input file into `work/eval-NNNNN.parquet` (atomically); skip it if already there.
 
@@ -216,7 +222,8 @@ def evaluate_file(
     text_columns = [f.name for f in schema if pa.types.is_string(f.type)]
     with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
         extra = verifier_class(config.worker_verifier).row_fields
-        for results in pool.map(_batches(path, config.gold_field, pending, extra), progress.advance):
+        batches = _batches(path, shape, config.gold_field, pending, extra)
+        for results in pool.map(batches, progress.advance):
             done.extend({**_storable(pending.popleft(), text_columns), **result} for result in results)
             if len(done) >= 2000:
                 writer.write_table(pa.Table.from_pylist(done, schema=out_schema))
@@ -273,9 +280,9 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     config.validate()
     spec = config.spec()
     files = expand_inputs(config.inputs)
-    schemas = [file_schema(path) for path in files]
-    for path, schema in zip(files, schemas, strict=True):
-        check_columns(path, schema, config)
+    stored = [file_schema(path) for path in files]
+    shapes = [input_shape(path, schema, config) for path, schema in zip(files, stored, strict=True)]
+    schemas = [pa.schema(list(s) + shape.added_fields(s)) for s, shape in zip(stored, shapes, strict=True)]
     try:
         unified = pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
@@ -295,8 +302,8 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
         _pool(config, spec) as pool,
     ):
         evaluated = [
-            evaluate_file(i, p, s, work, pool, config, progress)
-            for i, (p, s) in enumerate(zip(files, schemas, strict=True))
+            evaluate_file(i, p, s, shape, work, pool, config, progress)
+            for i, (p, s, shape) in enumerate(zip(files, schemas, shapes, strict=True))
         ]
         timeouts, crashes = pool.timeouts, pool.crashes
     judge_requests = _judge(config, evaluated, config.gold_field in unified.names, judge_engine)

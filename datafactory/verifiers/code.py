@@ -18,6 +18,7 @@ import json
 import math
 import re
 import secrets
+import textwrap
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -114,14 +115,16 @@ def job_files(job: dict) -> dict[str, str]:
 
 
 def humaneval_job(code: str, row: dict) -> dict:
-    """`prompt` + program, then the tests' `check(entry_point)`; when prompt + program does not compile but the
-    program defines the entry point itself (a full function after a bare signature), the prompt's import lines
-    + program."""
+    """`prompt` + program, then the tests' `check(entry_point)`. The program may continue the prompt (the function
+    body, as the human-eval harness expects; indented by us when it came unindented) or define the entry point
+    itself (when prompt + program does not compile: the prompt's import lines + program)."""
     prompt = row.get("prompt") or ""
     setup = f"{prompt}\n{code}"
     if f"def {row['entry_point']}(" in code and not _compiles(setup):
         imports = "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
         setup = f"{imports}\n{code}"
+    elif not _compiles(setup) and _compiles(indented := f"{prompt}\n{textwrap.indent(code, '    ')}"):
+        setup = indented
     return {"kind": "humaneval", "setup": setup, "test": row["test"], "entry_point": row["entry_point"]}
 
 
@@ -180,10 +183,12 @@ class CodeVerifier(Verifier):
         )
 
     def verify(self, response: str, gold, row: dict) -> Verdict:
-        code = extract_code(response)
-        if code is None or not code.strip():
-            return failed("no_code")
         kind = detect_format(row, self.format)
+        code = extract_code(response)
+        if code is None and kind == "humaneval" and response.strip():
+            code = response  # the human-eval format: the completion continues the prompt (the function body)
+        if code is None or not code.strip():
+            return failed("no_code", detail="no fenced code block, and no line starting with def, class or import")
         if kind is None:
             return failed("no_gold", detail="no tests in the row (test/entry_point, test_list, or tests)")
         if kind == "stdio":

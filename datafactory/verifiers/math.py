@@ -101,12 +101,14 @@ class MathVerifier(Verifier):
     def verify(self, response: str, gold, row: dict) -> Verdict:
         expected = normalise_gold(gold)
         if expected is None:
-            return failed("no_gold")
+            return failed("no_gold", detail="the row's gold (--gold-field) is empty")
         answer = final_answer(response, units=self.policy.units == "ignore")
         if (answer is None or not answer.strip()) and self.policy.extract == "lenient":
             answer = self.lenient_answer(response)
         if answer is None or not answer.strip():
-            return failed("no_answer")
+            return failed(
+                "no_answer", detail="no \\boxed{} and no 'the answer is' (--math-option extract=lenient reads more)"
+            )
         key = (expected, answer)
         if key not in self._verdicts:  # a prompt's samples often repeat an answer: decide it once
             if len(self._verdicts) > CACHE_SIZE:
@@ -117,7 +119,7 @@ class MathVerifier(Verifier):
             equal = self._parsed_equal(expected, self._parsed(response))  # as math-verify reads the response
         if equal is None:
             return failed("undecided", answer, detail="the answer or the gold cannot be compared as math")
-        return passed(answer) if equal else failed("wrong_answer", answer)
+        return passed(answer) if equal else failed("wrong_answer", answer, f"{answer} vs gold {expected}"[:300])
 
     def lenient_answer(self, response: str) -> str | None:
         """What math-verify takes from a response with no box and no answer phrase: its last LaTeX expression,

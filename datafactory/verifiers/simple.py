@@ -45,8 +45,8 @@ class ChoiceVerifier(Verifier):
             return failed("no_gold", detail=f"gold {gold!r} is not a letter A-J")
         chosen = extract_choice(response)
         if chosen is None:
-            return failed("no_answer")
-        return passed(chosen) if chosen == expected else failed("wrong_answer", chosen)
+            return failed("no_answer", detail="no choice letter found (\\boxed{B}, 'the answer is (B)', 'Answer: B')")
+        return passed(chosen) if chosen == expected else failed("wrong_answer", chosen, f"{chosen} vs gold {expected}")
 
 
 def normalise_text(text: str) -> str:
@@ -66,13 +66,17 @@ class ExactVerifier(Verifier):
         answer = last_boxed(response)
         answer = response if answer is None else answer
         if not answer.strip():
-            return failed("no_answer")
+            return failed("no_answer", detail="the response is empty")
         golds = gold if isinstance(gold, list) else [gold]
         expected = {normalise_text(g) for g in golds if g is not None}
         if not expected:
-            return failed("no_gold")
+            return failed("no_gold", detail="the row's gold (--gold-field) is empty")
         got = normalise_text(answer)
-        return passed(got) if got in expected else failed("wrong_answer", got)
+        return (
+            passed(got)
+            if got in expected
+            else failed("wrong_answer", got, f"{got!r} vs gold {sorted(expected)!r}"[:300])
+        )
 
 
 class NoVerifier(Verifier):
