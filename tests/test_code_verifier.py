@@ -198,3 +198,20 @@ def test_missing_bwrap_is_exit_2_with_the_install_hint(tmp_path):
         "filter", tmp_path / "s.jsonl", "-o", tmp_path / "u", "--verifier", "code", "--unsafe-no-sandbox", env=env
     )
     assert unsafe.returncode == 0 and "WITHOUT isolation" in unsafe.stderr
+
+
+def test_humaneval_completions_that_continue_the_prompt(verifier, shared_data):
+    """The human-eval format: the completion is the function body, with or without a fence or indentation."""
+    tasks = [
+        json.loads(line) for line in gzip.decompress((shared_data / "HumanEval.jsonl.gz").read_bytes()).splitlines()
+    ][:20]
+    for task in tasks:
+        body = task["canonical_solution"]
+        assert verifier.verify(body, None, task).ok, task["task_id"]  # the bare body, as the harness expects
+        assert verifier.verify(fenced(body), None, task).ok, task["task_id"]
+    task = next(t for t in tasks if t["canonical_solution"].count("\n") == 1)
+    unindented = task["canonical_solution"].strip()
+    assert verifier.verify(fenced(unindented), None, task).ok
+    wrong = verifier.verify("    return None\n", None, task)
+    assert not wrong.ok and wrong.detail
+    assert verifier.verify("I cannot solve this.", None, task).detail  # a failure always says why
