@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from datafactory.engine_logs import engine_output, say
 from datafactory.engines.base import Engine, EngineOptions, Request, Sampling, engine_class
 from datafactory.engines.local_model import resolve_model
 from datafactory.errors import DataFactoryError, UsageError
@@ -65,6 +66,7 @@ class GenerateConfig:
     executor: str = "local"
     ray_address: str | None = None
     replicas: int = 1
+    verbose: bool = False  # the engine's own output on the terminal instead of OUT/engine.log
 
     def sampling(self) -> Sampling:
         return Sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.seed)
@@ -188,65 +190,97 @@ def sample_rows(
     ]
 
 
+def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, outdir: OutputDir) -> tuple[int, int]:
+    """Send the prompts not yet done to the engine chunk by chunk; shards as prompts finish. (samples, tokens)"""
+    sampling = config.sampling()
+    schema = samples_schema(scan.passthrough)
+    writer = ShardWriter(outdir.path, schema, config.shard_rows, _next_shard_index(outdir))
+    chunk_size = config.chunk_prompts or max(1, config.shard_rows // config.n)
+    pending = (p for p in iter_prompts(files, config, _builder(config)) if p.prompt_id not in done)
+    started = time.monotonic()
+    written = tokens = 0
+    with StageProgress("generate", todo, unit="prompts") as progress:
+        finished = [0]
+
+        def one_prompt_done() -> None:  # the engine's own signal, per finished request
+            finished[0] += 1
+            progress.advance(1)
+
+        engine.on_prompt_done = one_prompt_done
+        while chunk := list(islice(pending, chunk_size)):
+            finished[0] = 0
+            seeds = [derive_seed(config.seed, p.prompt_id) for p in chunk]
+            requests = [Request(p.messages, config.n, s) for p, s in zip(chunk, seeds, strict=True)]
+            results = engine.generate(requests, sampling)
+            for prompt, completions, seed in zip(chunk, results, seeds, strict=True):
+                rows = sample_rows(prompt, completions, engine, sampling.to_dict(), scan.passthrough, seed)
+                writer.add_group(rows)
+                written += len(rows)
+                tokens += sum(c.completion_tokens for c in completions)
+            rate = tokens / max(1e-9, time.monotonic() - started)
+            progress.advance(max(0, len(chunk) - finished[0]), samples=str(written), tok_s=f"{rate:,.0f}")
+        engine.on_prompt_done = None
+    writer.close()
+    return written, tokens
+
+
 def _arguments(config: GenerateConfig) -> dict:
     arguments = asdict(config)
     arguments["inputs"] = [str(p) for p in config.inputs]
     return arguments
 
 
-def start_engine(config: GenerateConfig) -> Engine:
-    """The configured engine, or `--replicas` of it on Ray (`--executor ray`)."""
+def start_engine(config: GenerateConfig, log: Path | None = None) -> Engine:
+    """The configured engine, or `--replicas` of it on Ray (`--executor ray`), saying what it starts and when it
+    is ready (its own output goes to `log` when given)."""
+    where = f" (its output: {log})" if log else ""
+    say(f"starting {config.engine} for {config.model}{where} ...")
+    started = time.monotonic()
     if config.executor == "ray":
         from datafactory.scale.ray_generate import RayReplicaEngine
 
-        return RayReplicaEngine(
+        engine = RayReplicaEngine(
             config.engine, config.engine_options(), config.seed, config.replicas, config.ray_address
         )
-    return engine_class(config.engine)(config.engine_options(), seed=config.seed)
+    else:
+        engine = engine_class(config.engine)(config.engine_options(), seed=config.seed)
+    say(f"{config.engine} ready on {engine.describe()} in {time.monotonic() - started:.0f} s")
+    return engine
 
 
-def run_generate(config: GenerateConfig, engine: Engine | None = None) -> dict:
-    """Run the stage and return its manifest. A started `engine` may be passed in (and is then left open)."""
+def check_generate(config: GenerateConfig) -> tuple[list[Path], PromptScan]:
+    """Everything that can fail before an engine starts: options, inputs, every row, the engine and model names."""
     config.validate()
     files = expand_inputs(config.inputs)
     engine_class(config.engine)  # an unknown engine fails before any work
     if config.engine in LOCAL_ENGINES:
         resolve_model(config.model)
-    scan = scan_prompts(files, config)
+    return files, scan_prompts(files, config)
+
+
+def run_generate(
+    config: GenerateConfig, engine: Engine | None = None, checked: tuple[list[Path], PromptScan] | None = None
+) -> dict:
+    """Run the stage and return its manifest. A started `engine` may be passed in (and is then left open), with
+    the `check_generate` result it was started after."""
+    files, scan = checked or check_generate(config)
     outdir = OutputDir(config.out, "generate")
     arguments = _arguments(config)
     outdir.check(arguments, config.overwrite, files, RESUME_KEYS)
     done = set() if config.overwrite else finished_prompts(outdir, config.n)
     todo = scan.prompts - len(done)
-    sampling = config.sampling()
     written = tokens = 0
     owned = engine is None and todo > 0
-    if owned:
-        engine = start_engine(config)
-    outdir.prepare(arguments)
-    if todo > 0:
-        schema = samples_schema(scan.passthrough)
-        writer = ShardWriter(outdir.path, schema, config.shard_rows, _next_shard_index(outdir))
-        chunk_size = config.chunk_prompts or max(1, config.shard_rows // config.n)
-        pending = (p for p in iter_prompts(files, config, _builder(config)) if p.prompt_id not in done)
-        started = time.monotonic()
-        try:
-            with StageProgress("generate", todo, unit="prompts") as progress:
-                while chunk := list(islice(pending, chunk_size)):
-                    seeds = [derive_seed(config.seed, p.prompt_id) for p in chunk]
-                    requests = [Request(p.messages, config.n, s) for p, s in zip(chunk, seeds, strict=True)]
-                    results = engine.generate(requests, sampling)
-                    for prompt, completions, seed in zip(chunk, results, seeds, strict=True):
-                        rows = sample_rows(prompt, completions, engine, sampling.to_dict(), scan.passthrough, seed)
-                        writer.add_group(rows)
-                        written += len(rows)
-                        tokens += sum(c.completion_tokens for c in completions)
-                    rate = tokens / max(1e-9, time.monotonic() - started)
-                    progress.advance(len(chunk), samples=str(written), tok_s=f"{rate:,.0f}")
-            writer.close()
-        finally:
-            if owned:
-                engine.close()
+    with engine_output(config.out if owned else None, config.verbose) as log:
+        if owned:
+            engine = start_engine(config, log)
+        outdir.prepare(arguments)
+        if todo > 0:
+            try:
+                written, tokens = _sample_all(config, files, scan, done, todo, engine, outdir)
+            finally:
+                if owned:
+                    engine.close()
     total_rows = sum(pq.ParquetFile(s).metadata.num_rows for s in outdir.shards())
     counts = {
         "rows_in": scan.rows,

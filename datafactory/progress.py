@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from datafactory.engine_logs import TERMINAL
 
 
 class StageProgress:
@@ -16,7 +17,7 @@ class StageProgress:
         self.description, self.total, self.unit, self.interval = description, total, unit, interval
         self.done = 0
         self.extra: dict[str, str] = {}
-        self.console = Console(stderr=True)
+        self.console = Console(file=TERMINAL)
         self.started = time.monotonic()
         self.last_line = self.started
         self.bar: Progress | None = None
@@ -47,7 +48,7 @@ class StageProgress:
         elif time.monotonic() - self.last_line >= self.interval:
             self.last_line = time.monotonic()
             total = f"/{self.total}" if self.total is not None else ""
-            print(f"[{self.description}] {self.done}{total} {self.unit}  {text}", file=sys.stderr, flush=True)
+            print(f"[{self.description}] {self.done}{total} {self.unit}  {text}", file=TERMINAL, flush=True)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:

@@ -12,8 +12,11 @@ from collections import Counter
 from pathlib import Path
 
 from datafactory.dedupe.stage import DedupeConfig, run_dedupe
+from datafactory.engine_logs import engine_output
+from datafactory.errors import UsageError
 from datafactory.filtering.stage import FilterConfig, run_filter
-from datafactory.generate import GenerateConfig, run_generate, start_engine
+from datafactory.generate import GenerateConfig, check_generate, run_generate, start_engine
+from datafactory.io.readers import expand_inputs
 from datafactory.memory import use_small_pages
 from datafactory.mix.stage import MixConfig, run_mix
 from datafactory.recipes import Recipe
@@ -32,8 +35,8 @@ def _manifest(folder: Path) -> dict:
 
 
 class RecipeRun:
-    def __init__(self, recipe: Recipe, stages: list[str], redo: bool = False, say=print):
-        self.recipe, self.stages, self.redo, self.say = recipe, stages, redo, say
+    def __init__(self, recipe: Recipe, stages: list[str], redo: bool = False, say=print, verbose: bool = False):
+        self.recipe, self.stages, self.redo, self.say, self.verbose = recipe, stages, redo, say, verbose
         self.out = recipe.out
         self.data = recipe.data
 
@@ -54,6 +57,7 @@ class RecipeRun:
         return False
 
     def run(self) -> dict:
+        self.preflight()
         for stage in self.stages:
             getattr(self, f"_{stage}")()
         summary = self.summary()
@@ -92,16 +96,39 @@ class RecipeRun:
             )  # fmt: skip
             for s in todo
         ]
-        for config in configs:
-            config.validate()
+        checked = [self._checked(source, config) for source, config in zip(todo, configs, strict=True)]
         first = configs[0]
-        engine = start_engine(first)
+        with engine_output(self.out, self.verbose) as log:
+            engine = start_engine(first, log)
+            try:
+                for source, config, check in zip(todo, configs, checked, strict=True):
+                    counts = run_generate(config, engine=engine, checked=check)["counts"]
+                    self.say(f"generate {source['name']}: {counts['prompts']} prompts -> {counts['rows_out']} samples")
+            finally:
+                engine.close()
+
+    def _checked(self, source: dict, config: GenerateConfig):
+        """Every input file and row of a source, checked before the engine starts; errors name the recipe key."""
         try:
-            for source, config in zip(todo, configs, strict=True):
-                counts = run_generate(config, engine=engine)["counts"]
-                self.say(f"generate {source['name']}: {counts['prompts']} prompts -> {counts['rows_out']} samples")
-        finally:
-            engine.close()
+            return check_generate(config)
+        except UsageError as err:
+            index = self.recipe.sources.index(source)
+            raise UsageError(f"{self.recipe.path}: sources.{index} ({source['name']}): {err}") from None
+
+    def preflight(self) -> None:
+        """What can be checked before any stage runs: every source's inputs that exist before the run (not the
+        prompt sets the run writes), so a missing file fails in a second, not after the engine starts."""
+        for index, source in enumerate(self.recipe.sources):
+            for spec in self._inputs(source):
+                if "generate" not in self.stages or (self.out / "prompts") in Path(spec).parents:
+                    continue
+                try:
+                    expand_inputs([spec])
+                except UsageError as err:
+                    raise UsageError(
+                        f"{self.recipe.path}: sources.{index}.inputs: {err} "
+                        f"(pass your own: --set sources.{index}.inputs='[your.jsonl]')"
+                    ) from None
 
     def _filter(self) -> None:
         for source in self.recipe.sources:

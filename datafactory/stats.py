@@ -42,6 +42,7 @@ class Stats:
     pass_rate_histogram: dict = field(default_factory=dict)
     rejected_length_percentiles: dict = field(default_factory=dict)
     judge: dict = field(default_factory=dict)
+    breakdown: dict = field(default_factory=dict)  # title -> {label: rows}: what dedupe removed, what mix took
 
 
 def percentiles(values) -> dict:
@@ -80,7 +81,29 @@ def compute_stats(path: str) -> Stats:
         stats.manifest = json.loads(manifest.read_text())
     if stats.manifest.get("stage") == "filter":
         _add_filter_view(stats, Path(path))
+    stats.breakdown = breakdown(stats.manifest)
     return stats
+
+
+def breakdown(manifest: dict) -> dict:
+    """The stage's own accounting from its manifest: dedupe's removals (in all and per input), mix's rows per
+    category and per source (taken of available)."""
+    counts = manifest.get("counts", {})
+    if manifest.get("stage") == "dedupe":
+        removed = {"rows in": counts.get("rows_in", 0), **counts.get("removed", {}), "kept": counts.get("rows_kept", 0)}
+        per_input = {
+            name: f"{c.get('kept', 0):,} of {c.get('rows_in', 0):,} kept"
+            for name, c in counts.get("per_input", {}).items()
+        }
+        return {"dedupe": removed, "per input": per_input}
+    if manifest.get("stage") == "mix":
+        categories = {name: c.get("taken", 0) for name, c in counts.get("per_category", {}).items()}
+        sources = {
+            f"{name} ({c.get('category')})": f"{c.get('taken', 0):,} of {c.get('available', 0):,}"
+            for name, c in counts.get("per_source", {}).items()
+        }
+        return {"per category": categories, "per source (taken of available)": sources}
+    return {}
 
 
 def _add_filter_view(stats: Stats, path: Path) -> None:

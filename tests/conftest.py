@@ -58,7 +58,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def vllm_server(tiny_model, tmp_path_factory):
     """A real OpenAI-compatible `vllm serve` (CPU) of the tiny model, once per test session."""
-    yield from serve(tiny_model, "tiny", tmp_path_factory)
+    yield from serve(tiny_model, "tiny", tmp_path_factory, *SERVE_OPTIONS)
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +67,37 @@ def vllm_reasoning_server(tmp_path_factory):
     server returns the trace in `message.reasoning`, apart from `content`."""
     from datafactory.engines.local_model import TOY_MODEL
 
-    yield from serve(TOY_MODEL, "toy", tmp_path_factory, "--reasoning-parser", "deepseek_r1")
+    yield from serve(TOY_MODEL, "toy", tmp_path_factory, *readme_serve_options())
 
 
-def serve(model: Path, name: str, tmp_path_factory, *extra: str):
+def readme_serve_options() -> list[str]:
+    """The options of the README's `vllm serve on CPU` command, less --model, --host and --port (set here)."""
+    import shlex
+
+    text = (REPO / "README.md").read_text()
+    line = next(line for line in text.splitlines() if "vllm.entrypoints.openai.api_server --model" in line)
+    words = shlex.split(line)[3:]
+    options, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("--model", "--host", "--port"):
+            skip = True
+        else:
+            options.append(word)
+    assert "--kv-cache-memory-bytes" in options and "--reasoning-parser" in options, options
+    return options
+
+
+SERVE_OPTIONS = ("--dtype", "float32", "--max-model-len", "1024", "--kv-cache-memory-bytes", str(1 << 30))
+
+
+def serve(model: Path, name: str, tmp_path_factory, *options: str):
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "vllm-serve.log"
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
-        "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--max-model-len", "1024",
-        "--kv-cache-memory-bytes", str(1 << 30), "--served-model-name", name, *extra,
+        "--host", "127.0.0.1", "--port", str(port), "--served-model-name", name, *options,
     ]  # fmt: skip
     with open(log, "w") as handle:
         server = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)

@@ -17,8 +17,15 @@ from tests.conftest import run_cli
         (["mix", "--reasoning"], "Option '--reasoning' requires an argument"),
         (["generate", "p.jsonl", "-o", "o", "-m", "toy", "--temperature", "hot"], "Invalid value for '--temperature'"),
     ],
-    ids=["unknown-command", "unknown-option", "missing-option", "bad-value", "missing-argument", "no-value",
-         "bad-float"],  # fmt: skip
+    ids=[
+        "unknown-command",
+        "unknown-option",
+        "missing-option",
+        "bad-value",
+        "missing-argument",
+        "no-value",
+        "bad-float",
+    ],  # fmt: skip
 )
 def test_usage_errors_are_one_line_and_exit_2(args, expected):
     result = run_cli(*args, timeout=60)

@@ -23,6 +23,18 @@ def toy_vllm():
     engine.close()
 
 
+def test_vllm_engine_reports_each_finished_prompt(toy_vllm):
+    """Progress advances per finished request, not per chunk: vLLM's step loop calls back for each one."""
+    from datafactory.engines.base import Request, Sampling
+
+    finished = []
+    toy_vllm.on_prompt_done = lambda: finished.append(len(finished))
+    requests = [Request([{"role": "user", "content": f"What is {i} + 1?"}], 2, i) for i in range(12)]
+    results = toy_vllm.generate(requests, Sampling(2, 0.8, 1.0, 32, 0))
+    toy_vllm.on_prompt_done = None
+    assert len(results) == 12 and len(finished) == 12
+
+
 def test_toy_model_is_small_and_documented():
     weights = TOY_MODEL / "model.safetensors"
     assert weights.is_file() and weights.stat().st_size <= 10 * 2**20

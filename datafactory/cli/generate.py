@@ -87,6 +87,9 @@ def generate(
         int, typer.Option(help="--executor ray: engine replicas (each with --tensor-parallel-size GPUs).")
     ] = 1,
     overwrite: Overwrite = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", metavar="", help="Show the engine's own output (default: OUT/engine.log).")
+    ] = False,
 ) -> None:
     """Sample reasoning traces: many completions per prompt, written as sharded Parquet with provenance."""
     from datafactory.generate import GenerateConfig, run_generate
@@ -98,7 +101,7 @@ def generate(
         api_key_env=api_key_env, concurrency=concurrency, overwrite=overwrite,
         executor=executor, ray_address=ray_address, replicas=replicas,
         tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
-        max_model_len=max_model_len, kv_cache_gb=kv_cache_gb, dtype=dtype,
+        max_model_len=max_model_len, kv_cache_gb=kv_cache_gb, dtype=dtype, verbose=verbose,
     )  # fmt: skip
     manifest = run_generate(config)
     counts = manifest["counts"]

@@ -37,16 +37,20 @@ def run(
         ),
     ] = None,
     until: Annotated[str | None, typer.Option(help="Last stage to run.")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", metavar="", help="Show the engine's own output (default: OUT/engine.log).")
+    ] = False,
 ) -> None:
     """Run a recipe: prompts → generate → filter → dedupe → mix, resuming where a stopped run left off."""
+    from datafactory.engine_logs import TERMINAL
     from datafactory.recipes import load_recipe, stage_range
     from datafactory.runner import RecipeRun
 
     loaded = load_recipe(recipe, set_ or [])
     stages = stage_range(from_, until)
-    console = Console(stderr=True)
+    console = Console(file=TERMINAL)
     summary = RecipeRun(
-        loaded, stages, redo=from_ is not None, say=lambda text: console.print(f"[bold]»[/] {text}")
+        loaded, stages, redo=from_ is not None, say=lambda text: console.print(f"[bold]»[/] {text}"), verbose=verbose
     ).run()
     table = Table(title=f"{loaded.data.get('name', loaded.path.stem)}: {loaded.out}")
     table.add_column("step")

@@ -46,6 +46,13 @@ def stats(
     for name, value in result.length_percentiles.items():
         overview.add_row(f"completion tokens {name}", f"{value:,}")
     console.print(overview)
+    for title, rows in result.breakdown.items():
+        table = Table(title=title)
+        table.add_column("")
+        table.add_column("rows", justify="right")
+        for label, value in rows.items():
+            table.add_row(label, value if isinstance(value, str) else f"{value:,}")
+        console.print(table)
     if result.funnel:
         funnel = Table(title="funnel (first failing reason per row)")
         funnel.add_column("step")

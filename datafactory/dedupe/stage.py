@@ -118,7 +118,7 @@ def run_dedupe(config: DedupeConfig) -> dict:
                 counts["rows_in"] += table.num_rows
                 counts["kept"] += table.num_rows - len(gone)
                 progress.advance(table.num_rows)
-    kept.close()
+    kept.close(at_least_one=True)
     removed.close()
     totals = sum(per_input.values(), Counter())
     counts = {

@@ -68,6 +68,15 @@ class Engine:
     def __init__(self, options: EngineOptions):
         self.options = options
         self.model_name = options.model
+        self.on_prompt_done = None  # called once per finished request, for progress; engines that can, do
+
+    def _prompt_done(self) -> None:
+        if self.on_prompt_done is not None:
+            self.on_prompt_done()
+
+    def describe(self) -> str:
+        """Where the engine runs, for the line that says it is starting."""
+        return self.name
 
     def generate(self, requests: list[Request], sampling: Sampling) -> list[list[Completion]]:
         """Return, for each request, its `request.n` completions in sample-index order."""

@@ -102,6 +102,16 @@ class OpenAIEngine(Engine):
                 ]
                 for request in requests
             ]
+            for group in tasks:  # a prompt is done when its last sample is
+                remaining = [len(group)]
+
+                def one_done(_task, remaining=remaining):
+                    remaining[0] -= 1
+                    if remaining[0] == 0:
+                        self._prompt_done()
+
+                for task in group:
+                    task.add_done_callback(one_done)
             try:
                 return [[await task for task in group] for group in tasks]
             finally:

@@ -36,7 +36,11 @@ class TransformersEngine(Engine):
         self.pad_id = pad if pad is not None else next(iter(self.eos_ids), 0)
 
     def generate(self, requests: list[Request], sampling: Sampling) -> list[list[Completion]]:
-        return [self._one(request, sampling) for request in requests]
+        results = []
+        for request in requests:
+            results.append(self._one(request, sampling))
+            self._prompt_done()
+        return results
 
     def _one(self, request: Request, sampling: Sampling) -> list[Completion]:
         torch = self.torch

@@ -8,6 +8,7 @@ the default fraction of memory is more than a small machine has free, and chunke
 from __future__ import annotations
 
 import os
+import time
 
 from datafactory.engines.base import Completion, Engine, EngineOptions, Request, Sampling
 from datafactory.engines.local_model import resolve_model
@@ -87,7 +88,7 @@ class VLLMEngine(Engine):
             )
             for request in requests
         ]
-        outputs = self.llm.chat([r.messages for r in requests], params, use_tqdm=False)
+        outputs = self.llm.chat([r.messages for r in requests], params, use_tqdm=self._progress_bar)
         results = []
         for output in outputs:
             prompt_tokens = len(output.prompt_token_ids or [])
@@ -97,9 +98,45 @@ class VLLMEngine(Engine):
             )
         return results
 
+    def _progress_bar(self, iterable=None, **_):
+        """vLLM's progress-bar hook (a tqdm factory): each finished request advances datafactory's own bar; over
+        an iterable (requests being added) it just passes the items through."""
+        return iterable if iterable is not None else _PromptCounter(self._prompt_done)
+
+    def describe(self) -> str:
+        from vllm.platforms import current_platform
+
+        return (
+            "CPU"
+            if current_platform.is_cpu()
+            else f"{current_platform.device_name} x{self.options.tensor_parallel_size}"
+        )
+
     def close(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)
         shutdown = getattr(engine, "shutdown", None) if engine else None
         if callable(shutdown):
             shutdown()
         del self.llm
+
+
+class _PromptCounter:
+    """The part of tqdm that vLLM's offline loop uses, calling back once per finished request."""
+
+    def __init__(self, done):
+        self.done, self.n, self.postfix = done, 0, ""
+        self.started = time.monotonic()
+
+    @property
+    def format_dict(self) -> dict:
+        return {"elapsed": max(1e-9, time.monotonic() - self.started)}
+
+    def update(self, samples: int = 1) -> None:
+        self.n += samples
+        self.done()
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -326,7 +326,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
         mask = table.column("selected")
         kept.add_table(table.filter(mask))
         rejected.add_table(table.filter(pc.invert(mask)))
-    kept.close()
+    kept.close(at_least_one=True)
     rejected.close()
     _write_pass_rates(outdir.path / "pass_rates.parquet", outcomes)
     if config.rl_prompts:

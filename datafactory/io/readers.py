@@ -17,9 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
+from datafactory.io.hub import hub_files, is_hub_spec
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
+ARROW_SUFFIXES = (".arrow",)  # a dataset's Arrow stream file (what `hf:` ids resolve to)
 
 
 @dataclass
@@ -43,20 +45,28 @@ def _kind(path: Path) -> str:
         raise UsageError(f"{path}: a directory input needs part-*.parquet shards or a saved HF dataset")
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
+    if name.endswith(ARROW_SUFFIXES):
+        return "hf"
     if name.endswith(JSONL_SUFFIXES):
         return "jsonl"
-    raise UsageError(f"{path}: unsupported input type (expected .jsonl, .jsonl.gz, .parquet or a dataset folder)")
+    raise UsageError(
+        f"{path}: unsupported input type (expected .jsonl, .jsonl.gz, .parquet, a dataset folder or hf:NAME)"
+    )
 
 
 def expand_inputs(specs: list[str | Path], allow_empty: bool = False) -> list[Path]:
     """Resolve INPUT arguments to readable files or HF dataset folders, in a stable order.
 
     A directory means its top-level part-*.parquet shards; failing that, a saved HF dataset; failing that, its
-    top-level JSONL/Parquet files. Sub-folders (rejected/, removed/) are read only when named.
+    top-level JSONL/Parquet files. Sub-folders (rejected/, removed/) are read only when named. `hf:NAME[:CONFIG[:SPLIT]]`
+    is a Hugging Face dataset, loaded with `datasets` (io/hub.py).
     """
     found: list[Path] = []
     for spec in specs:
         text = str(spec)
+        if is_hub_spec(text):
+            found.extend(hub_files(text))
+            continue
         path = Path(text).expanduser()
         if path.is_dir():
             shards = sorted(path.glob("part-*.parquet"))
@@ -125,6 +135,11 @@ def _read_jsonl(path: Path, chunk_rows: int) -> Iterator[Chunk]:
         raise BadInput("file has no rows", path)
 
 
+def is_stage_shard(path: Path) -> bool:
+    """A shard of a stage's output, which may hold zero rows (a dedupe that removed everything)."""
+    return path.name.startswith("part-") and (path.parent / "_manifest.json").is_file()
+
+
 def _batches_to_chunks(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterator[Chunk]:
     next_row = 1
     seen = 0
@@ -136,7 +151,7 @@ def _batches_to_chunks(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterato
             yield Chunk(path, next_row, rows)
         next_row += len(rows)
         seen += len(rows)
-    if not seen:
+    if not seen and not is_stage_shard(path):
         raise BadInput("file has no rows", path)
 
 
@@ -173,6 +188,8 @@ def _read_parquet(path: Path, chunk_rows: int, columns: list[str] | None = None)
 
 
 def _hf_arrow_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]  # one Arrow file of a loaded dataset
     if (path / "dataset_dict.json").is_file():
         splits = json.loads((path / "dataset_dict.json").read_text()).get("splits", [])
         raise UsageError(f"{path}: a DatasetDict; name one split folder, e.g. {path / (splits or ['train'])[0]}")

@@ -98,16 +98,20 @@ class ShardWriter:
             self._write(pa.Table.from_pylist(self.buffer, schema=self.schema))
             self.buffer = []
 
-    def _write(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
+    def _write(self, table: pa.Table, empty: bool = False) -> None:
+        if table.num_rows == 0 and not empty:
             return
         path = self.directory / shard_name(self.next_index)
         write_table_atomic(table, path)
         self.written.append(ShardInfo(path.name, table.num_rows, sha256_file(path)))
         self.next_index += 1
 
-    def close(self) -> list[ShardInfo]:
+    def close(self, at_least_one: bool = False) -> list[ShardInfo]:
+        """Write what is buffered; with `at_least_one`, an output with no rows still gets one (empty) shard, so
+        the next stage reads it as zero rows of a known schema instead of refusing an empty folder."""
         self.flush()
+        if at_least_one and not self.written:
+            self._write(self.schema.empty_table(), empty=True)
         return self.written
 
     @property

@@ -28,6 +28,7 @@ class Source:
     rows: int = 0
     quota: int = 0
     on_bad_row: str = field(default="error", repr=False)
+    origin: Path | None = field(default=None, repr=False)  # the PATH given, when the name was not (@NAME)
 
 
 def parse_size(text: str, option: str = "--shard-bytes") -> int:
@@ -65,9 +66,30 @@ def parse_source(spec: str, category: str) -> Source:
         raise UsageError(f"source {spec!r}: weight must be > 0")
     path = Path(spec)
     files = expand_inputs([spec])
+    origin = None
     if not name:
         name = path.name if path.is_dir() else (path.parent.name if "*" in spec else path.name.split(".")[0])
-    return Source(name=name, category=category, files=files, weight=weight)
+        origin = path.parent if "*" in spec else path
+    return Source(name=name, category=category, files=files, weight=weight, origin=origin)
+
+
+def distinct_names(sources: list[Source]) -> None:
+    """Sources named after folders of the same name (run/math/deduped, run/chat/deduped) are named by the first
+    part of their paths that tells them apart (math, chat)."""
+    by_name: dict[str, list[Source]] = {}
+    for source in sources:
+        by_name.setdefault(source.name, []).append(source)
+    for group in by_name.values():
+        unnamed = [s for s in group if s.origin is not None]
+        if len(group) < 2 or len(unnamed) != len(group):
+            continue
+        parts = [s.origin.resolve().parts for s in group]
+        for depth in range(2, min(map(len, parts)) + 1):
+            names = [p[-depth] for p in parts]
+            if len(set(names)) == len(names):
+                for source, name in zip(group, names, strict=True):
+                    source.name = name
+                break
 
 
 def _split(count: int, sources: list[Source]) -> None:
@@ -76,6 +98,8 @@ def _split(count: int, sources: list[Source]) -> None:
     if not sources:
         return
     if sum(weights) == 0:
+        if count == 0:  # nothing wanted of this category (a ratio of 1:0): empty sources are fine
+            return
         raise UsageError(f"{sources[0].category}: the sources have no rows")
     exact = [count * w / sum(weights) for w in weights]
     quotas = [math.floor(x) for x in exact]

@@ -24,11 +24,11 @@ import pyarrow as pa
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.io.outdir import OutputDir, input_digest
-from datafactory.io.readers import read_batches, read_chunks
+from datafactory.io.readers import is_stage_shard, read_batches, read_chunks
 from datafactory.io.writer import atomic_write_bytes
 from datafactory.mix.arrow_rows import COLUMNS, convert
 from datafactory.mix.card import write_card, write_llamafactory_info
-from datafactory.mix.plan import Source, parse_ratio, parse_size, parse_source, plan_counts
+from datafactory.mix.plan import Source, distinct_names, parse_ratio, parse_size, parse_source, plan_counts
 from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
 from datafactory.mix.shards import ShardWriter, shard_bounds, window_rows
 from datafactory.mix.spool import Spool, default_budget
@@ -118,7 +118,7 @@ def convert_file(path: Path, source: Source, sharegpt: bool, bad_rows: list[str]
             parts = [fast.filter(pa.array(usable)), slow] if fast is not None else [slow]
             yield pa.concat_tables(parts).take(pa.array(np.argsort(order, kind="stable")))
         first += table.num_rows
-    if first == 1:
+    if first == 1 and not is_stage_shard(path):
         raise BadInput("file has no rows", path)
 
 
@@ -176,6 +176,7 @@ def run_mix(config: MixConfig) -> dict:
     sources = [parse_source(s, "reasoning") for s in config.reasoning] + [
         parse_source(s, "general") for s in config.general
     ]
+    distinct_names(sources)
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise UsageError(f"two sources share a name ({', '.join(names)}); rename a folder or use PATH:WEIGHT@NAME")

@@ -102,7 +102,8 @@ def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -
         view.funnel.append(("rows", counts.get("rows_out", 0)))
         view.per_source = dict(counts.get("per_source", {}))
     side_name = "rejected" if stage == "filter" else "removed"
-    shards = [("kept", s) for s in _shards(folder)]
+    main_name = "kept" if stage in SIDE_FOLDER else "samples" if stage == "generate" else "rows"
+    shards = [(main_name, s) for s in _shards(folder)]
     if stage in SIDE_FOLDER:
         shards += [(side_name, s) for s in _shards(folder / SIDE_FOLDER[stage])]
     _scan(view, shards, per_group, seed)
