@@ -166,3 +166,15 @@ def test_bad_report_inputs_are_exit_2_with_the_file_named(tmp_path):
         result = run_cli("report", tmp_path / folder, "-o", tmp_path / "r.html")
         assert result.returncode == 2 and message in result.stderr and folder in result.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_generate_lengths_are_labelled_samples_not_kept(tmp_path):
+    from datafactory.report.collect import collect
+
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    rows = [{"prompt_id": f"p{i}", "sample_index": 0, "completion": "x", "completion_tokens": 10 + i} for i in range(5)]
+    pq.write_table(pa.Table.from_pylist(rows), folder / "part-00000.parquet")
+    (folder / "_manifest.json").write_text(json.dumps({"stage": "generate", "counts": {"prompts": 5, "rows_out": 5}}))
+    (view,) = collect([str(folder)])
+    assert set(view.lengths) == {"samples"} and view.funnel == [("prompts", 5), ("samples", 5)]

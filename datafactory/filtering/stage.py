@@ -25,7 +25,7 @@ from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import STRATEGIES, PromptOutcome, RowSummary, select
 from datafactory.io.outdir import OutputDir
-from datafactory.io.readers import expand_inputs, read_chunks
+from datafactory.io.readers import count_rows, expand_inputs, read_chunks
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
 from datafactory.rules import RuleConfig, resolve_rules
@@ -295,8 +295,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     outdir.prepare(arguments)
     work = outdir.path / "_work"
     work.mkdir(exist_ok=True)
-    known = all(p.suffix == ".parquet" for p in files)  # JSONL row counts are not known without a read
-    total = sum(pq.ParquetFile(p).metadata.num_rows for p in files) if known else None
+    total = sum(count_rows(p) for p in files)
     with (
         StageProgress("filter", total, unit="rows") as progress,
         _pool(config, spec) as pool,

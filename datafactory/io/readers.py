@@ -238,6 +238,23 @@ def iter_chunks(paths: list[Path], chunk_rows: int = 1000) -> Iterator[Chunk]:
         yield from read_chunks(path, chunk_rows)
 
 
+def count_rows(path: Path) -> int:
+    """Rows of an input without decoding them (Parquet and Arrow metadata; JSONL: its non-blank lines), so
+    progress can show totals."""
+    kind = _kind(path)
+    if kind == "parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    if kind == "hf":
+        total = 0
+        for arrow_file in _hf_arrow_files(path):
+            with pa.memory_map(str(arrow_file)) as source:
+                total += sum(batch.num_rows for batch in pa.ipc.open_stream(source))
+        return total
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
 def input_schema(path: Path) -> pa.Schema | None:
     """The stored Arrow schema of a Parquet file or HF dataset folder (None for JSONL, which has none)."""
     kind = _kind(path)
