@@ -20,6 +20,8 @@ from datafactory.engine_logs import engine_output, say
 from datafactory.engines.base import Engine, EngineOptions, Request, Sampling, engine_class
 from datafactory.engines.local_model import resolve_model
 from datafactory.errors import DataFactoryError, UsageError
+from datafactory.interrupts import check as check_stop
+from datafactory.interrupts import stop_requested
 from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import expand_inputs, iter_chunks
 from datafactory.io.writer import ShardWriter
@@ -205,9 +207,11 @@ def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, 
         def one_prompt_done() -> None:  # the engine's own signal, per finished request
             finished[0] += 1
             progress.advance(1)
+            check_stop()
 
         engine.on_prompt_done = one_prompt_done
         while chunk := list(islice(pending, chunk_size)):
+            check_stop()
             finished[0] = 0
             seeds = [derive_seed(config.seed, p.prompt_id) for p in chunk]
             requests = [Request(p.messages, config.n, s) for p, s in zip(chunk, seeds, strict=True)]
@@ -244,6 +248,9 @@ def start_engine(config: GenerateConfig, log: Path | None = None) -> Engine:
         )
     else:
         engine = engine_class(config.engine)(config.engine_options(), seed=config.seed)
+    if stop_requested():  # a signal during start-up that the engine's own code swallowed
+        engine.close()
+        check_stop()
     say(f"{config.engine} ready on {engine.describe()} in {time.monotonic() - started:.0f} s")
     return engine
 

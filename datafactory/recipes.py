@@ -78,6 +78,26 @@ class Recipe:
         return self.data["sources"]
 
 
+SIMPLE_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "dict": (dict,)}
+
+
+def _check_types(path: Path, section: dict, stage: str, where: str) -> None:
+    """Each value of a stage section has its option's type (`n: four` fails at load, naming `generate.n`)."""
+    declared = {f.name: str(f.type) for f in fields(CONFIGS[stage])}
+    for key, value in section.items():
+        kinds = [k.strip() for k in declared.get(key, "").split("|")]
+        if value is None and "None" in kinds:
+            continue
+        allowed: tuple = ()
+        for kind in kinds:
+            allowed += (list,) if kind.startswith("list") else SIMPLE_TYPES.get(kind, ())
+        if not allowed:
+            continue
+        if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
+            wanted = " or ".join(k for k in kinds)
+            _fail(path, f"{where}.{key}", f"expected {wanted}, got {value!r}")
+
+
 def allowed_options(stage: str) -> list[str]:
     return sorted(f.name for f in fields(CONFIGS[stage]) if f.name not in FIXED[stage])
 
@@ -145,8 +165,10 @@ def validate(path: Path, data: dict) -> None:
         names.add(source["name"])
         for stage in ("generate", "filter", "dedupe"):
             _check_keys(path, source.get(stage) or {}, allowed_options(stage), f"{where}.{stage}")
+            _check_types(path, source.get(stage) or {}, stage, f"{where}.{stage}")
     for stage in ("generate", "filter", "dedupe", "mix"):
         _check_keys(path, data.get(stage) or {}, allowed_options(stage), stage)
+        _check_types(path, data.get(stage) or {}, stage, stage)
     ratio = (data.get("mix") or {}).get("ratio", "3:1")
     try:
         parse_ratio(str(ratio))

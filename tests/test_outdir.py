@@ -62,6 +62,7 @@ def test_resume_refuses_changed_options_and_overwrite_keeps_foreign_files(tmp_pa
     writer.add_group(_group("x"))
     (tmp_path / "notes.txt").write_text("mine")
     (tmp_path / ".part-00001.parquet.tmp-999").write_bytes(b"half")
+    out.unlock()  # the run above ends (its process would); a lock is per run
     resumed = OutputDir(tmp_path, "generate")
     with pytest.raises(UsageError, match="model: 'a' -> 'b'"):
         resumed.check({"model": "b"}, False, [], ["model"])
@@ -69,6 +70,7 @@ def test_resume_refuses_changed_options_and_overwrite_keeps_foreign_files(tmp_pa
     assert resumed.resumed
     resumed.prepare({"model": "a"})
     assert not list(tmp_path.glob(".*tmp-*"))
+    resumed.unlock()
     fresh = OutputDir(tmp_path, "generate")
     fresh.check({"model": "b"}, True, [], ["model"])
     fresh.prepare({"model": "b"})

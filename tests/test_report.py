@@ -178,3 +178,18 @@ def test_generate_lengths_are_labelled_samples_not_kept(tmp_path):
     (folder / "_manifest.json").write_text(json.dumps({"stage": "generate", "counts": {"prompts": 5, "rows_out": 5}}))
     (view,) = collect([str(folder)])
     assert set(view.lengths) == {"samples"} and view.funnel == [("prompts", 5), ("samples", 5)]
+
+
+def test_hostile_text_cannot_break_the_page_or_reorder_it(tmp_path):
+    hostile = "<!--<script>alert(1)</script> & \u202egnp.exe"
+    rows = [trace_row("p0", 0, f"Think {hostile}", 1, "1"), trace_row("p0", 1, "Think.", 2, "1")]
+    (tmp_path / "samples").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "samples" / "part-00000.parquet")
+    assert run_cli("filter", tmp_path / "samples", "-o", tmp_path / "filtered", "--workers", "1").returncode == 0
+    html = build(tmp_path / "filtered", tmp_path / "report.html")
+    embedded = re.search(r'<script type="application/json" id="samples">(.*?)</script>', html, re.S).group(1)
+    assert "<" not in embedded and ">" not in embedded and "&" not in embedded
+    groups = json.loads(embedded)
+    shown = [r["reasoning"] for g in groups for r in g["rows"]]
+    assert any("&lt;!--&lt;script&gt;" in text and "[U+202E]" in text for text in shown), shown
+    assert "\u202e" not in html

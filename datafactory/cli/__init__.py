@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import signal
 import sys
 
 import typer
 
 from datafactory import __version__
 from datafactory.errors import DataFactoryError
+from datafactory.interrupts import request_stop
 from datafactory.memory import keep_freed_memory
 
 app = typer.Typer(
@@ -53,22 +56,44 @@ def usage_line(err: BaseException) -> str:
     return f"error: {message} (see '{command} --help')"
 
 
+STOPPED_BY = {"signal": signal.SIGINT}
+WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def _stop(signum, _frame) -> None:
+    """SIGTERM (a scheduler, `kill`) ends the run as Ctrl-C does: the stack unwinds, so engines shut down their
+    worker processes and shards stay whole; the exit status says which signal it was (128 + number)."""
+    STOPPED_BY["signal"] = signum
+    request_stop(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupted() -> None:
+    print("interrupted; the same command resumes", file=sys.stderr)
+    sys.exit(128 + STOPPED_BY["signal"])
+
+
 def main() -> None:
     keep_freed_memory()
     _register()
+    signal.signal(signal.SIGTERM, _stop)
     try:
         code = app(standalone_mode=False)
     except DataFactoryError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        print("interrupted; re-run the same command to resume", file=sys.stderr)
-        sys.exit(130)
+        _interrupted()
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
-        print("interrupted; re-run the same command to resume", file=sys.stderr)
-        sys.exit(130)
+        _interrupted()
+    except OSError as err:
+        if err.errno not in WRITE_ERRORS:
+            raise
+        where = f": {err.filename}" if err.filename else ""
+        print(f"error: {err.strerror}{where} (the output is unfinished; the same command resumes)", file=sys.stderr)
+        sys.exit(1)
     except Exception as err:
         if not _click_error(err):
             raise
@@ -76,5 +101,5 @@ def main() -> None:
         sys.exit(2 if err.exit_code in (1, 2) else err.exit_code)
     if isinstance(code, int) and code:  # typer returns the status of an interrupt instead of raising it
         if code == 130:
-            print("interrupted; re-run the same command to resume", file=sys.stderr)
+            _interrupted()
         sys.exit(code)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from datafactory.cli import app
-from datafactory.cli.options import Executor, Overwrite, RayAddress
+from datafactory.cli.options import AllowUnfinished, Executor, Overwrite, RayAddress
 
 EXAMPLES = """
 **Examples**
@@ -58,6 +58,7 @@ def dedupe(
     executor: Executor = "local",
     ray_address: RayAddress = None,
     overwrite: Overwrite = False,
+    allow_unfinished: AllowUnfinished = False,
 ) -> None:
     """Remove exact and near-duplicate rows and benchmark leaks; the first occurrence is kept."""
     from datafactory.dedupe.stage import DedupeConfig, run_dedupe
@@ -67,7 +68,7 @@ def dedupe(
     config = DedupeConfig(
         inputs=inputs, out=out, on=on, exact=exact, near=near, threshold=threshold, num_perm=num_perm,
         shingle=shingle, decontaminate=decontaminate or [], decontaminate_field=decontaminate_field, ngram=ngram,
-        workers=workers, shard_rows=shard_rows, overwrite=overwrite, executor=executor, ray_address=ray_address,
+        workers=workers, shard_rows=shard_rows, overwrite=overwrite, allow_unfinished=allow_unfinished, executor=executor, ray_address=ray_address,
     )  # fmt: skip
     counts = run_dedupe(config)["counts"]
     removed = ", ".join(f"{k} {v}" for k, v in counts["removed"].items())

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from datafactory.cli import app
-from datafactory.cli.options import Executor, Overwrite, RayAddress
+from datafactory.cli.options import AllowUnfinished, Executor, Overwrite, RayAddress
 
 EXAMPLES = """
 **Examples**
@@ -146,6 +146,7 @@ def filter_command(
     executor: Executor = "local",
     ray_address: RayAddress = None,
     overwrite: Overwrite = False,
+    allow_unfinished: AllowUnfinished = False,
 ) -> None:
     """Rejection sampling: verify answers, apply R1 readability rules, keep the best k samples per prompt."""
     from datafactory.filtering.stage import FilterConfig, run_filter
@@ -154,7 +155,7 @@ def filter_command(
         inputs=inputs, out=out, verifier=verifier, gold_field=gold_field, rules=rules, language=language,
         rule_options=rule_option or [], keep=keep, select=select, min_pass_rate=min_pass_rate,
         max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
-        rl_prompts=rl_prompts, overwrite=overwrite, completion_field=completion_field, prompt_field=prompt_field,
+        rl_prompts=rl_prompts, overwrite=overwrite, allow_unfinished=allow_unfinished, completion_field=completion_field, prompt_field=prompt_field,
         id_field=id_field,
         verifier_options=_verifier_options(verifier, math_option or [], {"test_format": test_format,
             "test_timeout": test_timeout, "memory_mb": memory_mb, "unsafe_no_sandbox": unsafe_no_sandbox}),

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from datafactory.cli import app
-from datafactory.cli.options import Executor, Overwrite, RayAddress
+from datafactory.cli.options import AllowUnfinished, Executor, Overwrite, RayAddress
 
 EXAMPLES = """
 **Examples**
@@ -57,6 +57,7 @@ def mix(
     executor: Executor = "local",
     ray_address: RayAddress = None,
     overwrite: Overwrite = False,
+    allow_unfinished: AllowUnfinished = False,
 ) -> None:
     """Mix reasoning and general data at a ratio into shuffled SFT shards that trainers load unchanged."""
     from datafactory.memory import use_small_pages
@@ -67,7 +68,7 @@ def mix(
     config = MixConfig(
         reasoning=reasoning or [], general=general or [], out=out, ratio=ratio, total=total, seed=seed,
         shard_rows=shard_rows, shard_bytes=shard_bytes, replacement=replacement, format=format,
-        on_bad_row=on_bad_row, name=name, memory=memory, overwrite=overwrite, executor=executor, ray_address=ray_address,
+        on_bad_row=on_bad_row, name=name, memory=memory, overwrite=overwrite, allow_unfinished=allow_unfinished, executor=executor, ray_address=ray_address,
     )  # fmt: skip
     counts = run_mix(config)["counts"]
     parts = ", ".join(f"{c} {v['taken']}" for c, v in counts["per_category"].items())

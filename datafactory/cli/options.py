@@ -15,3 +15,9 @@ RayAddress = Annotated[
 Overwrite = Annotated[
     bool, typer.Option("--overwrite", metavar="", help="Replace a finished output instead of refusing.")
 ]
+AllowUnfinished = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unfinished", metavar="", help="Read a stage output that has no _SUCCESS (a stopped run) as it is."
+    ),
+]

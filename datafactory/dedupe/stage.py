@@ -21,7 +21,7 @@ from datafactory.dedupe.minhash import ExactIndex, NearDuplicateFinder, candidat
 from datafactory.dedupe.text import ON_CHOICES, normalise, row_id, text_of, words
 from datafactory.errors import UsageError
 from datafactory.io.outdir import OutputDir
-from datafactory.io.readers import expand_inputs, read_batches, read_chunks
+from datafactory.io.readers import expand_inputs, read_batches, read_chunks, require_finished
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
 from datafactory.scale.runtime import check_executor
@@ -64,6 +64,7 @@ class DedupeConfig:
     executor: str = "local"
     ray_address: str | None = None
     overwrite: bool = False
+    allow_unfinished: bool = False  # read a stage output without _SUCCESS
 
     def validate(self) -> None:
         check_executor(self.executor)
@@ -83,6 +84,7 @@ def _schema(path) -> pa.Schema:
 
 def run_dedupe(config: DedupeConfig) -> dict:
     config.validate()
+    require_finished(config.inputs, config.allow_unfinished)
     files = expand_inputs(config.inputs)
     try:
         schema = pa.unify_schemas([_schema(p) for p in files], promote_options="permissive")

@@ -25,7 +25,7 @@ from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import STRATEGIES, PromptOutcome, RowSummary, select
 from datafactory.io.outdir import OutputDir
-from datafactory.io.readers import count_rows, expand_inputs, read_chunks
+from datafactory.io.readers import count_rows, expand_inputs, read_chunks, require_finished
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
 from datafactory.rules import RuleConfig, resolve_rules
@@ -90,6 +90,7 @@ class FilterConfig:
     executor: str = "local"
     ray_address: str | None = None
     overwrite: bool = False
+    allow_unfinished: bool = False  # read a stage output without _SUCCESS
 
     @property
     def chain(self) -> list[str]:
@@ -279,6 +280,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     """Run the stage and return its manifest; a started engine for the judge may be passed in (left open)."""
     config.validate()
     spec = config.spec()
+    require_finished(config.inputs, config.allow_unfinished)
     files = expand_inputs(config.inputs)
     stored = [file_schema(path) for path in files]
     shapes = [input_shape(path, schema, config) for path, schema in zip(files, stored, strict=True)]
@@ -304,7 +306,6 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
             evaluate_file(i, p, s, shape, work, pool, config, progress)
             for i, (p, s, shape) in enumerate(zip(files, schemas, shapes, strict=True))
         ]
-        timeouts, crashes = pool.timeouts, pool.crashes
     judge_requests = _judge(config, evaluated, config.gold_field in unified.names, judge_engine)
 
     by_prompt = summarise(evaluated)
@@ -340,8 +341,9 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
         "prompts_in_pass_rate_range": sum(o.in_range for o in outcomes.values()),
         "verdicts": dict(verdicts.most_common()),
         "reasons": dict(reasons.most_common()),
-        "verifier_timeouts": timeouts,
-        "worker_crashes": crashes,
+        # from the rows, not this invocation's pool: a resumed run counts the rows evaluated before it too
+        "verifier_timeouts": reasons.get("verifier_timeout", 0),
+        "worker_crashes": reasons.get("verifier_error", 0),
         "judge_requests": judge_requests,
     }
     return outdir.finish(arguments, files, counts, rules=spec.rules, rule_config=asdict(spec.rule_config))

@@ -6,8 +6,11 @@ Why: every stage must behave the same when pointed at an OUT that is empty, half
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,11 +32,48 @@ class OutputDir:
     """One stage's OUT folder. `open()` decides between a fresh start, a resume and a refusal."""
 
     def __init__(self, path: str | Path, stage: str):
-        self.path = Path(path)
+        self.final = Path(path)  # where the output lives when finished
+        self.path = self.final  # where this run writes: a hidden folder beside it while it --overwrites
         self.stage = stage
         self.started = now()
         self.resumed = False
         self.overwrite = False
+        self._lock = None
+        self.fingerprints: dict[str, list[int]] = {}
+
+    @property
+    def lock_path(self) -> Path:
+        return self.final.parent / f".{self.final.name}.lock"
+
+    @property
+    def staging_path(self) -> Path:
+        return self.final.parent / f".{self.final.name}.overwrite"
+
+    def lock(self) -> None:
+        """Take OUT for this process alone, or fail at once naming the holder. An flock is released by the kernel
+        when its holder dies, so a lock left by kill -9 is no lock at all."""
+        if self._lock is not None:
+            return
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.lock_path, "a+")  # noqa: SIM115 - held until the stage ends
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise UsageError(f"{self.path}: in use by {holder}; wait for it to finish or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} ({self.stage}, since {self.started})")
+        handle.flush()
+        self._lock = handle
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self.lock_path.unlink(missing_ok=True)
+            self._lock.close()
+            self._lock = None
 
     @property
     def manifest_path(self) -> Path:
@@ -55,12 +95,16 @@ class OutputDir:
         """
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"{self.path}: output path exists and is not a directory")
+        self.lock()
         out = self.path.resolve()
         for item in inputs:
             if item.resolve() == out or out in item.resolve().parents:
                 raise UsageError(f"{self.path}: the output directory holds input {item}; choose another -o")
         self.overwrite = overwrite
+        self.fingerprints = {str(p): fingerprint(p) for p in inputs}
         if overwrite:
+            if self.final.is_dir() and (self.manifest_path.is_file() or self.shards()):
+                self.path = self.staging_path  # the old output stays whole until the new one is finished
             return
         if self.is_complete():
             raise UsageError(f"{self.path}: holds a finished {self.stage} run (_SUCCESS); pass --overwrite to redo it")
@@ -71,12 +115,14 @@ class OutputDir:
     def prepare(self, arguments: dict, restart: bool = False) -> None:
         """Make OUT ready to write, after `check()`: clear it for --overwrite (or for stages that `restart` rather
         than resume), drop stale temporaries."""
+        if self.path == self.staging_path and self.path.exists():
+            shutil.rmtree(self.path)  # what an earlier, stopped --overwrite left
         if self.overwrite or restart:
             self.clear()
             self.resumed = False
         self.path.mkdir(parents=True, exist_ok=True)
         self.remove_temporaries()
-        self.write_manifest({"arguments": arguments, "complete": False})
+        self.write_manifest({"arguments": arguments, "complete": False, "input_fingerprints": self.fingerprints})
 
     def _check_resumable(self, arguments: dict, resume_keys: list[str]) -> None:
         try:
@@ -88,6 +134,15 @@ class OutputDir:
         if earlier.get("stage") != self.stage:
             raise UsageError(f"{self.path}: holds output of '{earlier.get('stage')}', not '{self.stage}'")
         before = earlier.get("arguments", {})
+        recorded = earlier.get("input_fingerprints")
+        if recorded is not None and recorded != self.fingerprints:
+            moved = sorted(set(recorded) ^ set(self.fingerprints)) or [
+                p for p in self.fingerprints if recorded.get(p) != self.fingerprints[p]
+            ]
+            raise UsageError(
+                f"{self.path}: cannot resume, the inputs changed since the unfinished run ({moved[0]}); "
+                "pass --overwrite to start again"
+            )
         changed = [key for key in resume_keys if before.get(key) != arguments.get(key)]
         if changed:
             detail = ", ".join(f"{k}: {before.get(k)!r} -> {arguments.get(k)!r}" for k in changed)
@@ -110,9 +165,11 @@ class OutputDir:
         self.remove_temporaries()
 
     def remove_temporaries(self) -> None:
-        if self.path.is_dir():
-            for tmp in self.path.glob(".*.tmp-*"):
-                tmp.unlink(missing_ok=True)
+        """Hidden temporaries a killed run left, in OUT and its sub-folders (rejected/, removed/, _work/)."""
+        for folder in [self.path, *(self.path / sub for sub in SUB_FOLDERS)]:
+            if folder.is_dir():
+                for tmp in folder.glob(".*.tmp-*"):
+                    tmp.unlink(missing_ok=True)
 
     def write_manifest(self, fields: dict) -> dict:
         manifest = {"stage": self.stage, "datafactory_version": __version__, "started": self.started, **fields}
@@ -141,7 +198,24 @@ class OutputDir:
                 manifest[f"{folder}_shards"] = [_shard_entry(p, folder, known) for p in self.shards(folder)]
         written = self.write_manifest(manifest)
         atomic_write_bytes(self.path / SUCCESS, b"")
+        if self.path != self.final:
+            self._replace_final()
+        self.unlock()
         return written
+
+    def _replace_final(self) -> None:
+        """Swap the finished new output in for the old one (files a user put there move along)."""
+        ours = {MANIFEST, SUCCESS, *SIDE_FILES, *SUB_FOLDERS}
+        for item in self.final.iterdir():
+            if item.name not in ours and not item.match(SHARD_PATTERN) and not (self.path / item.name).exists():
+                item.rename(self.path / item.name)
+        retired = self.final.parent / f".{self.final.name}.replaced"
+        if retired.exists():
+            shutil.rmtree(retired)
+        self.final.rename(retired)
+        self.path.rename(self.final)
+        shutil.rmtree(retired, ignore_errors=True)
+        self.path = self.final
 
 
 def _shard_entry(path: Path, sub: str | None = None, known: dict | None = None) -> dict:
@@ -151,6 +225,14 @@ def _shard_entry(path: Path, sub: str | None = None, known: dict | None = None) 
     digest = (known or {}).get(str(path)) or sha256_file(path)
     info = ShardInfo(name, pq.ParquetFile(path).metadata.num_rows, digest)
     return {"name": info.name, "rows": info.rows, "sha256": info.sha256}
+
+
+def fingerprint(path: Path) -> list[int]:
+    """Size and modification time of an input (all its files, for a folder): cheap to take at every start, and
+    enough to notice an input replaced between a stopped run and its resume."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    stats = [p.stat() for p in files]
+    return [len(stats), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)]
 
 
 def input_digest(path: Path) -> str:

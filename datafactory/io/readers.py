@@ -95,8 +95,35 @@ def expand_inputs(specs: list[str | Path], allow_empty: bool = False) -> list[Pa
         else:
             raise UsageError(f"{text}: no such file or directory")
     for path in found:
-        _kind(path)
+        if _kind(path) == "parquet":
+            _readable_parquet(path)
     return list(dict.fromkeys(found))
+
+
+def _readable_parquet(path: Path) -> None:
+    """A truncated or corrupted Parquet file fails here, named, before any stage starts on it."""
+    try:
+        pq.read_metadata(path)
+    except (pa.ArrowException, OSError) as err:
+        raise BadInput(f"not a readable Parquet file ({str(err).strip()[:200]})", path) from None
+
+
+def require_finished(specs: list[str | Path], allow_unfinished: bool = False) -> None:
+    """Refuse a stage output that has a manifest but no `_SUCCESS` (a run stopped half way): reading it would pass
+    a fraction of the data on as if it were all of it."""
+    if allow_unfinished:
+        return
+    for spec in specs:
+        path = Path(str(spec)).expanduser()
+        if path.is_dir() and (path / "_manifest.json").is_file() and not (path / "_SUCCESS").exists():
+            try:
+                stage = json.loads((path / "_manifest.json").read_text()).get("stage", "stage")
+            except (OSError, ValueError):
+                stage = "stage"
+            raise UsageError(
+                f"{path}: an unfinished {stage} run (no _SUCCESS); run its {stage} command again to finish it, "
+                "or pass --allow-unfinished to read what is there"
+            )
 
 
 def _read_jsonl(path: Path, chunk_rows: int) -> Iterator[Chunk]:
@@ -166,7 +193,15 @@ def _parquet_batches(
         columns = [c for c in columns if c in parquet.schema_arrow.names]
     if max_bytes is not None:
         chunk_rows = min(chunk_rows, _rows_within(parquet.metadata, columns, max_bytes))
-    yield from parquet.iter_batches(batch_size=chunk_rows, columns=columns)
+    batches = parquet.iter_batches(batch_size=chunk_rows, columns=columns)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as err:  # a damaged page past an intact footer
+            raise BadInput(f"cannot read file ({str(err).strip()[:200]})", path) from None
+        yield batch
 
 
 def _rows_within(metadata: pq.FileMetaData, columns: list[str] | None, max_bytes: int) -> int:

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.io.outdir import OutputDir, input_digest
-from datafactory.io.readers import is_stage_shard, read_batches, read_chunks
+from datafactory.io.readers import is_stage_shard, read_batches, read_chunks, require_finished
 from datafactory.io.writer import atomic_write_bytes
 from datafactory.mix.arrow_rows import COLUMNS, convert
 from datafactory.mix.card import write_card, write_llamafactory_info
@@ -56,6 +56,7 @@ class MixConfig:
     executor: str = "local"
     ray_address: str | None = None
     overwrite: bool = False
+    allow_unfinished: bool = False  # read a stage output without _SUCCESS
     memory: str | None = None  # converted rows held in RAM before spilling to _work/ (default: a quarter of RAM)
 
     def validate(self) -> None:
@@ -64,6 +65,8 @@ class MixConfig:
             raise UsageError("--format must be messages or sharegpt")
         if self.on_bad_row not in ("error", "skip"):
             raise UsageError("--on-bad-row must be error or skip")
+        if self.shard_bytes is not None and parse_size(self.shard_bytes) <= 0:
+            raise UsageError(f"--shard-bytes {self.shard_bytes!r}: a shard needs a size above 0, e.g. 256MB")
         if self.shard_rows is not None and self.shard_bytes is not None:
             raise UsageError("give --shard-rows or --shard-bytes, not both")
         if self.shard_rows is not None and self.shard_rows < 1:
@@ -173,6 +176,8 @@ def draw(source: Source, rng: np.random.Generator, replacement: bool) -> np.ndar
 
 def run_mix(config: MixConfig) -> dict:
     config.validate()
+    require_finished([spec.rsplit("@", 1)[0].rsplit(":", 1)[0] for spec in config.reasoning + config.general],
+                     config.allow_unfinished)  # fmt: skip
     sources = [parse_source(s, "reasoning") for s in config.reasoning] + [
         parse_source(s, "general") for s in config.general
     ]

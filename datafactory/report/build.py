@@ -77,7 +77,9 @@ def build_report(paths: list[str], out: str, per_group: int = 40, seed: int = 0,
     views = collect(paths, per_group=per_group, seed=seed)
     environment = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
     template = environment.from_string(TEMPLATE.read_text(encoding="utf-8"))
-    samples_json = json.dumps(_groups(views), ensure_ascii=True, default=str).replace("</", "<\\/")
+    samples_json = json.dumps(_groups(views), ensure_ascii=True, default=str)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):  # nothing a model wrote
+        samples_json = samples_json.replace(char, escaped)  # can close the script element or open a comment
     stages = ", ".join(f"{v.stage} {v.label}" for v in views)
     html = template.render(
         title=title or "datafactory report",

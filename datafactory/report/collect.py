@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,6 +119,10 @@ def _scan(view: StageView, shards: list[tuple[str, Path]], per_group: int, seed:
     rng = random.Random(seed)
     heaps: dict[str, list] = {}
     for shard_index, (kind, shard) in enumerate(shards):
+        try:
+            pq.read_metadata(shard)
+        except (OSError, ValueError) as err:
+            raise BadInput(f"not a readable Parquet file ({str(err).strip()[:200]})", shard) from None
         names = pq.read_schema(shard).names
         wanted = [c for c in dict.fromkeys(("completion_tokens", column, "category")) if c in names]
         table = pq.read_table(shard, columns=wanted).to_pydict() if wanted else {}
@@ -151,8 +156,13 @@ def _scan(view: StageView, shards: list[tuple[str, Path]], per_group: int, seed:
         view.samples[group].sort(key=lambda r: (str(r["prompt_id"]), r["sample_index"] or 0))
 
 
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _clip(text) -> str:
-    text = "" if text is None else str(text)
+    """The text as shown: clipped, and with bidirectional controls made visible ([U+202E]) so that a right-to-left
+    override cannot reorder what a reviewer reads."""
+    text = "" if text is None else BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", str(text))
     return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + f"… [{len(text) - TEXT_LIMIT:,} more characters]"
 
 

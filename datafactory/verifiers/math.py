@@ -23,7 +23,7 @@ from datafactory.verifiers.math_answer import (
     is_ellipsis,
     top_level_items,
 )
-from datafactory.verifiers.math_compare import MathPolicy, percent_equal, strict_equal
+from datafactory.verifiers.math_compare import MathPolicy, percent_equal, strict_equal, too_big
 from datafactory.verifiers.simple import normalise_text
 
 PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -51,6 +51,31 @@ def normalise_gold(gold) -> str | None:
     elif "\\boxed" in text:
         text = last_boxed(text) or text
     return clean(text) or None
+
+
+class TooBig(Exception):
+    """A parsed answer or gold whose exact value would take seconds or gigabytes to compute."""
+
+
+MAX_ANSWER_CHARS = 2_000
+MAX_NESTING = 30
+
+
+def pathological(answer: str) -> str | None:
+    """Why an answer is not worth a parser's time (what models under sampling do write: 100,000-character boxes,
+    fractions nested hundreds deep), or None. Towers and huge factorials are caught after parsing (too_big)."""
+    if len(answer) > MAX_ANSWER_CHARS:
+        return f"{len(answer):,} characters long (limit {MAX_ANSWER_CHARS:,})"
+    depth = deepest = 0
+    for char in answer:
+        if char in "{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "})":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return f"nested {deepest} deep (limit {MAX_NESTING})"
+    return None
 
 
 def plain_number(text: str) -> Fraction | None:
@@ -109,11 +134,19 @@ class MathVerifier(Verifier):
             return failed(
                 "no_answer", detail="no \\boxed{} and no 'the answer is' (--math-option extract=lenient reads more)"
             )
+        if unreasonable := pathological(answer):  # decided in microseconds, before any parser sees it
+            return failed("undecided", answer[:200], detail=f"the answer is {unreasonable}: not compared")
         key = (expected, answer)
         if key not in self._verdicts:  # a prompt's samples often repeat an answer: decide it once
             if len(self._verdicts) > CACHE_SIZE:
                 self._verdicts.clear()
-            self._verdicts[key] = self.equal(expected, answer)
+            try:
+                self._verdicts[key] = self.equal(expected, answer)
+            except TooBig:
+                self._verdicts[key] = TooBig
+        if self._verdicts[key] is TooBig:
+            return failed("undecided", answer[:200], detail="too large to evaluate exactly (a power or factorial "
+                          "beyond ~60,000 digits): not compared")  # fmt: skip
         equal = self._verdicts[key]
         if equal is None and self.policy.extract == "lenient":
             equal = self._parsed_equal(expected, self._parsed(response))  # as math-verify reads the response
@@ -170,6 +203,8 @@ class MathVerifier(Verifier):
         gold_parsed = self.parsed_gold(expected)
         if len(gold_parsed) < 2 or len(answer_parsed) < 2:  # [] or [text]: math-verify found no math
             return None
+        if any(too_big(value) for value in (gold_parsed[0], answer_parsed[0]) if hasattr(value, "atoms")):
+            raise TooBig  # sympy would compute digits for minutes; math-verify's timeout runs on one thread only
         timeout = PARSE_TIMEOUT if self.on_main_thread else None
         verdict = bool(self._verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
         strict = strict_equal(gold_parsed[0], answer_parsed[0], self.policy)

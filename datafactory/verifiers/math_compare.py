@@ -102,29 +102,65 @@ def _match_all(gold: list, answer: list, policy: MathPolicy) -> bool | None:
 
 
 def expr_equal(gold, answer, approx_rel_tol: float = 0.0) -> bool | None:
-    """Numbers: rationals exactly; decimals only within `approx_rel_tol` of an exact value; other constants to
-    EXACT_REL_TOL relative. Expressions with variables: None (math-verify's symbolic check stands)."""
+    """Numbers: integers and rationals exactly, at any size (None when one is too big to evaluate: 10^{10^{10}},
+    99999!); decimals only within `approx_rel_tol` of an exact value; other constants evaluated with enough
+    digits for their magnitude, equal within EXACT_REL_TOL of the smaller of 1 and their size (so 10^{50}+√2 is
+    not 10^{50}+√3). Expressions with variables: None (math-verify's symbolic check stands)."""
     import sympy
 
     if gold == answer:
         return True
     if gold.free_symbols or answer.free_symbols:
         return None
+    if too_big(gold) or too_big(answer):
+        return None
     had_float = bool(gold.atoms(sympy.Float) or answer.atoms(sympy.Float))
     gold, answer = _rationalise(gold), _rationalise(answer)
+    if not had_float:  # math-verify may leave 10^{50}+1 unevaluated: evaluate it exactly
+        gold, answer = gold.doit(), answer.doit()
     if gold.is_Rational and answer.is_Rational:
         return gold == answer or (had_float and _close(gold, answer, approx_rel_tol))
     try:
-        gold_value, answer_value = sympy.N(gold, 60), sympy.N(answer, 60)
-        if not (gold_value.is_finite and answer_value.is_finite):
+        magnitude = max(abs(sympy.N(gold, 15)), abs(sympy.N(answer, 15)))
+        if not magnitude.is_finite:
             return None
-        scale = max(abs(gold_value), abs(answer_value))
-        if scale == 0:
+        if magnitude == 0:
             return True
-        difference = abs(gold_value - answer_value) / scale
+        digits = 60 + max(0, int(sympy.log(magnitude, 10).evalf(5)))
+        difference = abs(sympy.N(gold - answer, digits))
     except (TypeError, ValueError, ArithmeticError):
         return None
-    return bool(difference <= (approx_rel_tol if had_float else EXACT_REL_TOL))
+    if had_float:  # decimals were taken as the exact fractions they were written as: equal means equal
+        return bool(difference / magnitude <= max(approx_rel_tol, EXACT_REL_TOL))
+    return bool(difference <= min(magnitude, 1) * EXACT_REL_TOL)
+
+
+MAX_BITS = 200_000  # ~60,000 digits: an integer this size is evaluated in milliseconds
+MAX_FACTORIAL = 5_000
+
+
+def too_big(value) -> bool:
+    """Whether evaluating `value` exactly could take seconds or gigabytes: a power of integers past MAX_BITS (towers
+    included), a factorial of more than MAX_FACTORIAL."""
+    import sympy
+
+    for power in value.atoms(sympy.Pow):
+        base, exponent = power.base, power.exp
+        if not (base.is_number and exponent.is_number):
+            continue
+        if (exponent is not value and too_big(exponent)) or (base is not value and too_big(base)):
+            return True
+        try:
+            size, times = abs(base.evalf(15)), abs(exponent.evalf(15))
+            if size.is_finite and size > 1 and float(times) * float(sympy.log(size, 2).evalf(10)) > MAX_BITS:
+                return True
+        except (TypeError, ValueError, OverflowError):
+            return True
+    for node in value.atoms(sympy.factorial):
+        argument = node.args[0]
+        if argument.is_number and (not argument.is_finite or abs(argument) > MAX_FACTORIAL):
+            return True
+    return False
 
 
 def _rationalise(value):

@@ -1,0 +1,148 @@
+"""Nothing a user does can damage finished data: unfinished inputs are refused, a resume notices replaced inputs,
+--overwrite keeps the old output until the new one is finished, a full or read-only disk and damaged files are
+one line each. Real commands on real files; the full and read-only disks are real tmpfs mounts (root only)."""
+
+import json
+import subprocess
+import uuid
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datafactory.errors import UsageError
+from datafactory.io.outdir import OutputDir
+from tests.conftest import run_cli, write_jsonl
+
+
+def samples(count=40, answer="1"):
+    return [
+        {"prompt_id": f"p{i}", "sample_index": 0, "answer": "1", "finish_reason": "stop", "problem": f"Question {i}?",
+         "completion": f"<think>\nThink about {i}.\n</think>\n\nThe answer is $\\boxed{{{answer}}}$."}
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def one_line_error(result, code=2):
+    assert result.returncode == code, (result.returncode, result.stderr)
+    line = result.stderr.strip()
+    assert "Traceback" not in line and "\n" not in line and line.startswith("error: "), line
+    return line
+
+
+def test_an_unfinished_stage_output_is_refused_as_input(tmp_path):
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist(samples()), folder / "part-00000.parquet")
+    (folder / "_manifest.json").write_text(json.dumps({"stage": "generate", "complete": False}))
+    for args in (["filter", folder, "-o", tmp_path / "f"], ["dedupe", folder, "-o", tmp_path / "d"],
+                 ["mix", "--reasoning", f"{folder}:2", "--ratio", "1:0", "-o", tmp_path / "m"]):  # fmt: skip
+        line = one_line_error(run_cli(*args))
+        assert "unfinished generate run (no _SUCCESS)" in line and "--allow-unfinished" in line
+    assert not (tmp_path / "f").exists()
+    result = run_cli("filter", folder, "-o", tmp_path / "f", "--allow-unfinished")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_resume_with_replaced_inputs_is_refused(tmp_path):
+    source = write_jsonl(tmp_path / "prompts.jsonl", [{"id": "a", "problem": "1 + 1?"}])
+    out = OutputDir(tmp_path / "out", "generate")
+    out.check({"model": "m"}, False, [source], ["model"])
+    out.prepare({"model": "m"})
+    pq.write_table(pa.Table.from_pylist(samples(2)), out.path / "part-00000.parquet")  # an unfinished run
+    out.unlock()
+    write_jsonl(source, [{"id": "b", "problem": "Something else entirely?"}])
+    again = OutputDir(tmp_path / "out", "generate")
+    with pytest.raises(UsageError, match="the inputs changed since the unfinished run"):
+        again.check({"model": "m"}, False, [source], ["model"])
+    again.unlock()
+    overwrite = OutputDir(tmp_path / "out", "generate")
+    overwrite.check({"model": "m"}, True, [source], ["model"])  # --overwrite starts again
+
+
+def test_overwrite_keeps_the_finished_output_until_the_new_one_is_finished(tmp_path):
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    write_jsonl(good, [{"prompt": f"Say {i}", "response": f"{i}"} for i in range(50)])
+    write_jsonl(
+        bad, [{"prompt": f"Say {i}", "response": f"{i}"} for i in range(50)] + [{"prompt": "x", "response": ""}]
+    )
+    out = tmp_path / "sft"
+    assert run_cli("mix", "--general", good, "--ratio", "0:1", "-o", out).returncode == 0
+    (out / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    line = one_line_error(run_cli("mix", "--general", bad, "--ratio", "0:1", "-o", out, "--overwrite"))
+    assert "bad.jsonl, row 51" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # untouched, _SUCCESS and all
+    assert run_cli("mix", "--general", good, "--ratio", "0:1", "-o", out, "--overwrite", "--seed", "3").returncode == 0
+    assert (out / "notes.txt").read_text() == "mine" and (out / "_SUCCESS").exists()
+    assert json.loads((out / "_manifest.json").read_text())["arguments"]["seed"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".sft.lock"] or not any(
+        p.name.endswith((".overwrite", ".replaced")) for p in tmp_path.iterdir()
+    )
+
+
+def test_a_killed_runs_hidden_shards_are_cleaned_and_timeouts_count_every_run(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist(samples(20) + samples(3, answer="2")), folder / "part-00000.parquet")
+    out = tmp_path / "o"
+    assert run_cli("filter", folder, "-o", out).returncode == 0
+    (out / "_SUCCESS").unlink()  # as if killed before its end
+    (out / "rejected" / f".part-00000.parquet.tmp-{uuid.uuid4().hex[:6]}").write_bytes(b"half a shard")
+    result = run_cli("filter", folder, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert not list((out / "rejected").glob(".*tmp-*"))
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["counts"]["verifier_timeouts"] == manifest["counts"]["reasons"].get("verifier_timeout", 0)
+
+
+def test_damaged_inputs_and_bad_values_are_one_line(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist(samples(500)), folder / "part-00000.parquet")
+    data = (folder / "part-00000.parquet").read_bytes()
+    truncated = tmp_path / "truncated.parquet"
+    truncated.write_bytes(data[: len(data) // 2] + data[-8:])
+    for command in ("filter", "dedupe"):
+        line = one_line_error(run_cli(command, truncated, "-o", tmp_path / command))
+        assert "truncated.parquet: not a readable Parquet file" in line
+    assert run_cli("dedupe", folder, "-o", tmp_path / "d").returncode == 0
+    (tmp_path / "d" / "part-00000.parquet").write_bytes(truncated.read_bytes())
+    for args in (["stats", tmp_path / "d"], ["report", tmp_path / "d", "-o", tmp_path / "r.html"]):
+        assert "part-00000.parquet: not a readable Parquet file" in one_line_error(run_cli(*args))
+    line = one_line_error(
+        run_cli("mix", "--reasoning", folder, "--ratio", "1:0", "-o", tmp_path / "m", "--shard-bytes", "0")
+    )
+    assert "--shard-bytes" in line
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"name: t\nout: {tmp_path / 'run'}\nmodel: toy\nprompts:\n  toy: {{reasoning: 5, general: 5}}\n"
+        "sources:\n  - {name: a, category: reasoning, inputs: ['{prompts}/reasoning.jsonl']}\ngenerate:\n  n: four\n"
+    )
+    assert "generate.n: expected int, got 'four'" in one_line_error(run_cli("run", recipe))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 300 KB tmpfs (needs root, as CI and `make test` have)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_and_a_read_only_one_are_one_line(tmp_path, tiny_disk):
+    rows = [
+        {"prompt": f"Tell me {i}: " + " ".join(str(i * j) for j in range(200)), "response": "ok"} for i in range(3000)
+    ]
+    source = write_jsonl(tmp_path / "big.jsonl", rows)
+    line = one_line_error(run_cli("dedupe", source, "-o", tiny_disk / "out", "--shard-rows", "300"), code=1)
+    assert "No space left on device" in line
+    for shard in (tiny_disk / "out").glob("part-*.parquet"):  # what is visible is whole
+        pq.read_metadata(shard)
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    line = one_line_error(run_cli("dedupe", source, "-o", tiny_disk / "other"), code=1)
+    assert "Read-only file system" in line
