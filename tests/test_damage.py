@@ -146,3 +146,27 @@ def test_a_full_disk_and_a_read_only_one_are_one_line(tmp_path, tiny_disk):
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
     line = one_line_error(run_cli("dedupe", source, "-o", tiny_disk / "other"), code=1)
     assert "Read-only file system" in line
+
+
+def test_ctrl_c_is_a_line_and_status_130_not_a_silent_0(tmp_path):
+    import signal
+    import sys
+    import time
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    rows = samples(20_000)
+    pq.write_table(pa.Table.from_pylist(rows), folder / "part-00000.parquet")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "datafactory", "filter", str(folder), "-o", str(tmp_path / "o"), "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "o" / "_work").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted; the same command resumes" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "o" / "_SUCCESS").exists()
+    assert run_cli("filter", folder, "-o", tmp_path / "o", "--workers", "1").returncode == 0  # and it resumes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -22,15 +23,21 @@ PRELOAD = ["datafactory.filtering.evaluate", "datafactory.verifiers.math", "math
 
 
 def _worker_main(conn, spec: EvalSpec) -> None:
+    """Evaluate batches until told to stop, or until the parent is gone (Ctrl-C, SIGTERM): then end quietly.
+    Ctrl-C reaches the whole process group; the parent decides what an interrupt means, not the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     evaluator = Evaluator(spec)
-    conn.send(("ready", None, None))
-    while True:
-        message = conn.recv()
-        if message is None:
-            return
-        batch_id, start, tasks = message
-        for offset, task in enumerate(tasks):
-            conn.send((batch_id, start + offset, evaluator.evaluate(task)))
+    try:
+        conn.send(("ready", None, None))
+        while True:
+            message = conn.recv()
+            if message is None:
+                return
+            batch_id, start, tasks = message
+            for offset, task in enumerate(tasks):
+                conn.send((batch_id, start + offset, evaluator.evaluate(task)))
+    except (BrokenPipeError, EOFError, ConnectionResetError):
+        return
 
 
 @dataclass
