@@ -10,8 +10,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datafactory.errors import UsageError
-from datafactory.io.outdir import OutputDir
 from tests.conftest import run_cli, write_jsonl
 
 
@@ -45,19 +43,25 @@ def test_an_unfinished_stage_output_is_refused_as_input(tmp_path):
 
 
 def test_a_resume_with_replaced_inputs_is_refused(tmp_path):
-    source = write_jsonl(tmp_path / "prompts.jsonl", [{"id": "a", "problem": "1 + 1?"}])
-    out = OutputDir(tmp_path / "out", "generate")
-    out.check({"model": "m"}, False, [source], ["model"])
-    out.prepare({"model": "m"})
-    pq.write_table(pa.Table.from_pylist(samples(2)), out.path / "part-00000.parquet")  # an unfinished run
-    out.unlock()
-    write_jsonl(source, [{"id": "b", "problem": "Something else entirely?"}])
-    again = OutputDir(tmp_path / "out", "generate")
-    with pytest.raises(UsageError, match="the inputs changed since the unfinished run"):
-        again.check({"model": "m"}, False, [source], ["model"])
-    again.unlock()
-    overwrite = OutputDir(tmp_path / "out", "generate")
-    overwrite.check({"model": "m"}, True, [source], ["model"])  # --overwrite starts again
+    """A real filter killed with SIGKILL half way, its input replaced, the same command again: refused."""
+    import signal
+    import sys
+    import time
+
+    source = tmp_path / "samples.parquet"
+    pq.write_table(pa.Table.from_pylist(samples(20_000)), source)
+    command = [sys.executable, "-m", "datafactory", "filter", str(source), "-o", str(tmp_path / "o"), "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "o" / "_work").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "o" / "_SUCCESS").exists()
+    pq.write_table(pa.Table.from_pylist(samples(20_000, answer="2")), source)  # other rows, same name
+    line = one_line_error(run_cli("filter", source, "-o", tmp_path / "o", "--workers", "1"))
+    assert "the inputs changed since the unfinished run" in line and "--overwrite" in line
+    assert run_cli("filter", source, "-o", tmp_path / "o", "--workers", "1", "--overwrite").returncode == 0
 
 
 def test_overwrite_keeps_the_finished_output_until_the_new_one_is_finished(tmp_path):
