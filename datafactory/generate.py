@@ -278,7 +278,8 @@ def run_generate(
     todo = scan.prompts - len(done)
     written = tokens = 0
     owned = engine is None and todo > 0
-    with engine_output(config.out if owned else None, config.verbose) as log:
+    noisy = owned and config.engine in LOCAL_ENGINES  # a server's client prints nothing of its own
+    with engine_output(config.out if noisy else None, config.verbose) as log:
         if owned:
             engine = start_engine(config, log)
         outdir.prepare(arguments)

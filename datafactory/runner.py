@@ -15,7 +15,7 @@ from datafactory.dedupe.stage import DedupeConfig, run_dedupe
 from datafactory.engine_logs import engine_output
 from datafactory.errors import UsageError
 from datafactory.filtering.stage import FilterConfig, run_filter
-from datafactory.generate import GenerateConfig, check_generate, run_generate, start_engine
+from datafactory.generate import LOCAL_ENGINES, GenerateConfig, check_generate, run_generate, start_engine
 from datafactory.io.readers import expand_inputs
 from datafactory.memory import use_small_pages
 from datafactory.mix.stage import MixConfig, run_mix
@@ -98,7 +98,7 @@ class RecipeRun:
         ]
         checked = [self._checked(source, config) for source, config in zip(todo, configs, strict=True)]
         first = configs[0]
-        with engine_output(self.out, self.verbose) as log:
+        with engine_output(self.out if first.engine in LOCAL_ENGINES else None, self.verbose) as log:
             engine = start_engine(first, log)
             try:
                 for source, config, check in zip(todo, configs, checked, strict=True):

@@ -185,7 +185,7 @@ class CodeVerifier(Verifier):
     def verify(self, response: str, gold, row: dict) -> Verdict:
         kind = detect_format(row, self.format)
         code = extract_code(response)
-        if code is None and kind == "humaneval" and response.strip():
+        if code is None and kind == "humaneval" and _compiles(humaneval_job(response, row)["setup"]):
             code = response  # the human-eval format: the completion continues the prompt (the function body)
         if code is None or not code.strip():
             return failed("no_code", detail="no fenced code block, and no line starting with def, class or import")
