@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install sandbox browser test lint demo clean
+.PHONY: install sandbox browser test test-fast lint demo clean
 
 install: $(STAMP) sandbox
 
@@ -36,6 +36,10 @@ lint: install
 
 test: lint browser
 	$(VENV)/bin/pytest -ra
+
+# Lint and every test that starts no inference engine (the engine tests are marked `engine`); what CI runs is `test`.
+test-fast: lint
+	$(VENV)/bin/pytest -ra -m "not engine"
 
 demo: install
 	$(VENV)/bin/datafactory run recipes/demo.yaml
