@@ -16,7 +16,7 @@ import yaml
 
 from datafactory.dedupe.stage import DedupeConfig
 from datafactory.errors import UsageError
-from datafactory.filtering.stage import FilterConfig
+from datafactory.filtering.config import FilterConfig
 from datafactory.generate import GenerateConfig
 from datafactory.mix.plan import parse_ratio
 from datafactory.mix.stage import MixConfig

@@ -14,7 +14,8 @@ from pathlib import Path
 from datafactory.dedupe.stage import DedupeConfig, run_dedupe
 from datafactory.engine_logs import engine_output
 from datafactory.errors import UsageError
-from datafactory.filtering.stage import FilterConfig, run_filter
+from datafactory.filtering.config import FilterConfig
+from datafactory.filtering.stage import run_filter
 from datafactory.generate import LOCAL_ENGINES, GenerateConfig, check_generate, run_generate, start_engine
 from datafactory.io.readers import expand_inputs
 from datafactory.memory import use_small_pages

@@ -6,8 +6,6 @@ hunts for the harness's token, or bends the tests' comparisons and modules. None
 correct twin that does pass, so a failure here is the hack being caught, not a broken harness.
 """
 
-import os
-
 import pytest
 
 from datafactory.sandbox import Limits, bwrap_path, run_python
@@ -232,7 +230,8 @@ def test_the_whole_filter_keeps_no_hack(tmp_path):
 
     from tests.conftest import run_cli
 
-    programs = {**EXITS, **TAMPERING, "correct": "def add(a, b):\n    return a + b\n"}
+    leak = "import os\nraise RuntimeError(repr(dict(os.environ)))\n"  # the environment, into verifier_detail
+    programs = {**EXITS, **TAMPERING, "leak": leak, "correct": "def add(a, b):\n    return a + b\n"}
     rows = [
         {"prompt_id": name, "sample_index": 0, "finish_reason": "stop", **HUMANEVAL,
          "completion": f"<think>\nAdd them.\n</think>\n\n{fenced(code + ('' if 'def add' in code else WRONG))}"}
@@ -247,4 +246,6 @@ def test_the_whole_filter_keeps_no_hack(tmp_path):
     assert result.returncode == 0, result.stderr
     kept = pq.read_table(tmp_path / "o" / "part-00000.parquet").column("prompt_id").to_pylist()
     assert kept == ["correct"]
-    assert os.environ.get("DATAFACTORY_TEST_API_KEY") is None
+    details = pq.read_table(tmp_path / "o" / "rejected" / "part-00000.parquet").to_pylist()
+    leaked = next(r["verifier_detail"] for r in details if r["prompt_id"] == "leak")
+    assert "'PATH'" in leaked and SECRET not in leaked  # the probe ran, and saw no secret of the caller's

@@ -149,7 +149,8 @@ def filter_command(
     allow_unfinished: AllowUnfinished = False,
 ) -> None:
     """Rejection sampling: verify answers, apply R1 readability rules, keep the best k samples per prompt."""
-    from datafactory.filtering.stage import FilterConfig, run_filter
+    from datafactory.filtering.config import FilterConfig
+    from datafactory.filtering.stage import run_filter
 
     config = FilterConfig(
         inputs=inputs, out=out, verifier=verifier, gold_field=gold_field, rules=rules, language=language,

@@ -1,6 +1,6 @@
 """The filter stage: evaluate every sample, pick the best k per prompt, write kept/ and rejected/.
 
-Why three steps: (1) rows stream through the worker pool and land, evaluated, in `OUT/_work/` — one file per input
+The options are `filtering/config.py` (FilterConfig). Why three steps: (1) rows stream through the worker pool and land, evaluated, in `OUT/_work/` — one file per input
 file, so a stopped run resumes at the first unfinished input; (2) selection reads only a few columns of those
 files; (3) the files are split into `OUT/part-*` (selected passes) and `OUT/rejected/part-*` (everything else,
 with its reasons). Memory stays bounded by the per-row summaries, never the text.
@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,16 +20,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
+from datafactory.filtering.config import RESUME_KEYS, FilterConfig
 from datafactory.filtering.evaluate import EvalSpec
 from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
-from datafactory.filtering.select import STRATEGIES, PromptOutcome, RowSummary, select
+from datafactory.filtering.select import PromptOutcome, RowSummary, select
 from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import count_rows, expand_inputs, read_chunks, require_finished
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
-from datafactory.rules import RuleConfig, resolve_rules
-from datafactory.scale.runtime import check_executor
 from datafactory.schema import stored_row_schema
 from datafactory.verifiers.base import verifier_class
 
@@ -48,100 +47,7 @@ EVAL_FIELDS = [
 WORK_FIELDS = [pa.field("_verifier_ok", pa.bool_()), pa.field("_completion_hash", pa.uint64())]
 FINAL_FIELDS = [pa.field("pass_rate", pa.float64()), pa.field("selected", pa.bool_())]
 OWN_COLUMNS = {f.name for f in EVAL_FIELDS + WORK_FIELDS + FINAL_FIELDS}
-RESUME_KEYS = [
-    "inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
-    "judge_model", "judge_template", "judge_scope", "judge_threshold", "judge_max_tokens",
-    "completion_field", "prompt_field", "id_field",
-]  # fmt: skip
 BATCH_ROWS = 64
-
-
-@dataclass
-class FilterConfig:
-    inputs: list[str]
-    out: str
-    verifier: str = "math"
-    gold_field: str = "answer"
-    rules: str = "default"
-    language: str = "en"
-    rule_options: list[str] = field(default_factory=list)
-    keep: int | None = None
-    select: str = "shortest"
-    min_pass_rate: float = 0.0
-    max_pass_rate: float = 1.0
-    workers: int = max(1, os.cpu_count() or 1)
-    timeout: float = 20.0
-    seed: int = 0
-    shard_rows: int = 10_000
-    rl_prompts: str | None = None
-    verifier_options: dict = field(default_factory=dict)  # per verifier name: {"math": {...}, "code": {...}}
-    completion_field: str | None = None  # default: completion, response, output, or the last assistant turn
-    prompt_field: str | None = None  # hashed into prompt ids when the input has none
-    id_field: str | None = None  # default: prompt_id, else a hash of the prompt
-    judge_model: str | None = None
-    judge_engine: str = "vllm"
-    judge_base_url: str | None = None
-    judge_api_key_env: str | None = None
-    judge_template: str | None = None  # default: correctness with a gold field, helpful_harmless without
-    judge_threshold: float = 7.0
-    judge_scope: str = "undecided"
-    judge_max_tokens: int = 512
-    judge_cache: str | None = None
-    executor: str = "local"
-    ray_address: str | None = None
-    overwrite: bool = False
-    allow_unfinished: bool = False  # read a stage output without _SUCCESS
-
-    @property
-    def chain(self) -> list[str]:
-        """`math,judge` → ["math", "judge"]: the rule-based verifier runs in the workers, the judge after it."""
-        return [name.strip() for name in self.verifier.split(",") if name.strip()]
-
-    @property
-    def worker_verifier(self) -> str:
-        return self.chain[0]
-
-    @property
-    def judged(self) -> bool:
-        return "judge" in self.chain
-
-    def options_for(self, name: str) -> dict:
-        return dict(self.verifier_options.get(name) or {})
-
-    def validate(self) -> None:
-        check_executor(self.executor)
-        chain = self.chain
-        if not chain or len(chain) > 2 or (len(chain) == 2 and (chain[1] != "judge" or chain[0] == "judge")):
-            raise UsageError(f"--verifier {self.verifier!r}: one verifier, or a rule-based one then judge (math,judge)")
-        for name in chain:
-            verifier_class(name)
-        for name in self.verifier_options:  # options of verifiers not in the chain are ignored (recipe-wide options)
-            verifier_class(name)
-        if self.worker_verifier == "code":
-            from datafactory.verifiers.code import prepare
-
-            prepare(self.options_for("code"))
-        if self.worker_verifier == "math":
-            from datafactory.verifiers.math_compare import MathPolicy
-
-            MathPolicy.from_options(self.options_for("math"))
-        if self.judged:
-            from datafactory.judge.stage import check_judge_config
-
-            check_judge_config(self)
-        if self.select not in STRATEGIES:
-            raise UsageError(f"--select {self.select!r}: choose one of {', '.join(STRATEGIES)}")
-        if self.keep is not None and self.keep < 1:
-            raise UsageError("--keep must be at least 1")
-        if not 0 <= self.min_pass_rate <= self.max_pass_rate <= 1:
-            raise UsageError("--min-pass-rate and --max-pass-rate must satisfy 0 <= min <= max <= 1")
-        if self.timeout <= 0 or self.workers < 1 or self.shard_rows < 1:
-            raise UsageError("--timeout, --workers and --shard-rows must be positive")
-
-    def spec(self) -> EvalSpec:
-        config = RuleConfig(language=self.language).override(self.rule_options)
-        verifier = self.worker_verifier
-        return EvalSpec(verifier, self.options_for(verifier), resolve_rules(self.rules), config)
 
 
 def file_schema(path: Path) -> pa.Schema:
@@ -149,16 +55,8 @@ def file_schema(path: Path) -> pa.Schema:
 
 
 def input_shape(path: Path, schema: pa.Schema, config: FilterConfig) -> InputShape:
-    gold = config.gold_field if _needs_gold(config) else None
+    gold = config.gold_field if config.needs_gold() else None
     return plan_input(path, schema, config.completion_field, config.prompt_field, config.id_field, gold)
-
-
-def _needs_gold(config: FilterConfig) -> bool:
-    if config.worker_verifier == "judge":
-        from datafactory.judge.stage import template_needs_gold
-
-        return template_needs_gold(config)
-    return verifier_class(config.worker_verifier).needs_gold
 
 
 def _task(row: dict, gold_field: str, extra: tuple[str, ...] = ()) -> dict:

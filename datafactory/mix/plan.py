@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datafactory.errors import UsageError
-from datafactory.io.readers import expand_inputs
+from datafactory.io.readers import expand_inputs, require_finished
 
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20, "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}  # fmt: skip
@@ -49,8 +49,9 @@ def parse_ratio(text: str) -> tuple[float, float]:
     return reasoning, general
 
 
-def parse_source(spec: str, category: str) -> Source:
-    """PATH, PATH:WEIGHT, and optionally @NAME at the end (the name defaults to the folder or file name)."""
+def parse_source(spec: str, category: str, allow_unfinished: bool = False) -> Source:
+    """PATH, PATH:WEIGHT, and optionally @NAME at the end (the name defaults to the folder or file name). A stage
+    output without _SUCCESS is refused unless `allow_unfinished`."""
     name = None
     if "@" in spec:
         spec, name = spec.rsplit("@", 1)
@@ -65,6 +66,7 @@ def parse_source(spec: str, category: str) -> Source:
     if weight is not None and weight <= 0:
         raise UsageError(f"source {spec!r}: weight must be > 0")
     path = Path(spec)
+    require_finished([spec], allow_unfinished)
     files = expand_inputs([spec])
     origin = None
     if not name:

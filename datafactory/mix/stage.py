@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.io.outdir import OutputDir, input_digest
-from datafactory.io.readers import is_stage_shard, read_batches, read_chunks, require_finished
+from datafactory.io.readers import is_stage_shard, read_batches, read_chunks
 from datafactory.io.writer import atomic_write_bytes
 from datafactory.mix.arrow_rows import COLUMNS, convert
 from datafactory.mix.card import write_card, write_llamafactory_info
@@ -176,10 +176,8 @@ def draw(source: Source, rng: np.random.Generator, replacement: bool) -> np.ndar
 
 def run_mix(config: MixConfig) -> dict:
     config.validate()
-    require_finished([spec.rsplit("@", 1)[0].rsplit(":", 1)[0] for spec in config.reasoning + config.general],
-                     config.allow_unfinished)  # fmt: skip
-    sources = [parse_source(s, "reasoning") for s in config.reasoning] + [
-        parse_source(s, "general") for s in config.general
+    sources = [parse_source(s, "reasoning", config.allow_unfinished) for s in config.reasoning] + [
+        parse_source(s, "general", config.allow_unfinished) for s in config.general
     ]
     distinct_names(sources)
     names = [s.name for s in sources]
