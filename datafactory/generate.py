@@ -1,25 +1,27 @@
-"""The generate stage: prompts in, n sampled completions per prompt out, as resumable sample shards.
+"""The generate stage: prompts in, sampled completions out, as resumable sample shards.
 
 Why two passes over the input: the first validates every row (so bad input writes nothing) and fixes the
-pass-through schema; the second streams prompts to the engine chunk by chunk. A prompt's samples always land in
-the same shard, so after a crash the finished prompts are exactly those found in complete shards.
+pass-through schema; the second streams prompts through the engine (`sample_loop.py`): `-n` samples each, or with
+`--target K` until K samples pass the filter's checks. A prompt's samples always land in the same shard, so after
+a crash the finished prompts are exactly those found in complete shards.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from datafactory.engine_logs import engine_output, say
-from datafactory.engines.base import Engine, EngineOptions, Request, Sampling, engine_class
+from datafactory.engines.base import Engine, EngineOptions, Sampling, engine_class
 from datafactory.engines.local_model import resolve_model
 from datafactory.errors import DataFactoryError, UsageError
+from datafactory.filtering.checks import CHECK_KEYS, CheckOptions
 from datafactory.interrupts import check as check_stop
 from datafactory.interrupts import stop_requested
 from datafactory.io.outdir import OutputDir
@@ -27,24 +29,29 @@ from datafactory.io.readers import expand_inputs, iter_chunks
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
 from datafactory.prompts import Prompt, PromptBuilder, check_field_names
+from datafactory.rules import resolve_rules
+from datafactory.sample_loop import LoopTally, PromptDraws, SampleLoop, default_window, elapsed_rate, sample_seed
 from datafactory.scale.runtime import check_executor
 from datafactory.schema import PassthroughTypes, samples_schema
-from datafactory.seeds import derive_seed
+from datafactory.verifiers.base import verifier_class
 
 RESUME_KEYS = [
     "inputs", "model", "engine", "n", "temperature", "top_p", "max_tokens", "seed", "system",
-    "prompt_field", "id_field",
+    "prompt_field", "id_field", "target",
 ]  # fmt: skip
 LOCAL_ENGINES = {"vllm", "transformers"}
 
 
 @dataclass
-class GenerateConfig:
+class GenerateConfig(CheckOptions):
+    """Sampling options; the check options (verifier, rules, gold field, …) matter only with `target`."""
+
     inputs: list[str]
     out: str
     model: str
     engine: str = "vllm"
     n: int = 4
+    target: int | None = None  # sample until this many samples pass the checks, at most n
     temperature: float = 0.6
     top_p: float = 0.95
     max_tokens: int = 4096
@@ -65,6 +72,7 @@ class GenerateConfig:
     kv_cache_gb: float | None = None
     dtype: str = "auto"
     engine_extra: dict = field(default_factory=dict)
+    engine_options: dict = field(default_factory=dict)  # --engine-option NAME=VALUE: the engine's own arguments
     executor: str = "local"
     ray_address: str | None = None
     replicas: int = 1
@@ -73,7 +81,7 @@ class GenerateConfig:
     def sampling(self) -> Sampling:
         return Sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.seed)
 
-    def engine_options(self) -> EngineOptions:
+    def engine_settings(self) -> EngineOptions:
         return EngineOptions(
             model=self.model,
             base_url=self.base_url,
@@ -84,8 +92,11 @@ class GenerateConfig:
             max_model_len=self.max_model_len,
             kv_cache_gb=self.kv_cache_gb,
             dtype=self.dtype,
-            extra=self.engine_extra,
+            extra={**self.engine_extra, **self.engine_options},
         )
+
+    def resume_keys(self) -> list[str]:
+        return RESUME_KEYS + (CHECK_KEYS if self.target is not None else [])
 
     def validate(self) -> None:
         checks = [
@@ -99,12 +110,25 @@ class GenerateConfig:
             (self.chunk_prompts is None or self.chunk_prompts >= 1, "--chunk-prompts must be at least 1"),
             (self.replicas >= 1, "--replicas must be at least 1"),
             (self.replicas == 1 or self.executor == "ray", "--replicas above 1 needs --executor ray"),
+            (self.target is None or 1 <= self.target <= self.n, f"--target must be between 1 and -n ({self.n})"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
         check_field_names(self.prompt_field, self.id_field)
         check_executor(self.executor)
+        if self.target is not None:
+            self._check_target()
+
+    def _check_target(self) -> None:
+        if self.judged:
+            raise UsageError(
+                f"--verifier {self.verifier}: the judge cannot check samples inside generate; use --target with "
+                "math, code, choice or exact (or none with rules), then `filter --verifier math,judge`"
+            )
+        self.validate_checks()
+        if self.worker_verifier == "none" and not resolve_rules(self.rules):
+            raise UsageError("--target needs checks that can reject a sample: a --verifier other than none, or --rules")
 
 
 @dataclass
@@ -151,16 +175,18 @@ def scan_prompts(files: list[Path], config: GenerateConfig) -> PromptScan:
     return PromptScan(prompts, rows, builder.duplicates, passthrough)
 
 
-def finished_prompts(outdir: OutputDir, n: int) -> set[str]:
-    """prompt_ids whose n samples are all in complete shards."""
-    counts: dict[str, int] = {}
+def finished_prompts(outdir: OutputDir, n: int, adaptive: bool) -> set[str]:
+    """prompt_ids whose samples are all in complete shards: n of them, or with a target samples 0..m-1, m <= n."""
+    counts: Counter = Counter()
     for shard in outdir.shards():
         table = pq.read_table(shard, columns=["prompt_id"])
-        for prompt_id in table.column("prompt_id").to_pylist():
-            counts[prompt_id] = counts.get(prompt_id, 0) + 1
-    partial = [pid for pid, count in counts.items() if count != n]
+        counts.update(table.column("prompt_id").to_pylist())
+    partial = [pid for pid, count in counts.items() if (count > n if adaptive else count != n)]
     if partial:
-        raise DataFactoryError(f"{outdir.path}: prompt {partial[0]!r} has {counts[partial[0]]} samples, expected {n}")
+        expected = f"at most {n}" if adaptive else str(n)
+        raise DataFactoryError(
+            f"{outdir.path}: prompt {partial[0]!r} has {counts[partial[0]]} samples, expected {expected}"
+        )
     return set(counts)
 
 
@@ -169,63 +195,87 @@ def _next_shard_index(outdir: OutputDir) -> int:
     return int(shards[-1].stem.split("-")[1]) + 1 if shards else 0
 
 
-def sample_rows(
-    prompt: Prompt, completions, engine, sampling_json: dict, passthrough: PassthroughTypes, seed: int
-) -> list[dict]:
-    extra = passthrough.values(prompt.row)
-    sampling_text = json.dumps({**sampling_json, "request_seed": seed}, sort_keys=True)
-    return [
-        {
-            "prompt_id": prompt.prompt_id,
-            "sample_index": index,
-            "messages": prompt.messages,
-            "completion": completion.text,
-            "finish_reason": completion.finish_reason,
-            "prompt_tokens": completion.prompt_tokens,
-            "completion_tokens": completion.completion_tokens,
-            "model": engine.model_name,
-            "engine": engine.name,
-            "sampling": sampling_text,
-            **extra,
-        }
-        for index, completion in enumerate(completions)
-    ]
+def sample_row(prompt: Prompt, index: int, completion, engine, sampling_json: dict, extra: dict) -> dict:
+    seed = sample_seed(sampling_json["seed"], prompt.prompt_id, index)
+    return {
+        "prompt_id": prompt.prompt_id,
+        "sample_index": index,
+        "messages": prompt.messages,
+        "completion": completion.text,
+        "finish_reason": completion.finish_reason,
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "model": engine.model_name,
+        "engine": engine.name,
+        "sampling": json.dumps({**sampling_json, "request_seed": seed}, sort_keys=True),
+        **extra,
+    }
 
 
-def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, outdir: OutputDir) -> tuple[int, int]:
-    """Send the prompts not yet done to the engine chunk by chunk; shards as prompts finish. (samples, tokens)"""
+def _sampling_json(config: GenerateConfig) -> dict:
+    """What each row records of how it was drawn; `target` only for adaptive runs (filter reads it)."""
+    recorded = config.sampling().to_dict()
+    if config.target is not None:
+        recorded["target"] = config.target
+    return recorded
+
+
+def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, outdir: OutputDir) -> LoopTally:
+    """Stream the prompts not yet done through the engine; a prompt's rows are written when it is decided."""
     sampling = config.sampling()
-    schema = samples_schema(scan.passthrough)
-    writer = ShardWriter(outdir.path, schema, config.shard_rows, _next_shard_index(outdir))
-    chunk_size = config.chunk_prompts or max(1, config.shard_rows // config.n)
+    recorded = _sampling_json(config)
+    writer = ShardWriter(outdir.path, samples_schema(scan.passthrough), config.shard_rows, _next_shard_index(outdir))
     pending = (p for p in iter_prompts(files, config, _builder(config)) if p.prompt_id not in done)
+    built: dict[str, dict[int, dict]] = {}  # rows of the prompts still drawing, made once per sample
+
+    def row_of(draws: PromptDraws, index: int) -> dict:
+        rows = built.setdefault(draws.prompt.prompt_id, {})
+        if index not in rows:
+            extra = scan.passthrough.values(draws.prompt.row)
+            rows[index] = sample_row(draws.prompt, index, draws.completions[index], engine, recorded, extra)
+        return rows[index]
+
+    def write(draws: PromptDraws, kept: int) -> None:
+        writer.add_group([row_of(draws, index) for index in range(kept)])
+        built.pop(draws.prompt.prompt_id, None)
+
+    task_of = pool = None
+    if config.target is not None:
+        from datafactory.filtering.evaluate import task_of_row
+        from datafactory.filtering.pool import WorkerPool
+
+        fields = verifier_class(config.worker_verifier).row_fields
+        pool = WorkerPool(config.spec(), config.workers, config.timeout)
+
+        def task_of(draws: PromptDraws, index: int) -> dict:
+            return task_of_row(row_of(draws, index), config.gold_field, fields)
+
     started = time.monotonic()
-    written = tokens = 0
     with StageProgress("generate", todo, unit="prompts") as progress:
-        finished = [0]
 
-        def one_prompt_done() -> None:  # the engine's own signal, per finished request
-            finished[0] += 1
-            progress.advance(1)
-            check_stop()
+        def prompt_done(tally: LoopTally) -> None:
+            extra = {"samples": str(tally.samples_written), "tok_s": elapsed_rate(tally.tokens, started)}
+            if config.target is not None:
+                extra["reached"] = str(tally.prompts_reaching_target)
+            progress.advance(1, **extra)
 
-        engine.on_prompt_done = one_prompt_done
-        while chunk := list(islice(pending, chunk_size)):
-            check_stop()
-            finished[0] = 0
-            seeds = [derive_seed(config.seed, p.prompt_id) for p in chunk]
-            requests = [Request(p.messages, config.n, s) for p, s in zip(chunk, seeds, strict=True)]
-            results = engine.generate(requests, sampling)
-            for prompt, completions, seed in zip(chunk, results, seeds, strict=True):
-                rows = sample_rows(prompt, completions, engine, sampling.to_dict(), scan.passthrough, seed)
-                writer.add_group(rows)
-                written += len(rows)
-                tokens += sum(c.completion_tokens for c in completions)
-            rate = tokens / max(1e-9, time.monotonic() - started)
-            progress.advance(max(0, len(chunk) - finished[0]), samples=str(written), tok_s=f"{rate:,.0f}")
-        engine.on_prompt_done = None
+        window = default_window(engine, config.n, config.chunk_prompts, config.shard_rows)
+        if pool is not None:
+            with pool:
+                loop = SampleLoop(engine, sampling, window, config.target, write, pool, task_of, prompt_done)
+                tally = loop.run(pending)
+        else:
+            tally = SampleLoop(engine, sampling, window, None, write, on_prompt=prompt_done).run(pending)
     writer.close()
-    return written, tokens
+    return tally
+
+
+def drawn_histogram(outdir: OutputDir) -> dict[str, int]:
+    """How many prompts drew 1, 2, … samples (over every shard, so a resumed run counts all of them)."""
+    counts: Counter = Counter()
+    for shard in outdir.shards():
+        counts.update(pq.read_table(shard, columns=["prompt_id"]).column("prompt_id").to_pylist())
+    return {str(k): v for k, v in sorted(Counter(counts.values()).items())}
 
 
 def _arguments(config: GenerateConfig) -> dict:
@@ -244,10 +294,10 @@ def start_engine(config: GenerateConfig, log: Path | None = None) -> Engine:
         from datafactory.scale.ray_generate import RayReplicaEngine
 
         engine = RayReplicaEngine(
-            config.engine, config.engine_options(), config.seed, config.replicas, config.ray_address
+            config.engine, config.engine_settings(), config.seed, config.replicas, config.ray_address
         )
     else:
-        engine = engine_class(config.engine)(config.engine_options(), seed=config.seed)
+        engine = engine_class(config.engine)(config.engine_settings(), seed=config.seed)
     if stop_requested():  # a signal during start-up that the engine's own code swallowed
         engine.close()
         check_stop()
@@ -259,10 +309,18 @@ def check_generate(config: GenerateConfig) -> tuple[list[Path], PromptScan]:
     """Everything that can fail before an engine starts: options, inputs, every row, the engine and model names."""
     config.validate()
     files = expand_inputs(config.inputs)
-    engine_class(config.engine)  # an unknown engine fails before any work
+    engine_class(config.engine).check_options(config.engine_settings().extra)  # unknown engine or option: now
     if config.engine in LOCAL_ENGINES:
         resolve_model(config.model)
-    return files, scan_prompts(files, config)
+    scan = scan_prompts(files, config)
+    if config.target is not None and verifier_class(config.worker_verifier).needs_gold:
+        columns = {f.name for f in scan.passthrough.fields()}
+        if config.gold_field not in columns:
+            raise UsageError(
+                f"--gold-field {config.gold_field}: no such column in the prompts ({', '.join(sorted(columns)) or 'none'})"
+                f"; --verifier {config.worker_verifier} needs the gold answer to check samples"
+            )
+    return files, scan
 
 
 def run_generate(
@@ -273,10 +331,10 @@ def run_generate(
     files, scan = checked or check_generate(config)
     outdir = OutputDir(config.out, "generate")
     arguments = _arguments(config)
-    outdir.check(arguments, config.overwrite, files, RESUME_KEYS)
-    done = set() if config.overwrite else finished_prompts(outdir, config.n)
+    outdir.check(arguments, config.overwrite, files, config.resume_keys())
+    done = set() if config.overwrite else finished_prompts(outdir, config.n, config.target is not None)
     todo = scan.prompts - len(done)
-    written = tokens = 0
+    tally = LoopTally()
     owned = engine is None and todo > 0
     noisy = owned and config.engine in LOCAL_ENGINES  # a server's client prints nothing of its own
     with engine_output(config.out if noisy else None, config.verbose) as log:
@@ -285,7 +343,7 @@ def run_generate(
         outdir.prepare(arguments)
         if todo > 0:
             try:
-                written, tokens = _sample_all(config, files, scan, done, todo, engine, outdir)
+                tally = _sample_all(config, files, scan, done, todo, engine, outdir)
             finally:
                 if owned:
                     engine.close()
@@ -295,8 +353,19 @@ def run_generate(
         "prompts": scan.prompts,
         "duplicate_prompts_skipped": scan.duplicates,
         "prompts_already_done": len(done),
-        "samples_written_now": written,
-        "completion_tokens_now": tokens,
+        "samples_written_now": tally.samples_written,
+        "completion_tokens_now": tally.tokens,
         "rows_out": total_rows,
+        "samples_per_prompt": drawn_histogram(outdir),
     }
+    if config.target is not None:
+        counts["adaptive_now"] = {
+            "target": config.target,
+            "prompts_reaching_target": tally.prompts_reaching_target,
+            "passing_samples": tally.passes,
+            "samples_discarded": tally.samples_discarded,
+            "tokens_discarded": tally.tokens_discarded,
+            "tokens_per_passing_sample": round(tally.tokens / tally.passes, 1) if tally.passes else None,
+            "tokens_by_verdict": dict(tally.tokens_by_verdict.most_common()),
+        }
     return outdir.finish(arguments, files, counts, passthrough=scan.passthrough.to_json())

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
 from datafactory.cli import app
-from datafactory.cli.options import AllowUnfinished, Executor, Overwrite, RayAddress
+from datafactory.cli.options import (
+    AllowUnfinished,
+    Executor,
+    GoldField,
+    Language,
+    MathOption,
+    MemoryMb,
+    Overwrite,
+    RayAddress,
+    RuleOption,
+    Rules,
+    TestFormat,
+    TestTimeout,
+    Timeout,
+    UnsafeNoSandbox,
+    Verifier,
+    Workers,
+    verifier_options,
+)  # fmt: skip
+from datafactory.filtering.checks import CheckOptions as Checks
+from datafactory.verifiers.code import OPTION_DEFAULTS as CODE_DEFAULTS
 
 EXAMPLES = """
 **Examples**
@@ -37,36 +56,14 @@ Selected passes go to OUT/part-*.parquet; every other row, with its reasons, to 
 """
 
 
-def _verifier_options(verifier: str, math_options: list[str], code_options: dict) -> dict:
-    from datafactory.errors import UsageError
-
-    options: dict = {}
-    names = verifier.split(",")
-    if "code" in names:
-        options["code"] = code_options
-    if math_options:
-        if "math" not in names:
-            raise UsageError("--math-option needs --verifier math")
-        options["math"] = {}
-        for item in math_options:
-            name, sep, value = item.partition("=")
-            if not sep:
-                raise UsageError(f"--math-option {item!r}: expected NAME=VALUE, e.g. percent=either")
-            options["math"][name.strip()] = value.strip()
-    return options
-
-
 @app.command("filter", epilog=EXAMPLES)
 def filter_command(
     inputs: Annotated[
         list[str], typer.Argument(help="Sample shards from generate (folders, files or globs).", show_default=False)
     ],
     out: Annotated[str, typer.Option("-o", "--out", help="Output folder: kept rows, rejected/, pass_rates.parquet.")],
-    verifier: Annotated[
-        str,
-        typer.Option(help="math, code (sandboxed tests), choice, exact, judge, none (rules only), or math,judge."),
-    ] = "math",
-    gold_field: Annotated[str, typer.Option(help="Column holding the gold answer.")] = "answer",
+    verifier: Verifier = Checks.verifier,
+    gold_field: GoldField = Checks.gold_field,
     completion_field: Annotated[
         str | None,
         typer.Option(
@@ -80,15 +77,9 @@ def filter_command(
     id_field: Annotated[
         str | None, typer.Option(help="Column holding the prompt id (default: prompt_id, else a hash of the prompt).")
     ] = None,
-    rules: Annotated[
-        str, typer.Option(help="Rule set (default, r1, none) or a comma list of rules and sets.")
-    ] = "default",
-    language: Annotated[
-        str, typer.Option(help="Target language of the reasoning, for language_mixed (ISO 639-1).")
-    ] = "en",
-    rule_option: Annotated[
-        list[str] | None, typer.Option(help="Override a rule threshold, NAME=VALUE (repeatable).")
-    ] = None,
+    rules: Rules = Checks.rules,
+    language: Language = Checks.language,
+    rule_option: RuleOption = None,
     keep: Annotated[
         int | None, typer.Option(help="Keep at most K passing samples per prompt (default: all distinct).")
     ] = None,
@@ -97,28 +88,18 @@ def filter_command(
     ] = "shortest",
     min_pass_rate: Annotated[float, typer.Option(help="Keep only prompts whose pass rate is at least this.")] = 0.0,
     max_pass_rate: Annotated[float, typer.Option(help="Keep only prompts whose pass rate is at most this.")] = 1.0,
-    workers: Annotated[int, typer.Option(help="Verifier worker processes.")] = max(1, os.cpu_count() or 1),
-    timeout: Annotated[float, typer.Option(help="Hard time limit per row in seconds (then verifier_timeout).")] = 20.0,
+    workers: Workers = Checks.workers,
+    timeout: Timeout = Checks.timeout,
     seed: Annotated[int, typer.Option(help="Seed for --select random.")] = 0,
     shard_rows: Annotated[int, typer.Option(help="Rows per output shard.")] = 10_000,
     rl_prompts: Annotated[
         str | None, typer.Option(help="Write prompts with 0 < pass rate < 1 to this JSONL file.")
     ] = None,
-    test_format: Annotated[str, typer.Option(help="code verifier: auto, humaneval, mbpp or stdio.")] = "auto",
-    test_timeout: Annotated[float, typer.Option(help="code verifier: wall-clock seconds per program run.")] = 10.0,
-    memory_mb: Annotated[int, typer.Option(help="code verifier: address-space limit per program, in MB.")] = 1024,
-    unsafe_no_sandbox: Annotated[
-        bool,
-        typer.Option(
-            "--unsafe-no-sandbox", metavar="", help="code verifier: run programs without bubblewrap (limits only)."
-        ),
-    ] = False,
-    math_option: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="math verifier policy, NAME=VALUE (repeatable): percent, approx_rel_tol, lists, units, intervals."
-        ),
-    ] = None,
+    test_format: TestFormat = CODE_DEFAULTS["test_format"],
+    test_timeout: TestTimeout = CODE_DEFAULTS["test_timeout"],
+    memory_mb: MemoryMb = CODE_DEFAULTS["memory_mb"],
+    unsafe_no_sandbox: UnsafeNoSandbox = CODE_DEFAULTS["unsafe_no_sandbox"],
+    math_option: MathOption = None,
     judge_model: Annotated[
         str | None, typer.Option(help="judge verifier: the judge model (a path, HF id, `toy`, or a served name).")
     ] = None,
@@ -158,7 +139,7 @@ def filter_command(
         max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
         rl_prompts=rl_prompts, overwrite=overwrite, allow_unfinished=allow_unfinished, completion_field=completion_field, prompt_field=prompt_field,
         id_field=id_field,
-        verifier_options=_verifier_options(verifier, math_option or [], {"test_format": test_format,
+        verifier_options=verifier_options(verifier, math_option, {"test_format": test_format,
             "test_timeout": test_timeout, "memory_mb": memory_mb, "unsafe_no_sandbox": unsafe_no_sandbox}),
         judge_model=judge_model, judge_engine=judge_engine, judge_base_url=judge_base_url,
         judge_api_key_env=judge_api_key_env, judge_template=judge_template, judge_threshold=judge_threshold,

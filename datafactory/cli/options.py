@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Annotated
 
 import typer
+
+from datafactory.errors import UsageError
 
 Executor = Annotated[
     str, typer.Option(help="local (this machine), or ray to run on a Ray cluster (pip install 'datafactory[ray]').")
@@ -21,3 +25,57 @@ AllowUnfinished = Annotated[
         "--allow-unfinished", metavar="", help="Read a stage output that has no _SUCCESS (a stopped run) as it is."
     ),
 ]
+
+# The checks a sample must pass, shared by `filter` and `generate --target` (defaults: filtering/checks.py).
+Verifier = Annotated[
+    str, typer.Option(help="math, code (sandboxed tests), choice, exact, judge, none (rules only), or math,judge.")
+]
+GoldField = Annotated[str, typer.Option(help="Column holding the gold answer.")]
+Rules = Annotated[str, typer.Option(help="Rule set (default, r1, none) or a comma list of rules and sets.")]
+Language = Annotated[str, typer.Option(help="Target language of the reasoning, for language_mixed (ISO 639-1).")]
+RuleOption = Annotated[list[str] | None, typer.Option(help="Override a rule threshold, NAME=VALUE (repeatable).")]
+Workers = Annotated[int, typer.Option(help="Verifier worker processes.")]
+Timeout = Annotated[float, typer.Option(help="Hard time limit per row in seconds (then verifier_timeout).")]
+TestFormat = Annotated[str, typer.Option(help="code verifier: auto, humaneval, mbpp or stdio.")]
+TestTimeout = Annotated[float, typer.Option(help="code verifier: wall-clock seconds per program run.")]
+MemoryMb = Annotated[int, typer.Option(help="code verifier: address-space limit per program, in MB.")]
+UnsafeNoSandbox = Annotated[
+    bool,
+    typer.Option(
+        "--unsafe-no-sandbox", metavar="", help="code verifier: run programs without bubblewrap (limits only)."
+    ),
+]
+MathOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="math verifier policy, NAME=VALUE (repeatable): percent, approx_rel_tol, lists, units, intervals."
+    ),
+]
+
+
+def verifier_options(verifier: str, math_options: list[str] | None, code_options: dict) -> dict:
+    """The per-verifier option dict of CheckOptions from the flags (`--math-option` needs the math verifier)."""
+    options: dict = {}
+    names = verifier.split(",")
+    if "code" in names:
+        options["code"] = code_options
+    if math_options:
+        if "math" not in names:
+            raise UsageError("--math-option needs --verifier math")
+        options["math"] = parse_assignments(math_options, "--math-option", typed=False)
+    return options
+
+
+def parse_assignments(items: list[str] | None, flag: str, typed: bool = True) -> dict:
+    """NAME=VALUE items as a dict; with `typed`, values read as JSON where they are (64, 0.9, true), else text."""
+    out: dict = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE")
+        value = value.strip()
+        if typed:
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        out[name.strip()] = value
+    return out

@@ -1,8 +1,11 @@
-"""The engine interface: chat prompts in, n sampled completions per prompt out.
+"""The engine interface: chat prompts in, sampled completions out.
 
-Why a small interface: the generate stage (chunking, seeds, shards, resume) is the same for every backend; an
-engine only turns a batch of requests into completions. Engines are looked up by name and imported lazily, so
-`--engine openai` never imports torch.
+Why a small interface: the generate stage (seeds, verification, shards, resume) is the same for every backend.
+An engine offers two ways in: `generate` (a batch of requests, n samples each; the judge uses it) and a stream
+of single samples (`submit` / `collect` / `cancel`), which generate uses so that new samples go in as others
+finish and nothing waits for the slowest sample of a batch. Engines that cannot stream natively get the
+batching fallback below. Engines are looked up by name and imported lazily, so `--engine openai` never imports
+torch.
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ class Request:
 
     messages: list[dict]
     n: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One sample to draw: `key` is (prompt_id, sample_index); `seed` is derived from (--seed, prompt_id,
+    sample_index), so a sample is the same whichever run, order or batch draws it."""
+
+    key: tuple[str, int]
+    messages: list[dict]
     seed: int
 
 
@@ -69,6 +82,8 @@ class Engine:
         self.options = options
         self.model_name = options.model
         self.on_prompt_done = None  # called once per finished request, for progress; engines that can, do
+        self._queued: list[Ticket] = []
+        self._sampling: Sampling | None = None
 
     def _prompt_done(self) -> None:
         if self.on_prompt_done is not None:
@@ -81,6 +96,35 @@ class Engine:
     def generate(self, requests: list[Request], sampling: Sampling) -> list[list[Completion]]:
         """Return, for each request, its `request.n` completions in sample-index order."""
         raise NotImplementedError
+
+    # The stream of single samples. The fallback batches whatever was submitted since the last collect.
+    def submit(self, tickets: list[Ticket], sampling: Sampling) -> None:
+        """Start drawing these samples (`sampling.n` is ignored: one sample per ticket)."""
+        self._queued.extend(tickets)
+        self._sampling = sampling
+
+    def collect(self) -> list[tuple[tuple[str, int], Completion]]:
+        """Samples finished since the last call, at least one while any is in flight (waits for it)."""
+        tickets, self._queued = self._queued, []
+        if not tickets:
+            return []
+        results = self.generate([Request(t.messages, 1, t.seed) for t in tickets], self._sampling)
+        return [(t.key, samples[0]) for t, samples in zip(tickets, results, strict=True)]
+
+    def cancel(self, keys: list[tuple[str, int]]) -> None:
+        """Stop drawing these samples (no longer needed); they are not collected."""
+        dropped = set(keys)
+        self._queued = [t for t in self._queued if t.key not in dropped]
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._queued)
+
+    @classmethod
+    def check_options(cls, extra: dict) -> None:
+        """Refuse `--engine-option` names this engine does not take, before it starts."""
+        if extra:
+            raise UsageError(f"--engine-option: engine {cls.name!r} takes no engine options")
 
     def close(self) -> None:
         """Release the model or connections."""

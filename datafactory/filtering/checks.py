@@ -1,0 +1,71 @@
+"""What makes a sample pass: the verifier, its options, the gold column and the readability rules.
+
+Why apart from the filter's config: `filter` and adaptive `generate --target` apply the same checks with the same
+names, defaults and meaning, so both configs inherit them from here (and the CLI declares their flags once, in
+`cli/options.py`, with these defaults).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from datafactory.errors import UsageError
+from datafactory.filtering.evaluate import EvalSpec
+from datafactory.rules import RuleConfig, resolve_rules
+from datafactory.verifiers.base import verifier_class
+
+CHECK_KEYS = ["verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options"]
+
+
+@dataclass(kw_only=True)
+class CheckOptions:
+    verifier: str = "math"
+    gold_field: str = "answer"
+    rules: str = "default"
+    language: str = "en"
+    rule_options: list[str] = field(default_factory=list)
+    verifier_options: dict = field(default_factory=dict)  # per verifier name: {"math": {...}, "code": {...}}
+    workers: int = max(1, os.cpu_count() or 1)
+    timeout: float = 20.0
+
+    @property
+    def chain(self) -> list[str]:
+        """`math,judge` → ["math", "judge"]: the rule-based verifier runs in the workers, the judge after it."""
+        return [name.strip() for name in self.verifier.split(",") if name.strip()]
+
+    @property
+    def worker_verifier(self) -> str:
+        return self.chain[0]
+
+    @property
+    def judged(self) -> bool:
+        return "judge" in self.chain
+
+    def options_for(self, name: str) -> dict:
+        return dict(self.verifier_options.get(name) or {})
+
+    def validate_checks(self) -> None:
+        chain = self.chain
+        if not chain or len(chain) > 2 or (len(chain) == 2 and (chain[1] != "judge" or chain[0] == "judge")):
+            raise UsageError(f"--verifier {self.verifier!r}: one verifier, or a rule-based one then judge (math,judge)")
+        for name in chain:
+            verifier_class(name)
+        for name in self.verifier_options:  # options of verifiers not in the chain are ignored (recipe-wide options)
+            verifier_class(name)
+        if self.worker_verifier == "code":
+            from datafactory.verifiers.code import prepare
+
+            prepare(self.options_for("code"))
+        if self.worker_verifier == "math":
+            from datafactory.verifiers.math_compare import MathPolicy
+
+            MathPolicy.from_options(self.options_for("math"))
+        if self.timeout <= 0 or self.workers < 1:
+            raise UsageError("--timeout and --workers must be positive")
+        self.spec()  # unknown rules and rule options fail here
+
+    def spec(self) -> EvalSpec:
+        config = RuleConfig(language=self.language).override(self.rule_options)
+        verifier = self.worker_verifier
+        return EvalSpec(verifier, self.options_for(verifier), resolve_rules(self.rules), config)

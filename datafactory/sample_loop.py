@@ -1,0 +1,208 @@
+"""Sampling as one stream: samples go into the engine as others finish, and a prompt's rows are written as soon
+as the prompt is decided. With a target, finished samples are checked by the filter's worker pool while the
+engine works, and a prompt stops drawing once enough of its samples pass.
+
+Why a prefix: a prompt's kept samples are always its samples 0..m-1, where m is the smallest count that holds
+`target` passes (or the whole budget `n`). Sample i has the same seed in every run, so an adaptive run keeps
+exactly the first samples a fixed `-n` run draws, and an interrupted run ends with the same rows as one that was
+not (where the engine is deterministic). Samples drawn past m (in flight when the prompt was decided) are
+cancelled or dropped, never written.
+
+Where the budget goes: a prompt starts with `target` samples in flight; each failure doubles how many of its
+samples may be in flight (never more than the budget left), so an easy prompt costs about target/pass-rate
+samples and a hard one reaches its whole budget in a few rounds rather than one sample at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from datafactory.engines.base import Completion, Engine, Sampling, Ticket
+from datafactory.interrupts import check as check_stop
+from datafactory.prompts import Prompt
+from datafactory.seeds import derive_seed
+
+
+def sample_seed(seed: int, prompt_id: str, index: int) -> int:
+    """Sample `index` of a prompt has this seed in every run, fixed or adaptive."""
+    return derive_seed(seed, prompt_id, index)
+
+
+@dataclass
+class PromptDraws:
+    """One prompt's samples so far: what was asked for, what came back, and which passed."""
+
+    prompt: Prompt
+    budget: int
+    target: int | None
+    issued: int = 0
+    completions: dict[int, Completion] = field(default_factory=dict)
+    passed: dict[int, bool] = field(default_factory=dict)
+    verdicts: dict[int, str] = field(default_factory=dict)
+
+    def kept(self) -> int | None:
+        """How many samples (a prefix) the prompt keeps, once that is known; None while it is not."""
+        if self.target is None:
+            return self.budget if len(self.completions) == self.budget else None
+        passes = 0
+        for index in range(self.budget):
+            if index not in self.passed:
+                return None
+            passes += self.passed[index]
+            if passes >= self.target:
+                return index + 1
+        return self.budget
+
+    def wanted(self) -> int:
+        """How many more samples to put in flight now (see the module docstring)."""
+        left = self.budget - self.issued
+        if self.target is None:
+            return left
+        passes = sum(self.passed.values())
+        failures = len(self.passed) - passes
+        outstanding = self.issued - len(self.passed)
+        allowed = (self.target - passes) * 2 ** min(failures, 20)
+        return max(0, min(left, allowed - outstanding))
+
+
+@dataclass
+class LoopTally:
+    """What the stream spent and found, for the manifest and the run summary (this invocation only)."""
+
+    samples_written: int = 0
+    samples_discarded: int = 0
+    tokens: int = 0  # completion tokens of every sample that came back, written or not
+    tokens_discarded: int = 0
+    prompts_done: int = 0
+    prompts_reaching_target: int = 0
+    passes: int = 0
+    tokens_by_verdict: Counter = field(default_factory=Counter)
+
+
+class SampleLoop:
+    """Drives one engine over a stream of prompts. `verify(tasks, tag)` / `poll()` is the worker pool (or None
+    for a fixed run); `write(draws, kept)` receives each decided prompt."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sampling: Sampling,
+        window: int,
+        target: int | None,
+        write: Callable[[PromptDraws, int], None],
+        check=None,
+        task_of: Callable[[PromptDraws, int], dict] | None = None,
+        on_prompt: Callable[[LoopTally], None] | None = None,
+    ):
+        self.engine, self.sampling, self.window, self.target = engine, sampling, max(1, window), target
+        self.write, self.check, self.task_of, self.on_prompt = write, check, task_of, on_prompt
+        self.active: dict[str, PromptDraws] = {}
+        self.tally = LoopTally()
+
+    def run(self, prompts: Iterator[Prompt]) -> LoopTally:
+        pending = iter(prompts)
+        exhausted = False
+        while True:
+            check_stop()
+            exhausted = self._feed(pending, exhausted)
+            if exhausted and not self.active:
+                return self.tally
+            for key, completion in self.engine.collect():
+                self._arrived(key, completion)
+            if self.check is not None:
+                for tag, results in self.check.poll(0.0 if self.engine.in_flight else 0.05):
+                    self._verified(tag, results[0])
+
+    def _feed(self, pending: Iterator[Prompt], exhausted: bool) -> bool:
+        """Top up the engine: first the prompts already drawing, then new prompts in input order."""
+        room = self.window - self.engine.in_flight
+        tickets: list[Ticket] = []
+        for draws in self.active.values():
+            if room <= 0:
+                break
+            room -= self._issue(draws, min(room, draws.wanted()), tickets)
+        while room > 0 and not exhausted:
+            prompt = next(pending, None)
+            if prompt is None:
+                exhausted = True
+                break
+            draws = PromptDraws(prompt, self.sampling.n, self.target)
+            self.active[prompt.prompt_id] = draws
+            room -= self._issue(draws, min(room, draws.wanted()), tickets)
+        if tickets:
+            self.engine.submit(tickets, self.sampling)
+        return exhausted
+
+    def _issue(self, draws: PromptDraws, count: int, tickets: list[Ticket]) -> int:
+        pid = draws.prompt.prompt_id
+        for index in range(draws.issued, draws.issued + count):
+            tickets.append(Ticket((pid, index), draws.prompt.messages, sample_seed(self.sampling.seed, pid, index)))
+        draws.issued += count
+        return count
+
+    def _arrived(self, key: tuple[str, int], completion: Completion) -> None:
+        draws = self.active.get(key[0])
+        if draws is None:  # its prompt was decided while it was in flight
+            self._discard(completion)
+            return
+        draws.completions[key[1]] = completion
+        self.tally.tokens += completion.completion_tokens
+        if self.check is None:
+            self._maybe_done(draws)
+        else:
+            self.check.submit([self.task_of(draws, key[1])], key)
+
+    def _verified(self, key: tuple[str, int], result: dict) -> None:
+        draws = self.active.get(key[0])
+        if draws is None:
+            return
+        draws.verdicts[key[1]] = result["verdict"]
+        draws.passed[key[1]] = result["verdict"] == "pass"
+        self._maybe_done(draws)
+
+    def _maybe_done(self, draws: PromptDraws) -> None:
+        kept = draws.kept()
+        if kept is None:
+            return
+        pid = draws.prompt.prompt_id
+        del self.active[pid]
+        late = [(pid, i) for i in range(kept, draws.issued) if i not in draws.completions]
+        if late:
+            self.engine.cancel(late)
+        for index, completion in draws.completions.items():
+            if index >= kept:
+                self._discard(completion)
+        draws.completions = {i: c for i, c in draws.completions.items() if i < kept}
+        self.write(draws, kept)
+        tally = self.tally
+        tally.samples_written += kept
+        tally.prompts_done += 1
+        if self.target is not None:
+            passes = sum(draws.passed.get(i, False) for i in range(kept))
+            tally.passes += passes
+            tally.prompts_reaching_target += passes >= self.target
+            for i in range(kept):
+                tally.tokens_by_verdict[draws.verdicts[i]] += draws.completions[i].completion_tokens
+        if self.on_prompt:
+            self.on_prompt(tally)
+
+    def _discard(self, completion: Completion) -> None:
+        self.tally.samples_discarded += 1
+        self.tally.tokens_discarded += completion.completion_tokens
+
+
+def default_window(engine: Engine, n: int, chunk_prompts: int | None, shard_rows: int) -> int:
+    """Samples kept in flight: enough to keep a streaming engine's batch full with a queue behind it; for an
+    engine that only batches, the old chunk (`--chunk-prompts` prompts of n samples)."""
+    capacity = getattr(engine, "stream_capacity", None)
+    if callable(capacity):
+        return max(1, 2 * capacity())
+    prompts = chunk_prompts or max(1, shard_rows // n)
+    return max(1, prompts * n)
+
+
+def elapsed_rate(tokens: int, started: float) -> str:
+    return f"{tokens / max(1e-9, time.monotonic() - started):,.0f}"
