@@ -270,12 +270,16 @@ def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, 
     return tally
 
 
-def drawn_histogram(outdir: OutputDir) -> dict[str, int]:
-    """How many prompts drew 1, 2, … samples (over every shard, so a resumed run counts all of them)."""
+def shard_totals(outdir: OutputDir) -> tuple[dict[str, int], int]:
+    """How many prompts drew 1, 2, … samples, and the completion tokens of every sample, over every shard (so a
+    resumed run counts the samples drawn before it too)."""
     counts: Counter = Counter()
+    tokens = 0
     for shard in outdir.shards():
-        counts.update(pq.read_table(shard, columns=["prompt_id"]).column("prompt_id").to_pylist())
-    return {str(k): v for k, v in sorted(Counter(counts.values()).items())}
+        table = pq.read_table(shard, columns=["prompt_id", "completion_tokens"])
+        counts.update(table.column("prompt_id").to_pylist())
+        tokens += sum(t or 0 for t in table.column("completion_tokens").to_pylist())
+    return {str(k): v for k, v in sorted(Counter(counts.values()).items())}, tokens
 
 
 def _arguments(config: GenerateConfig) -> dict:
@@ -348,6 +352,7 @@ def run_generate(
                 if owned:
                     engine.close()
     total_rows = sum(pq.ParquetFile(s).metadata.num_rows for s in outdir.shards())
+    histogram, total_tokens = shard_totals(outdir)
     counts = {
         "rows_in": scan.rows,
         "prompts": scan.prompts,
@@ -356,7 +361,9 @@ def run_generate(
         "samples_written_now": tally.samples_written,
         "completion_tokens_now": tally.tokens,
         "rows_out": total_rows,
-        "samples_per_prompt": drawn_histogram(outdir),
+        "completion_tokens": total_tokens,
+        "samples_per_prompt": histogram,
+        "sample_budget": scan.prompts * config.n,
     }
     if config.target is not None:
         counts["adaptive_now"] = {

@@ -16,6 +16,7 @@ import yaml
 
 from datafactory.dedupe.stage import DedupeConfig
 from datafactory.errors import UsageError
+from datafactory.filtering.checks import CHECK_KEYS
 from datafactory.filtering.config import FilterConfig
 from datafactory.generate import GenerateConfig
 from datafactory.mix.plan import parse_ratio
@@ -37,9 +38,12 @@ SOURCE_KEYS = {
 }
 CATEGORIES = ("reasoning", "general")
 PROMPT_SETS = {"toy": {"reasoning", "general", "seed"}}
-# options a stage section may not set: the recipe decides them
+DEFAULT_VERIFIER = {"reasoning": "math", "general": "none"}
+DEFAULT_RULES = {"reasoning": "r1", "general": "truncated,repetition"}
+# options a stage section may not set: the recipe decides them (generate's checks come from the source and the
+# filter section, so they are written once and `generate.target` checks exactly what filter will)
 FIXED = {
-    "generate": {"inputs", "out", "model", "engine", "overwrite", "engine_extra"},
+    "generate": {"inputs", "out", "model", "engine", "overwrite", "engine_extra", "workers", *CHECK_KEYS},
     "filter": {"inputs", "out", "overwrite"},
     "dedupe": {"inputs", "out", "overwrite"},
     "mix": {"reasoning", "general", "out", "overwrite"},
@@ -138,6 +142,51 @@ def apply_overrides(data: dict, assignments: list[str], path: Path) -> dict:
     return data
 
 
+def stage_options(data: dict, stage: str, source: dict | None = None) -> dict:
+    """A stage's options for one source: the recipe-wide section, then the source's own section; for filter
+    (and generate with a target) the source's verifier, rules and gold field, with the category's defaults."""
+    options = {**(data.get(stage) or {}), **((source or {}).get(stage) or {})}
+    if source is None or stage not in ("generate", "filter"):
+        return options
+    checks = {k: v for k, v in stage_options(data, "filter", None).items() if k in CHECK_KEYS or k == "workers"}
+    checks.update({k: v for k, v in (source.get("filter") or {}).items() if k in CHECK_KEYS or k == "workers"})
+    checks["rules"] = checks.get("rules") or source.get("rules") or DEFAULT_RULES[source["category"]]
+    checks.setdefault("gold_field", source.get("gold_field", "answer"))
+    checks["verifier"] = source.get("verifier") or checks.get("verifier") or DEFAULT_VERIFIER[source["category"]]
+    if stage == "filter":
+        return {**options, **checks}
+    return {**options, **checks} if options.get("target") is not None else options
+
+
+def _check_whole(path: Path, data: dict) -> None:
+    """Build and validate every stage config of every source now, so `filter.keep: 0` fails at load, naming the
+    recipe key, not after an hour of sampling."""
+    for index, source in enumerate(data["sources"]):
+        for stage in ("generate", "filter", "dedupe"):
+            options = stage_options(data, stage, source)
+            fixed = {"inputs": ["-"], "out": "-"} | ({"model": str(data["model"])} if stage == "generate" else {})
+            _validated(path, stage, CONFIGS[stage](**fixed, **options), options, f"sources.{index}", source)
+    mix = stage_options(data, "mix")
+    _validated(path, "mix", MixConfig(reasoning=["-"], general=[], out="-", **mix), mix, "", None)
+
+
+def _validated(path: Path, stage: str, config, options: dict, where: str, source: dict | None) -> None:
+    try:
+        config.validate()
+    except UsageError as err:
+        flag = re.search(r"--([a-z][a-z-]*)", str(err))
+        key = flag.group(1).replace("-", "_") if flag else None
+        if key in (source or {}) and key in SOURCE_KEYS:
+            name = f"{where}.{key}"
+        elif key in options:
+            name = (
+                f"{where}.{stage}.{key}".lstrip(".") if key in ((source or {}).get(stage) or {}) else f"{stage}.{key}"
+            )
+        else:
+            name = f"{where}.{stage}".lstrip(".") if where else stage
+        raise UsageError(f"{path}: {name}: {err}") from None
+
+
 def validate(path: Path, data: dict) -> None:
     _check_keys(path, data, TOP_KEYS, "")
     for required in ("out", "model", "sources"):
@@ -174,6 +223,7 @@ def validate(path: Path, data: dict) -> None:
         parse_ratio(str(ratio))
     except UsageError as err:
         _fail(path, "mix.ratio", str(err))
+    _check_whole(path, data)
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:

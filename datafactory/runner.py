@@ -20,11 +20,8 @@ from datafactory.generate import LOCAL_ENGINES, GenerateConfig, check_generate, 
 from datafactory.io.readers import expand_inputs
 from datafactory.memory import use_small_pages
 from datafactory.mix.stage import MixConfig, run_mix
-from datafactory.recipes import Recipe
+from datafactory.recipes import Recipe, stage_options
 from datafactory.toy.data import write_demo_prompts
-
-DEFAULT_VERIFIER = {"reasoning": "math", "general": "none"}
-DEFAULT_RULES = {"reasoning": "r1", "general": "truncated,repetition"}
 
 
 def _done(folder: Path) -> bool:
@@ -49,7 +46,7 @@ class RecipeRun:
         return [str(i).format(out=self.out, prompts=self.out / "prompts") for i in inputs]
 
     def _options(self, stage: str, source: dict | None = None) -> dict:
-        return {**(self.data.get(stage) or {}), **((source or {}).get(stage) or {})}
+        return stage_options(self.data, stage, source)
 
     def _skip(self, folder: Path, label: str) -> bool:
         if _done(folder) and not self.redo:
@@ -136,17 +133,11 @@ class RecipeRun:
             folder = self.folder(source, "filter")
             if self._skip(folder, f"filter {source['name']}"):
                 continue
-            options = self._options("filter", source)
-            options.setdefault("rules", source.get("rules") or DEFAULT_RULES[source["category"]])
-            options.setdefault("gold_field", source.get("gold_field", "answer"))
-            fallback = options.pop("verifier", None)
-            verifier = source.get("verifier") or fallback or DEFAULT_VERIFIER[source["category"]]
             config = FilterConfig(
                 inputs=[str(self.folder(source, "generate"))],
                 out=str(folder),
-                verifier=verifier,
                 overwrite=self.redo,
-                **options,
+                **self._options("filter", source),
             )
             counts = run_filter(config)["counts"]
             self.say(f"filter {source['name']}: {counts['rows_in']} rows -> {counts['rows_kept']} kept")
@@ -185,11 +176,22 @@ class RecipeRun:
         counts = run_mix(config)["counts"]
         self.say(f"mix: {counts['rows_out']} rows in {folder}")
 
+    def _tokens_to_total(self, result: dict) -> int | None:
+        """Completion tokens still to generate for the mix's `total` at the yield seen so far (kept traces per
+        token), or None without a total or a yield."""
+        total = (self.data.get("mix") or {}).get("total")
+        if not total or not result["kept"] or not result["tokens"]:
+            return None
+        return max(0, round((total - result["kept"]) * result["tokens"] / result["kept"]))
+
     def summary(self) -> dict:
         """Numbers for the final table, read from the stage manifests."""
         result = {
             "prompts": 0,
             "samples": 0,
+            "budget": 0,
+            "tokens": 0,
+            "per_source": {},
             "kept": 0,
             "rejected": Counter(),
             "duplicates": Counter(),
@@ -202,9 +204,17 @@ class RecipeRun:
             deduped = _manifest(self.folder(source, "dedupe")).get("counts", {})
             result["prompts"] += generated.get("prompts", 0)
             result["samples"] += generated.get("rows_out", 0)
+            result["budget"] += generated.get("sample_budget", generated.get("rows_out", 0))
+            result["tokens"] += generated.get("completion_tokens", 0)
+            kept = filtered.get("rows_kept", 0)
+            result["per_source"][source["name"]] = {
+                "tokens_per_kept_trace": round(generated.get("completion_tokens", 0) / kept, 1) if kept else None,
+                "tokens_by_verdict": filtered.get("completion_tokens_by_verdict", {}),
+            }
             result["kept"] += filtered.get("rows_kept", 0)
             result["rejected"].update({k: v for k, v in filtered.get("verdicts", {}).items() if k != "pass"})
             result["duplicates"].update(deduped.get("removed", {}))
+        result["tokens_to_total"] = self._tokens_to_total(result)
         mixed = _manifest(self.out / "sft").get("counts", {})
         if mixed:
             result["mix"] = {c: v["taken"] for c, v in mixed.get("per_category", {}).items()}

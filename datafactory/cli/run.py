@@ -56,7 +56,12 @@ def run(
     table.add_column("step")
     table.add_column("rows", justify="right")
     table.add_row("prompts", f"{summary['prompts']:,}")
-    table.add_row("samples", f"{summary['samples']:,}")
+    saved = summary["budget"] - summary["samples"]
+    table.add_row(
+        "samples",
+        f"{summary['samples']:,}" + (f" (of {summary['budget']:,}; {saved:,} not drawn)" if saved > 0 else ""),
+    )
+    table.add_row("completion tokens", f"{summary['tokens']:,}")
     for reason, rows in summary["rejected"].most_common():
         table.add_row(f"  rejected: {reason}", f"{rows:,}")
     table.add_row("kept by filter", f"{summary['kept']:,}")
@@ -65,6 +70,11 @@ def run(
     for category, rows in summary["mix"].items():
         table.add_row(f"mix: {category}", f"{rows:,}")
     Console().print(table)
+    for name, source in summary["per_source"].items():
+        spent = ", ".join(f"{verdict} {tokens:,}" for verdict, tokens in source["tokens_by_verdict"].items())
+        typer.echo(f"{name}: {source['tokens_per_kept_trace']} completion tokens per kept trace ({spent})")
+    if summary.get("tokens_to_total") is not None:
+        typer.echo(f"to reach mix.total at this yield: about {summary['tokens_to_total']:,} more completion tokens")
     if summary["out"]:
         typer.echo(f"SFT shards: {summary['out']}")
     if summary.get("report"):

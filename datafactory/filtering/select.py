@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass, field
 
 from datafactory.errors import UsageError
+from datafactory.pass_rates import PassRate, pass_rate
 from datafactory.seeds import derive_seed
 
 STRATEGIES = ("shortest", "longest", "random", "first")
@@ -27,8 +28,13 @@ class RowSummary:
 
 @dataclass
 class PromptOutcome:
+    """`n_pass` counts verifier passes; `passed` counts samples passing every check, the event adaptive generate
+    stops on. With a `target` (adaptive input) the range filters use the unbiased estimate (pass_rates.py)."""
+
     n: int = 0
     n_pass: int = 0
+    passed: int = 0
+    target: int | None = None
     selected: set = field(default_factory=set)
     in_range: bool = True
 
@@ -36,15 +42,40 @@ class PromptOutcome:
     def pass_rate(self) -> float:
         return self.n_pass / self.n if self.n else 0.0
 
+    @property
+    def estimate(self) -> PassRate:
+        if self.target is None:
+            return pass_rate(self.n, self.n_pass)
+        return pass_rate(self.n, self.passed, self.target)
+
+    @property
+    def rate_for_range(self) -> float:
+        return self.pass_rate if self.target is None else self.estimate.estimate
+
+    @property
+    def mixed(self) -> bool:
+        """Both outcomes seen, so 0 < p < 1 for certain (worth RL, as in DAPO's dynamic sampling)."""
+        ok = self.n_pass if self.target is None else self.passed
+        return 0 < ok < self.n
+
 
 def select(
-    rows: list[RowSummary], prompt_id: str, keep: int | None, strategy: str, seed: int, min_rate: float, max_rate: float
+    rows: list[RowSummary],
+    prompt_id: str,
+    keep: int | None,
+    strategy: str,
+    seed: int,
+    min_rate: float,
+    max_rate: float,
+    target: int | None = None,
 ) -> PromptOutcome:
-    """Pass rate (share of samples the verifier accepted) and the rows kept for one prompt."""
+    """Pass rate (share of samples the verifier accepted, or the adaptive estimate) and the rows kept."""
     if strategy not in STRATEGIES:
         raise UsageError(f"--select {strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    outcome = PromptOutcome(n=len(rows), n_pass=sum(r.verifier_ok for r in rows))
-    outcome.in_range = min_rate <= outcome.pass_rate <= max_rate
+    outcome = PromptOutcome(
+        n=len(rows), n_pass=sum(r.verifier_ok for r in rows), passed=sum(r.passed for r in rows), target=target
+    )
+    outcome.in_range = min_rate <= outcome.rate_for_range <= max_rate
     if not outcome.in_range:
         return outcome
     distinct: dict[int, RowSummary] = {}

@@ -122,23 +122,43 @@ def evaluate_file(
     return target
 
 
-def summarise(files: list[Path]) -> dict[str, list[RowSummary]]:
+def summarise(files: list[Path]) -> tuple[dict[str, list[RowSummary]], dict[str, int]]:
+    """Per prompt, a few numbers per row; and the target of prompts sampled adaptively (from `sampling`)."""
     by_prompt: dict[str, list[RowSummary]] = {}
+    targets: dict[str, int] = {}
     for file_index, path in enumerate(files):
         names = set(pq.read_schema(path).names)
         columns = ["prompt_id", "verdict", "_verifier_ok", "_completion_hash"]
-        columns += [c for c in ("sample_index", "completion_tokens") if c in names]
+        columns += [c for c in ("sample_index", "completion_tokens", "sampling") if c in names]
         table = pq.read_table(path, columns=columns).to_pydict()
         count = len(table["prompt_id"])
         samples = table.get("sample_index") or list(range(count))
         lengths = table.get("completion_tokens") or [0] * count
+        for prompt_id, target in _targets(table.get("sampling"), table["prompt_id"]):
+            targets[prompt_id] = target
         for row in range(count):
             summary = RowSummary(
                 (file_index, row), samples[row] if samples[row] is not None else row, table["verdict"][row] == "pass",
                 bool(table["_verifier_ok"][row]), lengths[row] or 0, table["_completion_hash"][row],
             )  # fmt: skip
             by_prompt.setdefault(table["prompt_id"][row], []).append(summary)
-    return by_prompt
+    return by_prompt, targets
+
+
+def _targets(sampling: list | None, prompt_ids: list[str]):
+    """(prompt_id, target) for rows whose `sampling` JSON records a target (adaptive generate)."""
+    if not sampling:
+        return
+    parsed: dict[str, int | None] = {}
+    for text, prompt_id in zip(sampling, prompt_ids, strict=True):
+        if text not in parsed:
+            try:
+                value = json.loads(text).get("target") if isinstance(text, str) else None
+            except (ValueError, AttributeError):
+                value = None
+            parsed[text] = value if isinstance(value, int) and value >= 1 else None
+        if parsed[text] is not None:
+            yield prompt_id, parsed[text]
 
 
 def _final_columns(table: pa.Table, file_index: int, outcomes: dict[str, PromptOutcome]) -> pa.Table:
@@ -195,9 +215,18 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
         ]
     judge_requests = _judge(config, evaluated, config.gold_field in unified.names, judge_engine)
 
-    by_prompt = summarise(evaluated)
+    by_prompt, targets = summarise(evaluated)
     outcomes = {
-        pid: select(rows, pid, config.keep, config.select, config.seed, config.min_pass_rate, config.max_pass_rate)
+        pid: select(
+            rows,
+            pid,
+            config.keep,
+            config.select,
+            config.seed,
+            config.min_pass_rate,
+            config.max_pass_rate,
+            targets.get(pid),
+        )  # fmt: skip
         for pid, rows in by_prompt.items()
     }
     for stale in outdir.shards() + outdir.shards("rejected"):
@@ -206,9 +235,13 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     rejected = ShardWriter(outdir.path / "rejected", final_schema, config.shard_rows)
     verdicts: Counter = Counter()
     reasons: Counter = Counter()
+    tokens: Counter = Counter()  # completion tokens per final verdict: where the generation budget went
     for file_index, path in enumerate(evaluated):
         table = _final_columns(pq.read_table(path), file_index, outcomes)
         verdicts.update(table.column("verdict").to_pylist())
+        if "completion_tokens" in table.column_names:
+            for verdict, count in zip(verdicts_of(table), table.column("completion_tokens").to_pylist(), strict=True):
+                tokens[verdict] += count or 0
         reasons.update(r for row in table.column("reasons").to_pylist() for r in row)
         mask = table.column("selected")
         kept.add_table(table.filter(mask))
@@ -226,14 +259,23 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
         "prompts": len(outcomes),
         "prompts_with_a_pass": sum(o.n_pass > 0 for o in outcomes.values()),
         "prompts_in_pass_rate_range": sum(o.in_range for o in outcomes.values()),
+        "prompts_sampled_adaptively": len(targets),
         "verdicts": dict(verdicts.most_common()),
         "reasons": dict(reasons.most_common()),
         # from the rows, not this invocation's pool: a resumed run counts the rows evaluated before it too
         "verifier_timeouts": reasons.get("verifier_timeout", 0),
         "worker_crashes": reasons.get("verifier_error", 0),
         "judge_requests": judge_requests,
+        "completion_tokens_by_verdict": dict(tokens.most_common()),
     }
     return outdir.finish(arguments, files, counts, rules=spec.rules, rule_config=asdict(spec.rule_config))
+
+
+def verdicts_of(table: pa.Table) -> list[str]:
+    """Kept rows count as `kept`; every other row under its final verdict."""
+    verdicts = table.column("verdict").to_pylist()
+    selected = table.column("selected").to_pylist()
+    return ["kept" if chosen else verdict for verdict, chosen in zip(verdicts, selected, strict=True)]
 
 
 def _pool(config: FilterConfig, spec: EvalSpec):
@@ -261,12 +303,21 @@ def _judge(config: FilterConfig, evaluated: list[Path], has_gold: bool, engine) 
 
 
 def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome]) -> None:
+    """Per prompt: drawn (n), verifier passes, samples passing every check, the target it was sampled to (null:
+    fixed), and the pass-rate estimate with its 95% interval (pass_rates.py)."""
+    values = list(outcomes.values())
+    estimates = [o.estimate for o in values]
     table = pa.table(
         {
             "prompt_id": pa.array(list(outcomes), pa.string()),
-            "n": pa.array([o.n for o in outcomes.values()], pa.int32()),
-            "n_pass": pa.array([o.n_pass for o in outcomes.values()], pa.int32()),
-            "pass_rate": pa.array([o.pass_rate for o in outcomes.values()], pa.float64()),
+            "n": pa.array([o.n for o in values], pa.int32()),
+            "n_pass": pa.array([o.n_pass for o in values], pa.int32()),
+            "pass_rate": pa.array([o.pass_rate for o in values], pa.float64()),
+            "passed_all_checks": pa.array([o.passed for o in values], pa.int32()),
+            "target": pa.array([o.target for o in values], pa.int32()),
+            "pass_rate_estimate": pa.array([e.estimate for e in estimates], pa.float64()),
+            "pass_rate_low": pa.array([e.low for e in estimates], pa.float64()),
+            "pass_rate_high": pa.array([e.high for e in estimates], pa.float64()),
         }
     )
     from datafactory.io.writer import write_table_atomic
@@ -275,15 +326,17 @@ def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome]) -> None:
 
 
 def _write_rl_prompts(path: Path, evaluated: list[Path], outcomes: dict[str, PromptOutcome], gold_field: str) -> None:
-    """Prompts with 0 < pass rate < 1 (the ones worth RL, as in DAPO's dynamic sampling), one JSON line each."""
+    """Prompts with both passing and failing samples (0 < p < 1 for certain: worth RL, as in DAPO's dynamic
+    sampling), one JSON line each, with the pass-rate estimate."""
     lines, seen = [], set()
     for file in evaluated:
         names = pq.read_schema(file).names
         columns = [c for c in ("prompt_id", "messages", gold_field) if c in names]
         for row in pq.read_table(file, columns=columns).to_pylist():
             outcome = outcomes[row["prompt_id"]]
-            if row["prompt_id"] not in seen and 0 < outcome.pass_rate < 1:
+            if row["prompt_id"] not in seen and outcome.mixed:
                 seen.add(row["prompt_id"])
-                lines.append(json.dumps({**row, "pass_rate": outcome.pass_rate}, ensure_ascii=False, default=str))
+                rate = outcome.rate_for_range
+                lines.append(json.dumps({**row, "pass_rate": rate}, ensure_ascii=False, default=str))
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode())
