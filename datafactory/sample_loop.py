@@ -1,6 +1,6 @@
-"""Sampling as one stream: samples go into the engine as others finish, and a prompt's rows are written as soon
-as the prompt is decided. With a target, finished samples are checked by the filter's worker pool while the
-engine works, and a prompt stops drawing once enough of its samples pass.
+"""Sampling as one stream: samples go into the engine as others finish, and prompts' rows are written, in input
+order, as soon as they are decided. With a target, finished samples are checked by the filter's worker pool while
+the engine works, and a prompt stops drawing once enough of its samples pass.
 
 Why a prefix: a prompt's kept samples are always its samples 0..m-1, where m is the smallest count that holds
 `target` passes (or the whole budget `n`). Sample i has the same seed in every run, so an adaptive run keeps
@@ -16,7 +16,7 @@ samples and a hard one reaches its whole budget in a few rounds rather than one 
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -27,8 +27,9 @@ from datafactory.seeds import derive_seed
 
 
 def sample_seed(seed: int, prompt_id: str, index: int) -> int:
-    """Sample `index` of a prompt has this seed in every run, fixed or adaptive."""
-    return derive_seed(seed, prompt_id, index)
+    """Sample `index` of a prompt has this seed in every run, fixed or adaptive: the prompt's seed plus the index
+    (what vLLM gives the i-th sample of a request seeded with the prompt's seed)."""
+    return derive_seed(seed, prompt_id) + index
 
 
 @dataclass
@@ -100,6 +101,8 @@ class SampleLoop:
         self.engine, self.sampling, self.window, self.target = engine, sampling, max(1, window), target
         self.write, self.check, self.task_of, self.on_prompt = write, check, task_of, on_prompt
         self.active: dict[str, PromptDraws] = {}
+        self.order: deque[str] = deque()  # admitted prompts, in input order, until written
+        self.decided: dict[str, tuple[PromptDraws, int]] = {}  # decided, waiting for earlier prompts
         self.tally = LoopTally()
 
     def run(self, prompts: Iterator[Prompt]) -> LoopTally:
@@ -108,7 +111,7 @@ class SampleLoop:
         while True:
             check_stop()
             exhausted = self._feed(pending, exhausted)
-            if exhausted and not self.active:
+            if exhausted and not self.active and not self.decided:
                 return self.tally
             for key, completion in self.engine.collect():
                 self._arrived(key, completion)
@@ -124,22 +127,24 @@ class SampleLoop:
             if room <= 0:
                 break
             room -= self._issue(draws, min(room, draws.wanted()), tickets)
-        while room > 0 and not exhausted:
+        while room > 0 and not exhausted and len(self.decided) <= self.window:
             prompt = next(pending, None)
             if prompt is None:
                 exhausted = True
                 break
             draws = PromptDraws(prompt, self.sampling.n, self.target)
             self.active[prompt.prompt_id] = draws
+            self.order.append(prompt.prompt_id)
             room -= self._issue(draws, min(room, draws.wanted()), tickets)
         if tickets:
             self.engine.submit(tickets, self.sampling)
         return exhausted
 
     def _issue(self, draws: PromptDraws, count: int, tickets: list[Ticket]) -> int:
-        pid = draws.prompt.prompt_id
-        for index in range(draws.issued, draws.issued + count):
-            tickets.append(Ticket((pid, index), draws.prompt.messages, sample_seed(self.sampling.seed, pid, index)))
+        if count <= 0:
+            return 0
+        pid, first = draws.prompt.prompt_id, draws.issued
+        tickets.append(Ticket(pid, first, count, draws.prompt.messages, sample_seed(self.sampling.seed, pid, first)))
         draws.issued += count
         return count
 
@@ -176,7 +181,9 @@ class SampleLoop:
             if index >= kept:
                 self._discard(completion)
         draws.completions = {i: c for i, c in draws.completions.items() if i < kept}
-        self.write(draws, kept)
+        self.decided[pid] = (draws, kept)
+        while self.order and self.order[0] in self.decided:  # written in input order
+            self.write(*self.decided.pop(self.order.popleft()))
         tally = self.tally
         tally.samples_written += kept
         tally.prompts_done += 1
@@ -195,11 +202,13 @@ class SampleLoop:
 
 
 def default_window(engine: Engine, n: int, chunk_prompts: int | None, shard_rows: int) -> int:
-    """Samples kept in flight: enough to keep a streaming engine's batch full with a queue behind it; for an
-    engine that only batches, the old chunk (`--chunk-prompts` prompts of n samples)."""
+    """Samples kept in flight: for a streaming engine, enough to keep its batch full with a deep queue behind it
+    (8x what it runs at once: a request of n samples holds its place until its longest sample ends, so with
+    long-tailed lengths a shallow queue would leave the batch part-empty); for an engine that only batches, the
+    old chunk (`--chunk-prompts` prompts of n samples)."""
     capacity = getattr(engine, "stream_capacity", None)
     if callable(capacity):
-        return max(1, 2 * capacity())
+        return max(n, 8 * capacity())
     prompts = chunk_prompts or max(1, shard_rows // n)
     return max(1, prompts * n)
 

@@ -39,12 +39,18 @@ class Request:
 
 @dataclass(frozen=True)
 class Ticket:
-    """One sample to draw: `key` is (prompt_id, sample_index); `seed` is derived from (--seed, prompt_id,
-    sample_index), so a sample is the same whichever run, order or batch draws it."""
+    """Samples `first` … `first + count - 1` of a prompt. Sample i has seed `seed + (i - first)`: with vLLM,
+    one request of n samples and seed s draws exactly the samples of n requests seeded s, s+1, …, so a sample
+    is the same whichever run, order or grouping draws it."""
 
-    key: tuple[str, int]
+    prompt_id: str
+    first: int
+    count: int
     messages: list[dict]
     seed: int
+
+    def sample_keys(self) -> list[tuple[str, int]]:
+        return [(self.prompt_id, self.first + j) for j in range(self.count)]
 
 
 @dataclass
@@ -108,17 +114,20 @@ class Engine:
         tickets, self._queued = self._queued, []
         if not tickets:
             return []
-        results = self.generate([Request(t.messages, 1, t.seed) for t in tickets], self._sampling)
-        return [(t.key, samples[0]) for t, samples in zip(tickets, results, strict=True)]
+        singles = [(key, t.messages, t.seed + j) for t in tickets for j, key in enumerate(t.sample_keys())]
+        results = self.generate([Request(messages, 1, seed) for _, messages, seed in singles], self._sampling)
+        return [(key, samples[0]) for (key, _, _), samples in zip(singles, results, strict=True)]
 
     def cancel(self, keys: list[tuple[str, int]]) -> None:
-        """Stop drawing these samples (no longer needed); they are not collected."""
+        """Stop drawing these samples (no longer needed); they are not collected. A ticket is cancelled when all
+        of its samples are."""
         dropped = set(keys)
-        self._queued = [t for t in self._queued if t.key not in dropped]
+        self._queued = [t for t in self._queued if not dropped.issuperset(t.sample_keys())]
 
     @property
     def in_flight(self) -> int:
-        return len(self._queued)
+        """Samples submitted and not yet collected."""
+        return sum(t.count for t in self._queued)
 
     @classmethod
     def check_options(cls, extra: dict) -> None:

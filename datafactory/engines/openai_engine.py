@@ -21,7 +21,6 @@ import httpx
 
 from datafactory.engines.base import Completion, Engine, EngineOptions, Request, Sampling, Ticket
 from datafactory.errors import EngineError, UsageError
-from datafactory.seeds import derive_seed
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 BACKOFF_BASE = 0.5
@@ -123,8 +122,9 @@ class OpenAIEngine(Engine):
     def submit(self, tickets: list[Ticket], sampling: Sampling) -> None:
         loop = self._start_loop()
         for ticket in tickets:
-            work = self._one_sample(self._client, self._limit, ticket.messages, sampling, ticket.seed)
-            self._futures[asyncio.run_coroutine_threadsafe(work, loop)] = ticket.key
+            for offset, key in enumerate(ticket.sample_keys()):
+                work = self._one_sample(self._client, self._limit, ticket.messages, sampling, ticket.seed + offset)
+                self._futures[asyncio.run_coroutine_threadsafe(work, loop)] = key
 
     def collect(self) -> list[tuple[tuple[str, int], Completion]]:
         if not self._futures:
@@ -187,7 +187,7 @@ class OpenAIEngine(Engine):
                         task.cancel()
 
     async def _sample(self, client, limit, request: Request, sampling: Sampling, index: int) -> Completion:
-        return await self._one_sample(client, limit, request.messages, sampling, derive_seed(request.seed, index))
+        return await self._one_sample(client, limit, request.messages, sampling, request.seed + index)
 
     async def _one_sample(self, client, limit, messages: list[dict], sampling: Sampling, seed: int) -> Completion:
         body = {

@@ -56,10 +56,10 @@ class VLLMEngine(Engine):
             self.llm = LLM(**kwargs)
         except Exception as err:  # vLLM raises many kinds; the user needs one line
             raise EngineError(f"vLLM could not start model {options.model!r}: {err}") from err
-        self._keys: dict[str, tuple[tuple[str, int], str]] = {}  # vLLM request id -> (ticket key, internal id)
-        self._internal: dict[tuple[str, int], str] = {}
+        self._requests: dict[str, tuple[Ticket, str]] = {}  # vLLM request id (both forms) -> (ticket, internal id)
+        self._samples = 0  # samples in flight
         self._ready: list[tuple[tuple[str, int], Completion]] = []
-        self._lengths: dict[str, int] = {}  # prompt_id -> prompt tokens
+        self._lengths: dict[str, int] = {}  # prompt_id -> prompt tokens, for long prompts
 
     @classmethod
     def check_options(cls, extra: dict) -> None:
@@ -78,7 +78,7 @@ class VLLMEngine(Engine):
                 "enable_prefix_caching, max_num_batched_tokens, swap_space)"
             )
 
-    # The stream of single samples, through the engine's step loop.
+    # The stream of samples, through the engine's step loop: one request per ticket (n = its count).
     def submit(self, tickets: list[Ticket], sampling: Sampling) -> None:
         from vllm import SamplingParams
 
@@ -87,64 +87,76 @@ class VLLMEngine(Engine):
         for ticket in tickets:
             length = self._prompt_length(ticket)
             if length >= limit:
-                self._ready.append((ticket.key, Completion("", "prompt_too_long", length, 0)))
+                self._ready.extend((key, Completion("", "prompt_too_long", length, 0)) for key in ticket.sample_keys())
             else:
                 fits.append(ticket)
         if not fits:
             return
         params = [
             SamplingParams(
-                n=1, temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=t.seed
-            )
+                n=t.count,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=t.seed,
+            )  # fmt: skip
             for t in fits
         ]
         ids = self.llm.enqueue_chat([t.messages for t in fits], params, use_tqdm=False)
         for ticket, internal in zip(fits, ids, strict=True):
-            self._keys[internal] = self._keys[_external(internal)] = (ticket.key, internal)
-            self._internal[ticket.key] = internal
+            self._requests[internal] = self._requests[_external(internal)] = (ticket, internal)
+            self._samples += ticket.count
 
     def _prompt_length(self, ticket: Ticket) -> int:
-        prompt_id = ticket.key[0]
-        if prompt_id not in self._lengths:
+        """The prompt's length in tokens, or an upper bound far below the limit when that is clear without
+        tokenizing (a token covers at least one UTF-8 byte; the chat template adds well under 64 per message)."""
+        text_bytes = sum(len(str(m.get("content") or "").encode()) + 64 for m in ticket.messages)
+        if text_bytes + 256 < self.llm.llm_engine.model_config.max_model_len:
+            return text_bytes
+        if ticket.prompt_id not in self._lengths:
             if len(self._lengths) > 100_000:
                 self._lengths.clear()
-            self._lengths[prompt_id] = self._prompt_lengths([Request(ticket.messages, 1, 0)])[0]
-        return self._lengths[prompt_id]
+            self._lengths[ticket.prompt_id] = self._prompt_lengths([Request(ticket.messages, 1, 0)])[0]
+        return self._lengths[ticket.prompt_id]
 
     def collect(self) -> list[tuple[tuple[str, int], Completion]]:
         engine = self.llm.llm_engine
-        while not self._ready and self._internal:
+        while not self._ready and self._samples:
             for output in engine.step():
-                if not output.finished or output.request_id not in self._keys:
+                if not output.finished or output.request_id not in self._requests:
                     continue
-                key, internal = self._keys.pop(output.request_id)
-                self._keys.pop(internal, None)
-                self._keys.pop(_external(internal), None)
-                self._internal.pop(key, None)
-                sample = output.outputs[0]
+                ticket = self._forget(output.request_id)
                 tokens = len(output.prompt_token_ids or [])
-                self._ready.append(
-                    (key, Completion(sample.text, sample.finish_reason or "abort", tokens, len(sample.token_ids)))
-                )
+                for key, sample in zip(
+                    ticket.sample_keys(), sorted(output.outputs, key=lambda c: c.index), strict=True
+                ):
+                    completion = Completion(sample.text, sample.finish_reason or "abort", tokens, len(sample.token_ids))
+                    self._ready.append((key, completion))
         ready, self._ready = self._ready, []
         return ready
 
+    def _forget(self, request_id: str) -> Ticket:
+        ticket, internal = self._requests.pop(request_id)
+        self._requests.pop(internal, None)
+        self._requests.pop(_external(internal), None)
+        self._samples -= ticket.count
+        return ticket
+
     def cancel(self, keys: list[tuple[str, int]]) -> None:
-        internal = [self._internal.pop(key) for key in keys if key in self._internal]
-        for request_id in internal:
-            self._keys.pop(request_id, None)
-            self._keys.pop(_external(request_id), None)
-        if internal:
-            self.llm.llm_engine.abort_request(internal, internal=True)
         dropped = set(keys)
+        internal = {i for t, i in self._requests.values() if dropped.issuperset(t.sample_keys())}
+        for request_id in internal:
+            self._forget(request_id)
+        if internal:
+            self.llm.llm_engine.abort_request(sorted(internal), internal=True)
         self._ready = [(key, c) for key, c in self._ready if key not in dropped]
 
     @property
     def in_flight(self) -> int:
-        return len(self._internal) + len(self._ready)
+        return self._samples + len(self._ready)
 
     def stream_capacity(self) -> int:
-        """Sequences the engine runs at once (its max_num_seqs); generate keeps twice that in flight."""
+        """Sequences the engine runs at once (its max_num_seqs)."""
         return int(self.llm.llm_engine.vllm_config.scheduler_config.max_num_seqs)
 
     def _prompt_lengths(self, requests: list[Request]) -> list[int]:
