@@ -30,7 +30,7 @@ def problems() -> list[tuple[str, str, str]]:
     """(prompt_id, gold as stored, a right answer)."""
     out = []
     if (SHARED / "math500_test.jsonl").is_file():
-        from datafactory.filtering.trace import last_boxed
+        from datafactory.trace import last_boxed
 
         for line in (SHARED / "math500_test.jsonl").read_text().splitlines():
             record = json.loads(line)

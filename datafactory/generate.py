@@ -259,7 +259,7 @@ def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, 
                 extra["reached"] = str(tally.prompts_reaching_target)
             progress.advance(1, **extra)
 
-        window = default_window(engine, config.n, config.chunk_prompts, config.shard_rows)
+        window = default_window(engine, config.n, config.chunk_prompts, config.shard_rows, config.target is not None)
         if pool is not None:
             with pool:
                 loop = SampleLoop(engine, sampling, window, config.target, write, pool, task_of, prompt_done)

@@ -10,7 +10,10 @@ cancelled or dropped, never written.
 
 Where the budget goes: a prompt starts with `target` samples in flight; each failure doubles how many of its
 samples may be in flight (never more than the budget left), so an easy prompt costs about target/pass-rate
-samples and a hard one reaches its whole budget in a few rounds rather than one sample at a time.
+samples and a hard one reaches its whole budget in a few rounds rather than one sample at a time. New prompts are
+admitted as room frees up, so the engine's batch stays full of a mix of first and later rounds until the input
+runs out; the last prompts' later rounds then run in a shrinking batch (measured in benchmarks/adaptive.py:
+drawing their whole budget at once to fill the idle slots cost 30% more tokens and saved no time on CPU).
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class SampleLoop:
         self.engine, self.sampling, self.window, self.target = engine, sampling, max(1, window), target
         self.write, self.check, self.task_of, self.on_prompt = write, check, task_of, on_prompt
         self.active: dict[str, PromptDraws] = {}
+        self.hungry: dict[str, PromptDraws] = {}  # active prompts that may want more samples now
         self.order: deque[str] = deque()  # admitted prompts, in input order, until written
         self.decided: dict[str, tuple[PromptDraws, int]] = {}  # decided, waiting for earlier prompts
         self.tally = LoopTally()
@@ -113,20 +117,23 @@ class SampleLoop:
             exhausted = self._feed(pending, exhausted)
             if exhausted and not self.active and not self.decided:
                 return self.tally
-            for key, completion in self.engine.collect():
-                self._arrived(key, completion)
+            arrived = [key for key, completion in self.engine.collect() if self._arrived(key, completion)]
             if self.check is not None:
-                for tag, results in self.check.poll(0.0 if self.engine.in_flight else 0.05):
-                    self._verified(tag, results[0])
+                self._send_to_check(arrived)
+                for keys, results in self.check.poll(0.0 if self.engine.in_flight else 0.05):
+                    for key, result in zip(keys, results, strict=True):
+                        self._verified(key, result)
 
     def _feed(self, pending: Iterator[Prompt], exhausted: bool) -> bool:
         """Top up the engine: first the prompts already drawing, then new prompts in input order."""
         room = self.window - self.engine.in_flight
         tickets: list[Ticket] = []
-        for draws in self.active.values():
+        for pid, draws in list(self.hungry.items()):
             if room <= 0:
                 break
             room -= self._issue(draws, min(room, draws.wanted()), tickets)
+            if draws.wanted() == 0:
+                del self.hungry[pid]
         while room > 0 and not exhausted and len(self.decided) <= self.window:
             prompt = next(pending, None)
             if prompt is None:
@@ -136,6 +143,8 @@ class SampleLoop:
             self.active[prompt.prompt_id] = draws
             self.order.append(prompt.prompt_id)
             room -= self._issue(draws, min(room, draws.wanted()), tickets)
+            if draws.wanted():
+                self.hungry[prompt.prompt_id] = draws
         if tickets:
             self.engine.submit(tickets, self.sampling)
         return exhausted
@@ -148,17 +157,27 @@ class SampleLoop:
         draws.issued += count
         return count
 
-    def _arrived(self, key: tuple[str, int], completion: Completion) -> None:
+    def _arrived(self, key: tuple[str, int], completion: Completion) -> bool:
+        """Record a finished sample; True when it needs checking."""
         draws = self.active.get(key[0])
         if draws is None:  # its prompt was decided while it was in flight
             self._discard(completion)
-            return
+            return False
         draws.completions[key[1]] = completion
         self.tally.tokens += completion.completion_tokens
         if self.check is None:
             self._maybe_done(draws)
-        else:
-            self.check.submit([self.task_of(draws, key[1])], key)
+            return False
+        return True
+
+    def _send_to_check(self, keys: list[tuple[str, int]]) -> None:
+        """The samples that arrived together go to the workers as a few batches (one per worker), not one by one."""
+        if not keys:
+            return
+        parts = max(1, min(len(keys), self.check.size))
+        for part in range(parts):
+            batch = keys[part::parts]
+            self.check.submit([self.task_of(self.active[k[0]], k[1]) for k in batch], batch)
 
     def _verified(self, key: tuple[str, int], result: dict) -> None:
         draws = self.active.get(key[0])
@@ -167,6 +186,8 @@ class SampleLoop:
         draws.verdicts[key[1]] = result["verdict"]
         draws.passed[key[1]] = result["verdict"] == "pass"
         self._maybe_done(draws)
+        if key[0] in self.active and not draws.passed[key[1]]:
+            self.hungry[key[0]] = draws
 
     def _maybe_done(self, draws: PromptDraws) -> None:
         kept = draws.kept()
@@ -174,6 +195,7 @@ class SampleLoop:
             return
         pid = draws.prompt.prompt_id
         del self.active[pid]
+        self.hungry.pop(pid, None)
         late = [(pid, i) for i in range(kept, draws.issued) if i not in draws.completions]
         if late:
             self.engine.cancel(late)
@@ -201,14 +223,15 @@ class SampleLoop:
         self.tally.tokens_discarded += completion.completion_tokens
 
 
-def default_window(engine: Engine, n: int, chunk_prompts: int | None, shard_rows: int) -> int:
-    """Samples kept in flight: for a streaming engine, enough to keep its batch full with a deep queue behind it
-    (8x what it runs at once: a request of n samples holds its place until its longest sample ends, so with
-    long-tailed lengths a shallow queue would leave the batch part-empty); for an engine that only batches, the
-    old chunk (`--chunk-prompts` prompts of n samples)."""
+def default_window(engine: Engine, n: int, chunk_prompts: int | None, shard_rows: int, adaptive: bool) -> int:
+    """Samples kept in flight. For a streaming engine: fixed -n, a deep queue (8x what it runs at once: a request
+    of n samples holds its place until its longest sample ends, so with long-tailed lengths a shallow queue would
+    leave the batch part-empty); adaptive, twice what it runs at once (mostly single samples; a deeper queue would
+    admit prompts faster than their later rounds come back, and the end of the run would be all later rounds).
+    For an engine that only batches: the old chunk (`--chunk-prompts` prompts of n samples)."""
     capacity = getattr(engine, "stream_capacity", None)
     if callable(capacity):
-        return max(n, 8 * capacity())
+        return max(n, (2 if adaptive else 8) * capacity())
     prompts = chunk_prompts or max(1, shard_rows // n)
     return max(1, prompts * n)
 

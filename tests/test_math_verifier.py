@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from datafactory.filtering.trace import last_boxed
+from datafactory.trace import last_boxed
 from datafactory.verifiers.math import MathVerifier, normalise_gold
 from datafactory.verifiers.math_answer import final_answer
 

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datafactory.engines.openai_engine import completion_text
-from datafactory.filtering.trace import parse_trace
+from datafactory.trace import parse_trace
 from tests.conftest import run_cli, write_jsonl
 
 

@@ -3,10 +3,10 @@
 import pytest
 
 from datafactory.errors import UsageError
-from datafactory.filtering.trace import boxed_contents, parse_trace
 from datafactory.rules import RuleConfig, resolve_rules
 from datafactory.rules.checks import RULES, loops_at_end
 from datafactory.rules.language import foreign_spans
+from datafactory.trace import boxed_contents, parse_trace
 
 ENGLISH = (
     "First I add the two numbers to get seven. Then I multiply the result by two, which gives fourteen. "

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import xxhash
 
-from datafactory.filtering.trace import parse_trace
 from datafactory.rules import RuleConfig
 from datafactory.rules.checks import RULES
+from datafactory.trace import parse_trace
 from datafactory.verifiers.base import verifier_class
 
 FORMAT_RULES = ("empty_response", "truncated", "bad_format")

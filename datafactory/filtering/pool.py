@@ -148,13 +148,17 @@ class WorkerPool:
 
     def poll(self, wait_s: float = 0.0) -> list[tuple[object, list[dict]]]:
         """Batches finished so far, as (tag, results), waiting at most `wait_s` for one when none is."""
+        self._dispatch()
+        if self._stream_results:
+            self._collect(self._stream, self._stream_results, None, wait_s)
+            self._dispatch()
+        finished = [job for job, rows in self._stream_results.items() if all(r is not None for r in rows)]
+        return [(self._stream_tags.pop(job), self._stream_results.pop(job)) for job in finished]
+
+    def _dispatch(self) -> None:
         for worker in self.workers:
             if worker.ready and worker.job is None and self._stream:
                 worker.give(self._stream.popleft(), self.timeout)
-        if self._stream_results:
-            self._collect(self._stream, self._stream_results, None, wait_s)
-        finished = [job for job, rows in self._stream_results.items() if all(r is not None for r in rows)]
-        return [(self._stream_tags.pop(job), self._stream_results.pop(job)) for job in finished]
 
     def _collect(self, queue: deque, results: dict, on_row, wait_s: float | None = None) -> None:
         waiting = [w for w in self.workers if w.job is not None or not w.ready]

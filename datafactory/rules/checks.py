@@ -7,9 +7,9 @@ from collections import Counter
 
 import numpy as np
 
-from datafactory.filtering.trace import Trace, boxed_contents
 from datafactory.rules import RuleConfig
 from datafactory.rules.language import is_mixed
+from datafactory.trace import Trace, boxed_contents
 
 
 def loops_at_end(text: str, repeats: int = 5, max_period: int = 200) -> bool:

@@ -11,10 +11,10 @@ import random
 from pathlib import Path
 
 from datafactory.engines.base import EngineOptions, Request, Sampling
-from datafactory.filtering.trace import boxed_contents, parse_trace
 from datafactory.rules import RuleConfig
 from datafactory.rules.checks import language_mixed, repetition
 from datafactory.toy.data import arithmetic_problem, demo_prompts, general_prompt, judge_candidate, judge_prompt
+from datafactory.trace import boxed_contents, parse_trace
 from datafactory.verifiers.math import MathVerifier
 
 HELD_OUT_SEED = 9999

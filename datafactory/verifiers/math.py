@@ -13,7 +13,7 @@ import re
 import threading
 from fractions import Fraction
 
-from datafactory.filtering.trace import last_boxed
+from datafactory.trace import last_boxed
 from datafactory.verifiers.base import Verdict, Verifier, failed, passed
 from datafactory.verifiers.math_answer import (
     UNIT_TAIL,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from datafactory.filtering.trace import boxed_spans
+from datafactory.trace import boxed_spans
 
 ANSWER_PHRASE = re.compile(r"(?:final answer|the answer)\s*(?:is|:|=)\s*:?\s*(.+)", re.IGNORECASE)
 TEMPLATE_BOX = re.compile(r"<\|begin_of_box\|>(.*?)<\|end_of_box\|>", re.DOTALL)

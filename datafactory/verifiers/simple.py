@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from datafactory.filtering.trace import last_boxed
+from datafactory.trace import last_boxed
 from datafactory.verifiers.base import Verdict, Verifier, failed, passed
 
 LETTERS = "ABCDEFGHIJ"
