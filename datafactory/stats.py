@@ -86,9 +86,29 @@ def compute_stats(path: str) -> Stats:
 
 
 def breakdown(manifest: dict) -> dict:
-    """The stage's own accounting from its manifest: dedupe's removals (in all and per input), mix's rows per
-    category and per source (taken of available)."""
+    """The stage's own accounting from its manifest: generate's samples per prompt and where the tokens went,
+    filter's tokens per verdict, dedupe's removals (in all and per input), mix's rows per category and per
+    source (taken of available)."""
     counts = manifest.get("counts", {})
+    if manifest.get("stage") == "generate" and counts.get("samples_per_prompt"):
+        tables = {"samples per prompt (prompts)": dict(counts["samples_per_prompt"])}
+        spent = {
+            "samples drawn": counts.get("rows_out", 0),
+            "sample budget (prompts x n)": counts.get("sample_budget", 0),
+        }
+        spent["completion tokens"] = counts.get("completion_tokens", 0)
+        adaptive = counts.get("adaptive_now") or {}
+        for key in ("prompts_reaching_target", "passing_samples", "tokens_per_passing_sample", "samples_discarded"):
+            if key in adaptive:
+                spent[key.replace("_", " ")] = adaptive[key]
+        tables["generation"] = spent
+        if adaptive.get("tokens_by_verdict"):
+            tables["completion tokens per verdict (this run)"] = dict(adaptive["tokens_by_verdict"])
+        return tables
+    if manifest.get("stage") == "filter" and counts.get("completion_tokens_by_verdict"):
+        return {
+            "completion tokens per verdict (where the generation budget went)": counts["completion_tokens_by_verdict"]
+        }
     if manifest.get("stage") == "dedupe":
         removed = {"rows in": counts.get("rows_in", 0), **counts.get("removed", {}), "kept": counts.get("rows_kept", 0)}
         per_input = {

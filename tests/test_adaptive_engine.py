@@ -83,7 +83,8 @@ def test_target_stops_early_on_solved_prompts_and_spends_the_budget_on_impossibl
     result = run_cli("filter", adaptive, "-o", tmp_path / "kept", *CHECKS, "--keep", "1")
     assert result.returncode == 0, result.stderr
     reached = manifest["adaptive_now"]["prompts_reaching_target"]
-    kept = pq.read_table(tmp_path / "kept", columns=["prompt_id", "sample_index"]).to_pylist()
+    kept = pq.read_table(sorted((tmp_path / "kept").glob("part-*.parquet")), columns=["prompt_id", "sample_index"])
+    kept = kept.to_pylist()
     assert len(kept) == reached and all(r["sample_index"] == per_prompt[r["prompt_id"]] - 1 for r in kept)
     assert not IMPOSSIBLE & {r["prompt_id"] for r in kept}
 

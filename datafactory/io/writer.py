@@ -21,12 +21,24 @@ def shard_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
+_DIGESTS: dict[tuple, str] = {}  # (path, size, mtime_ns, inode) -> sha256, so a shard is hashed once per process
+
+
 def sha256_file(path: Path) -> str:
+    """The file's sha256; remembered while its size, mtime and inode stay the same (the writer hashes a shard
+    when it writes it, the manifest asks again at the end)."""
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    if len(_DIGESTS) > 100_000:
+        _DIGESTS.clear()
+    _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -54,6 +54,7 @@ def _context(view: StageView) -> dict:
         "reasons": reasons,
         "rows_in": view.funnel[0][1] if view.funnel else 0,
         "per_source": list(view.per_source.items()),
+        "accounting": [(title, list(rows.items())) for title, rows in view.accounting.items()],
     }
 
 

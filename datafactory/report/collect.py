@@ -36,6 +36,7 @@ class StageView:
     pass_rates: list[float] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     per_source: dict[str, dict] = field(default_factory=dict)
+    accounting: dict[str, dict] = field(default_factory=dict)  # title -> {label: value}, from stats.breakdown
     samples: dict[str, list[dict]] = field(default_factory=dict)  # group → browser rows
     group_counts: dict[str, int] = field(default_factory=dict)
 
@@ -81,7 +82,10 @@ def _shards(folder: Path) -> list[Path]:
 
 
 def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -> StageView:
+    from datafactory.stats import breakdown
+
     view = StageView(folder, stage, _label(folder), manifest)
+    view.accounting = breakdown(manifest)
     counts = manifest.get("counts", {})
     if stage == "generate":
         view.funnel = [("prompts", counts.get("prompts", 0)), ("samples", counts.get("rows_out", 0))]
