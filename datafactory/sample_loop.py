@@ -28,6 +28,12 @@ from datafactory.interrupts import check as check_stop
 from datafactory.prompts import Prompt
 from datafactory.seeds import derive_seed
 
+HELD_BYTES = 256 << 20  # text of decided prompts held back for earlier ones; above it, no new prompts start
+
+
+def _text_bytes(draws: PromptDraws) -> int:
+    return sum(len(c.text) for c in draws.completions.values())
+
 
 def sample_seed(seed: int, prompt_id: str, index: int) -> int:
     """Sample `index` of a prompt has this seed in every run, fixed or adaptive: the prompt's seed plus the index
@@ -107,6 +113,7 @@ class SampleLoop:
         self.hungry: dict[str, PromptDraws] = {}  # active prompts that may want more samples now
         self.order: deque[str] = deque()  # admitted prompts, in input order, until written
         self.decided: dict[str, tuple[PromptDraws, int]] = {}  # decided, waiting for earlier prompts
+        self.decided_bytes = 0  # their completions' text, bounded by HELD_BYTES
         self.tally = LoopTally()
 
     def run(self, prompts: Iterator[Prompt]) -> LoopTally:
@@ -134,7 +141,7 @@ class SampleLoop:
             room -= self._issue(draws, min(room, draws.wanted()), tickets)
             if draws.wanted() == 0:
                 del self.hungry[pid]
-        while room > 0 and not exhausted and len(self.decided) <= self.window:
+        while room > 0 and not exhausted and self.decided_bytes <= HELD_BYTES:
             prompt = next(pending, None)
             if prompt is None:
                 exhausted = True
@@ -204,8 +211,11 @@ class SampleLoop:
                 self._discard(completion)
         draws.completions = {i: c for i, c in draws.completions.items() if i < kept}
         self.decided[pid] = (draws, kept)
+        self.decided_bytes += _text_bytes(draws)
         while self.order and self.order[0] in self.decided:  # written in input order
-            self.write(*self.decided.pop(self.order.popleft()))
+            done, count = self.decided.pop(self.order.popleft())
+            self.decided_bytes -= _text_bytes(done)
+            self.write(done, count)
         tally = self.tally
         tally.samples_written += kept
         tally.prompts_done += 1

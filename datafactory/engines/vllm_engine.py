@@ -80,7 +80,6 @@ class VLLMEngine(Engine):
 
     # The stream of samples, through the engine's step loop: one request per ticket (n = its count).
     def submit(self, tickets: list[Ticket], sampling: Sampling) -> None:
-        from vllm import SamplingParams
 
         limit = self.llm.llm_engine.model_config.max_model_len
         fits = []
@@ -92,16 +91,7 @@ class VLLMEngine(Engine):
                 fits.append(ticket)
         if not fits:
             return
-        params = [
-            SamplingParams(
-                n=t.count,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                max_tokens=sampling.max_tokens,
-                seed=t.seed,
-            )  # fmt: skip
-            for t in fits
-        ]
+        params = [_params(t.count, t.seed, sampling) for t in fits]
         ids = self.llm.enqueue_chat([t.messages for t in fits], params, use_tqdm=False)
         for ticket, internal in zip(fits, ids, strict=True):
             self._requests[internal] = self._requests[_external(internal)] = (ticket, internal)
@@ -182,18 +172,8 @@ class VLLMEngine(Engine):
     def _generate(self, requests: list[Request], sampling: Sampling) -> list[list[Completion]]:
         if not requests:
             return []
-        from vllm import SamplingParams
 
-        params = [
-            SamplingParams(
-                n=request.n,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                max_tokens=sampling.max_tokens,
-                seed=request.seed,
-            )
-            for request in requests
-        ]
+        params = [_params(request.n, request.seed, sampling) for request in requests]
         outputs = self.llm.chat([r.messages for r in requests], params, use_tqdm=self._progress_bar)
         results = []
         for output in outputs:
@@ -224,6 +204,15 @@ class VLLMEngine(Engine):
         if callable(shutdown):
             shutdown()
         del self.llm
+
+
+def _params(n: int, seed: int, sampling: Sampling):
+    """vLLM's SamplingParams for n samples; the i-th gets seed + i (vLLM's own rule for n > 1)."""
+    from vllm import SamplingParams
+
+    return SamplingParams(
+        n=n, temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=seed
+    )
 
 
 def _external(request_id: str) -> str:

@@ -149,9 +149,13 @@ class WorkerPool:
     def poll(self, wait_s: float = 0.0) -> list[tuple[object, list[dict]]]:
         """Batches finished so far, as (tag, results), waiting at most `wait_s` for one when none is."""
         self._dispatch()
-        if self._stream_results:
-            self._collect(self._stream, self._stream_results, None, wait_s)
+        wait_for = wait_s
+        while self._stream_results:  # read every result already there (one per worker per pass), then return
+            received = self._collect(self._stream, self._stream_results, None, wait_for)
             self._dispatch()
+            if not received:
+                break
+            wait_for = 0.0
         finished = [job for job, rows in self._stream_results.items() if all(r is not None for r in rows)]
         return [(self._stream_tags.pop(job), self._stream_results.pop(job)) for job in finished]
 
@@ -160,19 +164,23 @@ class WorkerPool:
             if worker.ready and worker.job is None and self._stream:
                 worker.give(self._stream.popleft(), self.timeout)
 
-    def _collect(self, queue: deque, results: dict, on_row, wait_s: float | None = None) -> None:
+    def _collect(self, queue: deque, results: dict, on_row, wait_s: float | None = None) -> bool:
+        """Read at most one message per busy worker (waiting up to the nearest deadline, or `wait_s`); True
+        when any came."""
         waiting = [w for w in self.workers if w.job is not None or not w.ready]
         if not waiting:
-            return
+            return False
         pause = max(0.0, min(w.deadline for w in waiting) - time.monotonic())
         if wait_s is not None:
             pause = min(pause, wait_s)
         ready = wait([w.conn for w in waiting], timeout=pause)
+        received = bool(ready)
         for worker in list(waiting):
             if worker.conn in ready:
                 self._receive(worker, queue, results, on_row)
             elif time.monotonic() >= worker.deadline:
                 self._fail(worker, queue, results, "verifier_timeout", f"no result within {self.timeout:g} s")
+        return received
 
     def _receive(self, worker: _Worker, queue: deque, results: dict, on_row) -> None:
         try:
