@@ -70,7 +70,16 @@ def test_filter_keeps_best_k_and_records_every_reason(tmp_path, samples):
     assert by_key[("p3", 2)]["reasons"] == ["language_mixed"]
     assert kept[0]["reasoning"] == REASONING and kept[0]["response"] == "The answer is \\boxed{4}."
     rates = {r["prompt_id"]: r for r in pq.read_table(out / "pass_rates.parquet").to_pylist()}
-    assert rates["p1"] == {"prompt_id": "p1", "n": 4, "n_pass": 3, "pass_rate": 0.75}
+    plain = {k: rates["p1"][k] for k in ("prompt_id", "n", "n_pass", "pass_rate", "target", "pass_rate_estimate")}
+    assert plain == {
+        "prompt_id": "p1",
+        "n": 4,
+        "n_pass": 3,
+        "pass_rate": 0.75,
+        "target": None,
+        "pass_rate_estimate": 0.75,
+    }
+    assert rates["p1"]["pass_rate_low"] < 0.75 < rates["p1"]["pass_rate_high"]  # fixed -n: Clopper-Pearson
     assert rates["p2"]["pass_rate"] == 0.0 and rates["p3"]["pass_rate"] == 1.0
     assert {r["pass_rate"] for r in kept + rejected if r["prompt_id"] == "p1"} == {0.75}
     rl = [json.loads(line) for line in (tmp_path / "rl.jsonl").read_text().splitlines()]
