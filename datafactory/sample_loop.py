@@ -50,8 +50,7 @@ class PromptDraws:
     target: int | None
     issued: int = 0
     completions: dict[int, Completion] = field(default_factory=dict)
-    passed: dict[int, bool] = field(default_factory=dict)
-    verdicts: dict[int, str] = field(default_factory=dict)
+    verdicts: dict[int, str] = field(default_factory=dict)  # sample index -> "pass" or the first reason
 
     def kept(self) -> int | None:
         """How many samples (a prefix) the prompt keeps, once that is known; None while it is not."""
@@ -59,9 +58,9 @@ class PromptDraws:
             return self.budget if len(self.completions) == self.budget else None
         passes = 0
         for index in range(self.budget):
-            if index not in self.passed:
+            if index not in self.verdicts:
                 return None
-            passes += self.passed[index]
+            passes += self.verdicts[index] == "pass"
             if passes >= self.target:
                 return index + 1
         return self.budget
@@ -71,9 +70,9 @@ class PromptDraws:
         left = self.budget - self.issued
         if self.target is None:
             return left
-        passes = sum(self.passed.values())
-        failures = len(self.passed) - passes
-        outstanding = self.issued - len(self.passed)
+        passes = sum(v == "pass" for v in self.verdicts.values())
+        failures = len(self.verdicts) - passes
+        outstanding = self.issued - len(self.verdicts)
         allowed = (self.target - passes) * 2 ** min(failures, 20)
         return max(0, min(left, allowed - outstanding))
 
@@ -191,9 +190,8 @@ class SampleLoop:
         if draws is None:
             return
         draws.verdicts[key[1]] = result["verdict"]
-        draws.passed[key[1]] = result["verdict"] == "pass"
         self._maybe_done(draws)
-        if key[0] in self.active and not draws.passed[key[1]]:
+        if key[0] in self.active and result["verdict"] != "pass":
             self.hungry[key[0]] = draws
 
     def _maybe_done(self, draws: PromptDraws) -> None:
@@ -220,7 +218,7 @@ class SampleLoop:
         tally.samples_written += kept
         tally.prompts_done += 1
         if self.target is not None:
-            passes = sum(draws.passed.get(i, False) for i in range(kept))
+            passes = sum(draws.verdicts.get(i) == "pass" for i in range(kept))
             tally.passes += passes
             tally.prompts_reaching_target += passes >= self.target
             for i in range(kept):

@@ -28,8 +28,8 @@ from tests.conftest import run_cli, write_jsonl
 # --- the stopping rule -----------------------------------------------------------------------------------------
 def _draws(target, budget=4, passed=None):
     draws = PromptDraws(Prompt("p", [{"role": "user", "content": "q"}], {}), budget, target)
-    draws.passed = dict(passed or {})
-    draws.issued = len(draws.passed)
+    draws.verdicts = {i: "pass" if ok else "wrong_answer" for i, ok in (passed or {}).items()}
+    draws.issued = len(draws.verdicts)
     return draws
 
 

@@ -142,10 +142,6 @@ class WorkerPool:
         self._stream.append(_Job(job_id, 0, tasks))
         self._stream_results[job_id], self._stream_tags[job_id] = [None] * len(tasks), tag
 
-    @property
-    def pending(self) -> int:
-        return len(self._stream_results)
-
     def poll(self, wait_s: float = 0.0) -> list[tuple[object, list[dict]]]:
         """Batches finished so far, as (tag, results), waiting at most `wait_s` for one when none is."""
         self._dispatch()
