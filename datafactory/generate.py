@@ -177,10 +177,7 @@ def scan_prompts(files: list[Path], config: GenerateConfig) -> PromptScan:
 
 def finished_prompts(outdir: OutputDir, n: int, adaptive: bool) -> set[str]:
     """prompt_ids whose samples are all in complete shards: n of them, or with a target samples 0..m-1, m <= n."""
-    counts: Counter = Counter()
-    for shard in outdir.shards():
-        table = pq.read_table(shard, columns=["prompt_id"])
-        counts.update(table.column("prompt_id").to_pylist())
+    counts, _ = shard_counts(outdir)
     partial = [pid for pid, count in counts.items() if (count > n if adaptive else count != n)]
     if partial:
         expected = f"at most {n}" if adaptive else str(n)
@@ -188,6 +185,17 @@ def finished_prompts(outdir: OutputDir, n: int, adaptive: bool) -> set[str]:
             f"{outdir.path}: prompt {partial[0]!r} has {counts[partial[0]]} samples, expected {expected}"
         )
     return set(counts)
+
+
+def shard_counts(outdir: OutputDir) -> tuple[Counter, int]:
+    """Samples per prompt and completion tokens over every complete shard (one read of two small columns)."""
+    counts: Counter = Counter()
+    tokens = 0
+    for shard in outdir.shards():
+        table = pq.read_table(shard, columns=["prompt_id", "completion_tokens"])
+        counts.update(table.column("prompt_id").to_pylist())
+        tokens += sum(t or 0 for t in table.column("completion_tokens").to_pylist())
+    return counts, tokens
 
 
 def _next_shard_index(outdir: OutputDir) -> int:
@@ -270,18 +278,6 @@ def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, 
     return tally
 
 
-def shard_totals(outdir: OutputDir) -> tuple[dict[str, int], int]:
-    """How many prompts drew 1, 2, … samples, and the completion tokens of every sample, over every shard (so a
-    resumed run counts the samples drawn before it too)."""
-    counts: Counter = Counter()
-    tokens = 0
-    for shard in outdir.shards():
-        table = pq.read_table(shard, columns=["prompt_id", "completion_tokens"])
-        counts.update(table.column("prompt_id").to_pylist())
-        tokens += sum(t or 0 for t in table.column("completion_tokens").to_pylist())
-    return {str(k): v for k, v in sorted(Counter(counts.values()).items())}, tokens
-
-
 def _arguments(config: GenerateConfig) -> dict:
     arguments = asdict(config)
     arguments["inputs"] = [str(p) for p in config.inputs]
@@ -351,8 +347,7 @@ def run_generate(
             finally:
                 if owned:
                     engine.close()
-    total_rows = sum(pq.ParquetFile(s).metadata.num_rows for s in outdir.shards())
-    histogram, total_tokens = shard_totals(outdir)
+    per_prompt, total_tokens = shard_counts(outdir)  # over every shard: a resumed run counts earlier ones too
     counts = {
         "rows_in": scan.rows,
         "prompts": scan.prompts,
@@ -360,9 +355,9 @@ def run_generate(
         "prompts_already_done": len(done),
         "samples_written_now": tally.samples_written,
         "completion_tokens_now": tally.tokens,
-        "rows_out": total_rows,
+        "rows_out": sum(per_prompt.values()),
         "completion_tokens": total_tokens,
-        "samples_per_prompt": histogram,
+        "samples_per_prompt": {str(k): v for k, v in sorted(Counter(per_prompt.values()).items())},
         "sample_budget": scan.prompts * config.n,
     }
     if config.target is not None:
