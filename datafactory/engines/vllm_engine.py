@@ -56,7 +56,7 @@ class VLLMEngine(Engine):
             self.llm = LLM(**kwargs)
         except Exception as err:  # vLLM raises many kinds; the user needs one line
             raise EngineError(f"vLLM could not start model {options.model!r}: {err}") from err
-        self._requests: dict[str, tuple[Ticket, str]] = {}  # vLLM request id (both forms) -> (ticket, internal id)
+        self._requests: dict[str, tuple[Ticket, str]] = {}  # id outputs carry -> (ticket, id abort takes)
         self._samples = 0  # samples in flight
         self._ready: list[tuple[tuple[str, int], Completion]] = []
         self._lengths: dict[str, int] = {}  # prompt_id -> prompt tokens, for long prompts
@@ -94,7 +94,7 @@ class VLLMEngine(Engine):
         params = [_params(t.count, t.seed, sampling) for t in fits]
         ids = self.llm.enqueue_chat([t.messages for t in fits], params, use_tqdm=False)
         for ticket, internal in zip(fits, ids, strict=True):
-            self._requests[internal] = self._requests[_external(internal)] = (ticket, internal)
+            self._requests[_external(internal)] = (ticket, internal)
             self._samples += ticket.count
 
     def _prompt_length(self, ticket: Ticket) -> int:
@@ -126,19 +126,18 @@ class VLLMEngine(Engine):
         return ready
 
     def _forget(self, request_id: str) -> Ticket:
-        ticket, internal = self._requests.pop(request_id)
-        self._requests.pop(internal, None)
-        self._requests.pop(_external(internal), None)
+        ticket, _ = self._requests.pop(request_id)
         self._samples -= ticket.count
         return ticket
 
     def cancel(self, keys: list[tuple[str, int]]) -> None:
         dropped = set(keys)
-        internal = {i for t, i in self._requests.values() if dropped.issuperset(t.sample_keys())}
-        for request_id in internal:
+        gone = {rid: i for rid, (t, i) in self._requests.items() if dropped.issuperset(t.sample_keys())}
+        for request_id in gone:
             self._forget(request_id)
+        internal = sorted(gone.values())
         if internal:
-            self.llm.llm_engine.abort_request(sorted(internal), internal=True)
+            self.llm.llm_engine.abort_request(internal, internal=True)
         self._ready = [(key, c) for key, c in self._ready if key not in dropped]
 
     @property
