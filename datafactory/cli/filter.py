@@ -10,7 +10,11 @@ from datafactory.cli import app
 from datafactory.cli.options import (
     AllowUnfinished,
     Executor,
+    Gold,
     GoldField,
+    GoldMinShare,
+    GoldMinVotes,
+    GoldPolicy,
     Language,
     MathOption,
     MemoryMb,
@@ -42,6 +46,9 @@ EXAMPLES = """
 
     datafactory filter samples/ -o kept/ --verifier math,judge --judge-model toy
 
+    datafactory filter samples/ -o kept/ --verifier math --gold majority --gold-policy replace-suspect \\
+        --gold-min-votes 4 --gold-min-share 0.6
+
     datafactory filter chat/ -o kept/ --verifier judge --judge-template helpful_harmless \\
         --judge-engine openai --judge-base-url http://127.0.0.1:8000/v1 --judge-model Qwen/Qwen2.5-7B-Instruct
 
@@ -64,6 +71,10 @@ def filter_command(
     out: Annotated[str, typer.Option("-o", "--out", help="Output folder: kept rows, rejected/, pass_rates.parquet.")],
     verifier: Verifier = Checks.verifier,
     gold_field: GoldField = Checks.gold_field,
+    gold: Gold = Checks.gold,
+    gold_policy: GoldPolicy = Checks.gold_policy,
+    gold_min_votes: GoldMinVotes = Checks.gold_min_votes,
+    gold_min_share: GoldMinShare = Checks.gold_min_share,
     completion_field: Annotated[
         str | None,
         typer.Option(
@@ -134,7 +145,8 @@ def filter_command(
     from datafactory.filtering.stage import run_filter
 
     config = FilterConfig(
-        inputs=inputs, out=out, verifier=verifier, gold_field=gold_field, rules=rules, language=language,
+        inputs=inputs, out=out, verifier=verifier, gold_field=gold_field, gold=gold, gold_policy=gold_policy, gold_min_votes=gold_min_votes,
+        gold_min_share=gold_min_share, rules=rules, language=language,
         rule_options=rule_option or [], keep=keep, select=select, min_pass_rate=min_pass_rate,
         max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
         rl_prompts=rl_prompts, overwrite=overwrite, allow_unfinished=allow_unfinished, completion_field=completion_field, prompt_field=prompt_field,

@@ -31,6 +31,21 @@ Verifier = Annotated[
     str, typer.Option(help="math, code (sandboxed tests), choice, exact, judge, none (rules only), or math,judge.")
 ]
 GoldField = Annotated[str, typer.Option(help="Column holding the gold answer.")]
+Gold = Annotated[
+    str,
+    typer.Option(
+        help="given: check against --gold-field (suspect golds are flagged, verdicts unchanged); majority: where a "
+        "prompt has no gold, its samples' majority answer becomes it (math verifier)."
+    ),
+]
+GoldPolicy = Annotated[
+    str,
+    typer.Option(help="keep: only flag suspect golds; replace-suspect: check flagged prompts against the majority."),
+]
+GoldMinVotes = Annotated[int, typer.Option(help="Samples that must agree on an answer for a consensus.")]
+GoldMinShare = Annotated[
+    float, typer.Option(help="Share of the answered samples that must agree for a consensus (ties never count).")
+]
 Rules = Annotated[str, typer.Option(help="Rule set (default, r1, none) or a comma list of rules and sets.")]
 Language = Annotated[str, typer.Option(help="Target language of the reasoning, for language_mixed (ISO 639-1).")]
 RuleOption = Annotated[list[str] | None, typer.Option(help="Override a rule threshold, NAME=VALUE (repeatable).")]

@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 
 from datafactory.errors import UsageError
 from datafactory.filtering.evaluate import EvalSpec
+from datafactory.gold_votes import MIN_SHARE, MIN_VOTES, VOTING_VERIFIERS, GoldOptions
 from datafactory.rules import RuleConfig, resolve_rules
 from datafactory.verifiers.base import verifier_class
 
-CHECK_KEYS = ["verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options"]
+CHECK_KEYS = [
+    "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
+    "gold", "gold_policy", "gold_min_votes", "gold_min_share",
+]  # fmt: skip
 
 
 @dataclass(kw_only=True)
@@ -28,6 +32,10 @@ class CheckOptions:
     verifier_options: dict = field(default_factory=dict)  # per verifier name: {"math": {...}, "code": {...}}
     workers: int = max(1, os.cpu_count() or 1)
     timeout: float = 20.0
+    gold: str = "given"  # given, or majority: vote a gold where a prompt has none (gold_votes.py)
+    gold_policy: str = "keep"  # keep: flag suspect golds only; replace-suspect: check them against the vote
+    gold_min_votes: int = MIN_VOTES
+    gold_min_share: float = MIN_SHARE
 
     @property
     def chain(self) -> list[str]:
@@ -41,6 +49,15 @@ class CheckOptions:
     @property
     def judged(self) -> bool:
         return "judge" in self.chain
+
+    @property
+    def gold_options(self) -> GoldOptions:
+        return GoldOptions(self.gold, self.gold_policy, self.gold_min_votes, self.gold_min_share)
+
+    @property
+    def audits_gold(self) -> bool:
+        """Whether samples vote on golds (flagging suspects, and voting where asked): the math verifier only."""
+        return self.worker_verifier in VOTING_VERIFIERS
 
     def options_for(self, name: str) -> dict:
         return dict(self.verifier_options.get(name) or {})
@@ -61,6 +78,7 @@ class CheckOptions:
             from datafactory.verifiers.math_compare import MathPolicy
 
             MathPolicy.from_options(self.options_for("math"))
+        self.gold_options.validate(self.worker_verifier)
         if self.timeout <= 0 or self.workers < 1:
             raise UsageError("--timeout and --workers must be positive")
         self.spec()  # unknown rules and rule options fail here

@@ -16,7 +16,7 @@ from datafactory.verifiers.base import verifier_class
 RESUME_KEYS = [
     "inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
     "judge_model", "judge_template", "judge_scope", "judge_threshold", "judge_max_tokens",
-    "completion_field", "prompt_field", "id_field",
+    "completion_field", "prompt_field", "id_field", "gold", "gold_policy", "gold_min_votes", "gold_min_share",
 ]  # fmt: skip
 
 
@@ -65,7 +65,10 @@ class FilterConfig(CheckOptions):
             raise UsageError("--shard-rows must be positive")
 
     def needs_gold(self) -> bool:
-        """Whether the first verifier reads a gold column (the judge: when its template uses one)."""
+        """Whether the first verifier needs a gold column (the judge: when its template uses one); with
+        `--gold majority` the column may be missing (every prompt is then voted)."""
+        if self.gold == "majority":
+            return False
         if self.worker_verifier == "judge":
             from datafactory.judge.stage import template_needs_gold
 

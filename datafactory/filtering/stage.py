@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from datafactory.errors import BadInput, UsageError
 from datafactory.filtering.config import RESUME_KEYS, FilterConfig
 from datafactory.filtering.evaluate import EvalSpec, task_of_row
+from datafactory.filtering.gold_audit import GoldResults, audit_golds
 from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import PromptOutcome, RowSummary, select
@@ -45,7 +46,11 @@ EVAL_FIELDS = [
     pa.field("judge_analysis", pa.string()),
 ]
 WORK_FIELDS = [pa.field("_verifier_ok", pa.bool_()), pa.field("_completion_hash", pa.uint64())]
-FINAL_FIELDS = [pa.field("pass_rate", pa.float64()), pa.field("selected", pa.bool_())]
+FINAL_FIELDS = [
+    pa.field("pass_rate", pa.float64()),
+    pa.field("selected", pa.bool_()),
+    pa.field("gold_source", pa.string()),  # the gold the row was checked against: given | majority (gold_votes.py)
+]
 OWN_COLUMNS = {f.name for f in EVAL_FIELDS + WORK_FIELDS + FINAL_FIELDS}
 BATCH_ROWS = 64
 
@@ -161,16 +166,25 @@ def _targets(sampling: list | None, prompt_ids: list[str]):
             yield prompt_id, parsed[text]
 
 
-def _final_columns(table: pa.Table, file_index: int, outcomes: dict[str, PromptOutcome]) -> pa.Table:
+def _final_columns(
+    table: pa.Table, file_index: int, outcomes: dict[str, PromptOutcome], golds: GoldResults
+) -> pa.Table:
     prompt_ids = table.column("prompt_id").to_pylist()
     verdicts = table.column("verdict").to_pylist()
     reasons = table.column("reasons").to_pylist()
-    rates, selected = [], []
+    details = table.column("verifier_detail").to_pylist()
+    rates, selected, sources = [], [], []
     for row, prompt_id in enumerate(prompt_ids):
         outcome = outcomes[prompt_id]
         chosen = (file_index, row) in outcome.selected
         rates.append(outcome.pass_rate)
         selected.append(chosen)
+        gold = golds.audits.get(prompt_id)
+        sources.append(gold.source if gold else None)
+        if (file_index, row) in golds.regraded:
+            reasons[row] = golds.regraded[(file_index, row)]
+            verdicts[row] = reasons[row][0] if reasons[row] else "pass"
+            details[row] = golds.detail(prompt_id)
         if verdicts[row] == "pass" and not chosen:
             verdicts[row] = "not_selected" if outcome.in_range else "pass_rate_out_of_range"
             reasons[row] = [verdicts[row]]
@@ -178,8 +192,12 @@ def _final_columns(table: pa.Table, file_index: int, outcomes: dict[str, PromptO
     table = table.set_column(
         table.schema.get_field_index("reasons"), "reasons", pa.array(reasons, pa.list_(pa.string()))
     )
+    table = table.set_column(
+        table.schema.get_field_index("verifier_detail"), "verifier_detail", pa.array(details, pa.string())
+    )
     table = table.append_column(FINAL_FIELDS[0], pa.array(rates, pa.float64()))
     table = table.append_column(FINAL_FIELDS[1], pa.array(selected, pa.bool_()))
+    table = table.append_column(FINAL_FIELDS[2], pa.array(sources, pa.string()))
     return table.drop_columns([f.name for f in WORK_FIELDS])
 
 
@@ -216,6 +234,8 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     judge_requests = _judge(config, evaluated, config.gold_field in unified.names, judge_engine)
 
     by_prompt, targets = summarise(evaluated)
+    golds = audit_golds(config, evaluated, by_prompt, judge_engine)
+    judge_requests += golds.judge_requests
     outcomes = {
         pid: select(
             rows,
@@ -237,7 +257,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     reasons: Counter = Counter()
     tokens: Counter = Counter()  # completion tokens per final verdict: where the generation budget went
     for file_index, path in enumerate(evaluated):
-        table = _final_columns(pq.read_table(path), file_index, outcomes)
+        table = _final_columns(pq.read_table(path), file_index, outcomes, golds)
         verdicts.update(table.column("verdict").to_pylist())
         if "completion_tokens" in table.column_names:
             for verdict, count in zip(verdicts_of(table), table.column("completion_tokens").to_pylist(), strict=True):
@@ -248,9 +268,9 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
         rejected.add_table(table.filter(pc.invert(mask)))
     kept.close(at_least_one=True)
     rejected.close()
-    _write_pass_rates(outdir.path / "pass_rates.parquet", outcomes)
+    _write_pass_rates(outdir.path / "pass_rates.parquet", outcomes, golds)
     if config.rl_prompts:
-        _write_rl_prompts(Path(config.rl_prompts), evaluated, outcomes, config.gold_field)
+        _write_rl_prompts(Path(config.rl_prompts), evaluated, outcomes, config.gold_field, golds)
     shutil.rmtree(work)
     counts = {
         "rows_in": sum(len(rows) for rows in by_prompt.values()),
@@ -268,6 +288,8 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
         "judge_requests": judge_requests,
         "completion_tokens_by_verdict": dict(tokens.most_common()),
     }
+    if golds.counts is not None:
+        counts["gold"] = golds.counts
     return outdir.finish(arguments, files, counts, rules=spec.rules, rule_config=asdict(spec.rule_config))
 
 
@@ -302,9 +324,10 @@ def _judge(config: FilterConfig, evaluated: list[Path], has_gold: bool, engine) 
     return judge.requests_sent
 
 
-def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome]) -> None:
+def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome], golds: GoldResults) -> None:
     """Per prompt: drawn (n), verifier passes, samples passing every check, the target it was sampled to (null:
-    fixed), and the pass-rate estimate with its 95% interval (pass_rates.py)."""
+    fixed), the pass-rate estimate with its 95% interval (pass_rates.py), and what the samples say of its gold
+    (gold_audit.py)."""
     values = list(outcomes.values())
     estimates = [o.estimate for o in values]
     table = pa.table(
@@ -318,6 +341,7 @@ def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome]) -> None:
             "pass_rate_estimate": pa.array([e.estimate for e in estimates], pa.float64()),
             "pass_rate_low": pa.array([e.low for e in estimates], pa.float64()),
             "pass_rate_high": pa.array([e.high for e in estimates], pa.float64()),
+            **golds.columns(list(outcomes)),
         }
     )
     from datafactory.io.writer import write_table_atomic
@@ -325,9 +349,12 @@ def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome]) -> None:
     write_table_atomic(table, path)
 
 
-def _write_rl_prompts(path: Path, evaluated: list[Path], outcomes: dict[str, PromptOutcome], gold_field: str) -> None:
+def _write_rl_prompts(
+    path: Path, evaluated: list[Path], outcomes: dict[str, PromptOutcome], gold_field: str, golds: GoldResults
+) -> None:
     """Prompts with both passing and failing samples (0 < p < 1 for certain: worth RL, as in DAPO's dynamic
-    sampling), one JSON line each, with the pass-rate estimate."""
+    sampling), one JSON line each, with the pass-rate estimate; a voted gold is written as the gold, and
+    `gold_source` says so."""
     lines, seen = [], set()
     for file in evaluated:
         names = pq.read_schema(file).names
@@ -336,7 +363,12 @@ def _write_rl_prompts(path: Path, evaluated: list[Path], outcomes: dict[str, Pro
             outcome = outcomes[row["prompt_id"]]
             if row["prompt_id"] not in seen and outcome.mixed:
                 seen.add(row["prompt_id"])
-                rate = outcome.rate_for_range
-                lines.append(json.dumps({**row, "pass_rate": rate}, ensure_ascii=False, default=str))
+                row["pass_rate"] = outcome.rate_for_range
+                gold = golds.audits.get(row["prompt_id"])
+                if gold is not None:
+                    row["gold_source"] = gold.source
+                    if gold.voted:
+                        row["given_gold"], row[gold_field] = row.get(gold_field), gold.tally.top
+                lines.append(json.dumps(row, ensure_ascii=False, default=str))
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode())

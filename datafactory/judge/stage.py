@@ -54,7 +54,7 @@ def resolve_template(config, has_gold: bool) -> str:
     return config.judge_template or ("correctness" if has_gold else "helpful_harmless")
 
 
-def _problem(messages) -> str:
+def problem_of(messages) -> str:
     """The last user message of the prompt the sample answered."""
     for message in reversed(messages or []):
         if isinstance(message, dict) and message.get("role") == "user":
@@ -94,7 +94,7 @@ class JudgePass:
         table = pq.read_table(path)
         rows = table.to_pylist()
         chosen = [i for i, row in enumerate(rows) if self._to_judge(row)]
-        replies = self._replies([self._prompt(rows[i]) for i in chosen])
+        replies = self.replies([self._prompt(rows[i]) for i in chosen])
         for index, reply in zip(chosen, replies, strict=True):
             self._apply(rows[index], reply)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -118,21 +118,22 @@ class JudgePass:
             gold = normalise_gold(gold)
         return render(
             self.template,
-            problem=_problem(row.get("messages")),
+            problem=problem_of(row.get("messages")),
             gold=None if gold is None else str(gold),
             response=row.get("response"),
             reasoning=row.get("reasoning"),
             completion=row.get("completion"),
         )
 
-    def _replies(self, prompts: list[str]) -> list[str]:
+    def replies(self, prompts: list[str], label: str = "filter: judge") -> list[str]:
+        """The judge's reply to each prompt, from the cache or the engine (started on the first miss)."""
         config = self.config
         keys = [cache_key(config.judge_model, self.template_text, p, config.judge_max_tokens) for p in prompts]
         known = self.cache.get_many(keys)
         missing = list(dict.fromkeys(k for k in keys if k not in known))
         prompt_of = dict(zip(keys, prompts, strict=True))
         sampling = Sampling(n=1, temperature=0.0, top_p=1.0, max_tokens=config.judge_max_tokens, seed=0)
-        with StageProgress("filter: judge", len(missing), unit="verdicts") as progress:
+        with StageProgress(label, len(missing), unit="verdicts") as progress:
             for start in range(0, len(missing), BATCH):
                 batch = missing[start : start + BATCH]
                 requests = [Request([{"role": "user", "content": prompt_of[k]}], 1, 0) for k in batch]

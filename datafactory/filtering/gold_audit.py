@@ -1,0 +1,217 @@
+"""The filter's gold audit: each prompt's answers tallied against its gold (gold_votes.py) after evaluation and
+before selection, so a prompt checked against a voted gold selects, counts and writes its rows by that gold.
+
+Why here and in the parent: the vote needs every sample of a prompt, which may be spread over input files; it
+reads three small columns of the evaluated files, keeps an answer per row, and compares distinct answers only
+(most are plain numbers, decided without sympy).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datafactory.filtering.select import RowSummary
+from datafactory.gold_votes import (
+    NO_CONSENSUS,
+    SUSPECT,
+    Consensus,
+    GoldAudit,
+    GoldOptions,
+    MathEquality,
+    audit,
+    regraded,
+    tally,
+)
+
+SUSPECT_TEMPLATE = "gold_dispute"  # the judge's prompt for a suspect: the problem, the gold, the majority answer
+
+
+@dataclass
+class PromptAnswers:
+    gold: str | None = None  # as the math verifier reads it (a GSM8K solution's #### part, no float noise)
+    gold_passes: int = 0
+    answers: list[tuple[tuple[int, int], str | None]] = field(default_factory=list)
+    reasons: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # of rows that did not pass
+
+
+def collect(files: list[Path], gold_field: str) -> dict[str, PromptAnswers]:
+    """Per prompt: its gold, how many samples passed against it, each sample's answer and failing reasons."""
+    from datafactory.verifiers.math import normalise_gold
+
+    prompts: dict[str, PromptAnswers] = {}
+    for file_index, path in enumerate(files):
+        names = pq.read_schema(path).names
+        columns = ["prompt_id", "extracted_answer", "_verifier_ok", "reasons"]
+        table = pq.read_table(path, columns=columns + ([gold_field] if gold_field in names else [])).to_pydict()
+        golds = table.get(gold_field) or [None] * len(table["prompt_id"])
+        for row, prompt_id in enumerate(table["prompt_id"]):
+            entry = prompts.get(prompt_id)
+            if entry is None:
+                entry = prompts[prompt_id] = PromptAnswers(gold=normalise_gold(golds[row]))
+            key = (file_index, row)
+            entry.answers.append((key, table["extracted_answer"][row]))
+            entry.gold_passes += bool(table["_verifier_ok"][row])
+            if table["reasons"][row]:
+                entry.reasons[key] = list(table["reasons"][row])
+    return prompts
+
+
+def audit_all(
+    prompts: dict[str, PromptAnswers], options: GoldOptions, math_options: dict, judged: dict[str, bool] | None = None
+) -> dict[str, GoldAudit]:
+    """Every prompt's gold status; `judged` holds a judge's word on suspects (True: the majority answer is right),
+    and a suspect is replaced only where the judge, if asked, agreed."""
+    equality = MathEquality(math_options)
+    out = {}
+    for prompt_id, entry in prompts.items():
+        counted = tally(entry.answers, equality.same)
+        confirm = None if judged is None else (lambda _c, pid=prompt_id: judged.get(pid) is True)
+        gold = entry.gold
+
+        def differs(answer: str, gold=gold) -> bool:
+            return equality.differs(gold, answer)
+
+        out[prompt_id] = audit(gold, entry.gold_passes, counted, options, differs, confirm)
+    return out
+
+
+def apply_votes(
+    by_prompt: dict[str, list[RowSummary]], prompts: dict[str, PromptAnswers], audits: dict[str, GoldAudit]
+) -> dict[tuple[int, int], list[str]]:
+    """Rows of prompts checked against a voted gold: their summaries re-marked, and their new reasons by row."""
+    new_reasons: dict[tuple[int, int], list[str]] = {}
+    for prompt_id, result in audits.items():
+        if result.status == NO_CONSENSUS:  # asked to vote, and the samples did not agree: say so on its rows
+            for key, reasons in prompts[prompt_id].reasons.items():
+                new_reasons[key] = [NO_CONSENSUS if r == "no_gold" else r for r in reasons]
+        if not result.voted:
+            continue
+        answers = dict(prompts[prompt_id].answers)
+        for row in by_prompt[prompt_id]:
+            in_majority = row.key in result.tally.members
+            reasons = regraded(
+                prompts[prompt_id].reasons.get(row.key, []), in_majority, answers.get(row.key) is not None
+            )
+            new_reasons[row.key] = reasons
+            row.passed, row.verifier_ok = not reasons, in_majority
+    return new_reasons
+
+
+def counts(audits: dict[str, GoldAudit], options: GoldOptions, judged: dict[str, bool] | None) -> dict:
+    """The manifest's `gold` section."""
+    statuses = Counter(a.status for a in audits.values())
+    section = {
+        "mode": options.mode,
+        "policy": options.policy,
+        "min_votes": options.min_votes,
+        "min_share": options.min_share,
+        "prompts": dict(statuses.most_common()),
+        "suspect_gold": statuses.get(SUSPECT, 0),
+        "checked_against_majority": sum(a.voted for a in audits.values()),
+    }
+    if judged is not None:
+        section["suspects_judged"] = {
+            "majority_right": sum(v is True for v in judged.values()),
+            "gold_right": sum(v is False for v in judged.values()),
+            "unreadable": sum(v is None for v in judged.values()),
+        }
+    return section
+
+
+def judge_suspects(
+    config, audits: dict[str, GoldAudit], evaluated: list[Path], options: GoldOptions, engine
+) -> tuple[dict[str, bool | None], int]:
+    """With `--verifier math,judge`: one judge request per suspect, showing the problem, the gold and the majority
+    answer; True where the judge calls the majority answer correct, False where not, None for an unreadable reply.
+    Also how many requests were sent (the judge's cache answers repeats)."""
+    from datafactory.judge.stage import JudgePass, problem_of
+    from datafactory.judge.templates import render
+    from datafactory.judge.verdicts import parse_verdict
+
+    suspects = {pid: a for pid, a in audits.items() if a.status == SUSPECT}
+    if not suspects:
+        return {}, 0
+    problems: dict[str, str] = {}
+    for path in evaluated:
+        columns = [c for c in ("prompt_id", "messages") if c in pq.read_schema(path).names]
+        for row in pq.read_table(path, columns=columns).to_pylist():
+            if row["prompt_id"] in suspects and row["prompt_id"] not in problems:
+                problems[row["prompt_id"]] = problem_of(row.get("messages"))
+    ids = list(suspects)
+    prompts = []
+    for pid in ids:
+        agreed: Consensus | None = suspects[pid].tally.consensus(options)
+        answer = agreed.answer if agreed else suspects[pid].tally.top
+        prompts.append(
+            render(SUSPECT_TEMPLATE, problem=problems.get(pid, ""), gold=suspects[pid].gold, response=answer)
+        )
+    judge = JudgePass(config, SUSPECT_TEMPLATE, engine)
+    try:
+        replies = judge.replies(prompts, "filter: judge suspect golds")
+    finally:
+        judge.close()
+    verdicts = {pid: parse_verdict(reply, config.judge_threshold).ok for pid, reply in zip(ids, replies, strict=True)}
+    return verdicts, judge.requests_sent
+
+
+@dataclass
+class GoldResults:
+    """The audit as the stage uses it: each prompt's status, the rows re-checked against a voted gold, the
+    manifest section (None: no audit, the verifier is not math) and the judge requests it sent."""
+
+    audits: dict[str, GoldAudit] = field(default_factory=dict)
+    regraded: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    counts: dict | None = None
+    judge_requests: int = 0
+    options: GoldOptions = field(default_factory=GoldOptions)
+
+    def detail(self, prompt_id: str) -> str:
+        result = self.audits[prompt_id]
+        counted = result.tally
+        if not result.voted:
+            top = (
+                f": the most common answer, {counted.top}, has {counted.votes} of {counted.answered}"
+                if counted.top
+                else ""
+            )
+            return (
+                f"no consensus among the samples (at least {self.options.min_votes} votes and a share of "
+                f"{self.options.min_share} needed){top}"
+            )
+        return f"checked against the majority answer {counted.top} ({counted.votes} of {counted.answered} answers)"
+
+    def columns(self, prompt_ids: list[str]) -> dict[str, pa.Array]:
+        """pass_rates.parquet's gold columns: status, the gold checked against, the given gold, the top answer."""
+        audits = [self.audits.get(pid) for pid in prompt_ids]
+        tallies = [a.tally if a else None for a in audits]
+        return {
+            "gold_status": pa.array([a.status if a else None for a in audits], pa.string()),
+            "gold_source": pa.array([a.source if a else None for a in audits], pa.string()),
+            "gold": pa.array([a.gold if a else None for a in audits], pa.string()),
+            "majority_answer": pa.array([t.top if t else None for t in tallies], pa.string()),
+            "majority_votes": pa.array([t.votes if t else None for t in tallies], pa.int32()),
+            "answered": pa.array([t.answered if t else None for t in tallies], pa.int32()),
+            "majority_share": pa.array(
+                [round(t.votes / t.answered, 4) if t and t.answered else None for t in tallies], pa.float64()
+            ),
+        }
+
+
+def audit_golds(config, evaluated: list[Path], by_prompt: dict[str, list[RowSummary]], engine) -> GoldResults:
+    """The whole audit for the filter stage; nothing when the verifier is not math (no equality to vote with)."""
+    if not config.audits_gold:
+        return GoldResults()
+    options, math_options = config.gold_options, config.options_for("math")
+    answers = collect(evaluated, config.gold_field)
+    audits = audit_all(answers, options, math_options)
+    judged, sent = None, 0
+    if config.judged:
+        judged, sent = judge_suspects(config, audits, evaluated, options, engine)
+        audits.update(audit_all({pid: answers[pid] for pid in judged}, options, math_options, judged))
+    regrades = apply_votes(by_prompt, answers, audits)
+    return GoldResults(audits, regrades, counts(audits, options, judged), sent, options)

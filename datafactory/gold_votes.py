@@ -1,0 +1,208 @@
+"""Gold answers checked against the samples: a prompt's answers grouped by mathematical equality, a gold that no
+sample agrees with flagged when most samples agree on something else, and a voted gold where a prompt has none.
+
+Why votes: a prompt's samples are independent attempts. When a clear majority agree with each other and none with
+the gold, the gold is the likelier mistake (scraped math sets carry a few percent of wrong golds, and every
+correct trace of such a prompt is thrown away); where there is no gold, the same majority is the label
+self-consistency and test-time RL use. Votes are counted among the samples that gave an answer.
+
+The thresholds (`GoldOptions`): a consensus needs at least `min_votes` samples on one answer, a share of at least
+`min_share` of the answered samples, and strictly more votes than any other answer (a tie is no consensus, never
+a guess). A gold is `suspect_gold` when no sample passed against it, there is a consensus, and the consensus answer
+is definitely not equal to the gold (an answer that cannot be compared with it is not evidence). Flagging changes
+no verdict; `mode="majority"` votes a gold for prompts without one, and `policy="replace-suspect"` also for flagged
+ones, and only then are rows checked against the voted gold (`gold_source`: given | majority).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+
+from datafactory.errors import UsageError
+
+MODES = ("given", "majority")
+POLICIES = ("keep", "replace-suspect")
+MIN_VOTES = 3
+MIN_SHARE = 0.6
+VOTING_VERIFIERS = ("math",)  # answers need an equality that knows 1/2 = 0.5; the math verifier's own
+COMPARED_REASONS = ("no_gold", "wrong_answer", "undecided")  # the verifier's reasons that depend on the gold
+
+# A prompt's gold status, in pass_rates.parquet and the manifest.
+GIVEN, SUSPECT, MAJORITY, NO_CONSENSUS, NO_GOLD = "given", "suspect_gold", "majority", "no_consensus", "no_gold"
+
+
+@dataclass(frozen=True)
+class GoldOptions:
+    mode: str = "given"  # given: check against the gold column; majority: vote where there is none
+    policy: str = "keep"  # keep: flag suspects only; replace-suspect: check flagged prompts against the vote
+    min_votes: int = MIN_VOTES
+    min_share: float = MIN_SHARE
+
+    def validate(self, verifier: str) -> None:
+        if self.mode not in MODES:
+            raise UsageError(f"--gold {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.policy not in POLICIES:
+            raise UsageError(f"--gold-policy {self.policy!r}: choose one of {', '.join(POLICIES)}")
+        if self.min_votes < 1:
+            raise UsageError("--gold-min-votes must be at least 1")
+        if not 0 < self.min_share <= 1:
+            raise UsageError("--gold-min-share must be above 0 and at most 1")
+        voting = self.mode == "majority" or self.policy == "replace-suspect"
+        if voting and verifier not in VOTING_VERIFIERS:
+            flag = "--gold majority" if self.mode == "majority" else "--gold-policy replace-suspect"
+            raise UsageError(
+                f"{flag} needs --verifier math (answers are grouped by mathematical equality); got --verifier {verifier}"
+            )
+
+    @property
+    def votes_without_gold(self) -> bool:
+        return self.mode == "majority"
+
+    @property
+    def replaces_suspects(self) -> bool:
+        return self.policy == "replace-suspect"
+
+
+@dataclass(frozen=True)
+class Consensus:
+    answer: str
+    votes: int
+    answered: int
+    members: frozenset  # the keys of the samples that gave the answer
+
+    @property
+    def share(self) -> float:
+        return self.votes / self.answered
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One prompt's answers grouped: the largest group and the runner-up, whether or not they make a consensus."""
+
+    top: str | None
+    votes: int
+    runner_up: int
+    answered: int
+    members: frozenset
+
+    def consensus(self, options: GoldOptions) -> Consensus | None:
+        if self.top is None or self.votes <= self.runner_up or self.votes < options.min_votes:
+            return None
+        if self.votes < options.min_share * self.answered - 1e-9:
+            return None
+        return Consensus(self.top, self.votes, self.answered, self.members)
+
+
+def tally(answers: Iterable[tuple[Hashable, str | None]], same: Callable[[str, str], bool]) -> Tally:
+    """Group (key, answer) pairs: identical texts first, then each distinct text joins the first group whose
+    answer it equals (`same`), else starts its own. Keys with no answer do not vote."""
+    by_text: dict[str, list] = {}
+    for key, answer in answers:
+        if answer is not None and answer.strip():
+            by_text.setdefault(answer.strip(), []).append(key)
+    groups: list[tuple[str, list]] = []
+    for text, keys in sorted(by_text.items(), key=lambda item: -len(item[1])):  # big groups lead: fewer comparisons
+        for representative, members in groups:
+            if same(representative, text):
+                members.extend(keys)
+                break
+        else:
+            groups.append((text, list(keys)))
+    answered = sum(len(keys) for keys in by_text.values())
+    if not groups:
+        return Tally(None, 0, 0, 0, frozenset())
+    groups.sort(key=lambda group: -len(group[1]))
+    runner_up = len(groups[1][1]) if len(groups) > 1 else 0
+    return Tally(groups[0][0], len(groups[0][1]), runner_up, answered, frozenset(groups[0][1]))
+
+
+@dataclass(frozen=True)
+class GoldAudit:
+    """What one prompt's samples say about its gold, and which gold its rows are checked against."""
+
+    status: str  # given | suspect_gold | majority | no_consensus | no_gold
+    gold: str | None  # the given gold (as the verifier reads it)
+    tally: Tally
+    source: str | None  # given | majority | None (no gold to check against)
+
+    @property
+    def voted(self) -> bool:
+        return self.source == "majority"
+
+
+def audit(
+    gold: str | None,
+    gold_passes: int,
+    counted: Tally,
+    options: GoldOptions,
+    differs_from_gold: Callable[[str], bool],
+    confirmed: Callable[[Consensus], bool] | None = None,
+) -> GoldAudit:
+    """The prompt's gold status. `gold_passes`: samples the verifier passed against the given gold;
+    `differs_from_gold(answer)`: True only when the answer is definitely not the gold; `confirmed`: a judge's
+    word on a suspect (None: no judge), consulted before a suspect gold is replaced."""
+    agreed = counted.consensus(options)
+    if gold is None:
+        if not options.votes_without_gold:
+            return GoldAudit(NO_GOLD, None, counted, None)
+        return GoldAudit(MAJORITY if agreed else NO_CONSENSUS, None, counted, "majority" if agreed else None)
+    if gold_passes or agreed is None or not differs_from_gold(agreed.answer):
+        return GoldAudit(GIVEN, gold, counted, "given")
+    replace = options.replaces_suspects and (confirmed is None or confirmed(agreed))
+    return GoldAudit(SUSPECT, gold, counted, "majority" if replace else "given")
+
+
+def regraded(reasons: list[str], in_majority: bool, answered: bool) -> list[str]:
+    """A row's reasons once checked against a voted gold: the verifier's gold-dependent reason goes when its answer
+    is the majority's and becomes `wrong_answer` when it gave another answer; other reasons (rules, no_answer)
+    stand, in their places."""
+    out, replaced = [], False
+    for reason in reasons:
+        if reason in COMPARED_REASONS:
+            if not in_majority and answered and not replaced:
+                out.append("wrong_answer")
+                replaced = True
+            continue
+        out.append(reason)
+    return out
+
+
+def prefix_settled(answers: list[str | None], same, options: GoldOptions, target: int) -> int | None:
+    """For a prompt voted while it is sampled (adaptive generate): the shortest prefix of its samples, in order,
+    whose vote has a consensus with at least `target` votes, or None while there is none."""
+    for length in range(max(options.min_votes, target), len(answers) + 1):
+        agreed = tally(enumerate(answers[:length]), same).consensus(options)
+        if agreed is not None and agreed.votes >= target:
+            return length
+    return None
+
+
+class MathEquality:
+    """`same(a, b)` for two answers by the math verifier's own equality, cached; undecidable or pathological pairs
+    count as different (votes are never merged on a guess)."""
+
+    def __init__(self, math_options: dict | None = None):
+        from datafactory.verifiers.math import MathVerifier
+
+        self.verifier = MathVerifier(math_options)
+        self.cache: dict[tuple[str, str], bool | None] = {}
+
+    def compare(self, a: str, b: str) -> bool | None:
+        key = (a, b)
+        if key not in self.cache:
+            from datafactory.verifiers.math import pathological
+
+            if len(self.cache) > 100_000:
+                self.cache.clear()
+            try:
+                self.cache[key] = None if pathological(a) or pathological(b) else self.verifier.equal(a, b)
+            except Exception:  # TooBig, a parser error: not evidence either way
+                self.cache[key] = None
+        return self.cache[key]
+
+    def same(self, a: str, b: str) -> bool:
+        return self.compare(a, b) is True
+
+    def differs(self, gold: str, answer: str) -> bool:
+        return self.compare(gold, answer) is False
