@@ -247,7 +247,7 @@ def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, 
         writer.add_group([row_of(draws, index) for index in range(kept)])
         built.pop(draws.prompt.prompt_id, None)
 
-    task_of = pool = None
+    task_of = pool = settle_of = None
     if config.target is not None:
         from datafactory.filtering.evaluate import task_of_row
         from datafactory.filtering.pool import WorkerPool
@@ -257,6 +257,8 @@ def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, 
 
         def task_of(draws: PromptDraws, index: int) -> dict:
             return task_of_row(row_of(draws, index), config.gold_field, fields)
+
+        settle_of = _voting(config)
 
     started = time.monotonic()
     with StageProgress("generate", todo, unit="prompts") as progress:
@@ -270,12 +272,23 @@ def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, 
         window = default_window(engine, config.n, config.chunk_prompts, config.shard_rows, config.target is not None)
         if pool is not None:
             with pool:
-                loop = SampleLoop(engine, sampling, window, config.target, write, pool, task_of, prompt_done)
+                loop = SampleLoop(engine, sampling, window, config.target, write, pool, task_of, prompt_done, settle_of)
                 tally = loop.run(pending)
         else:
             tally = SampleLoop(engine, sampling, window, None, write, on_prompt=prompt_done).run(pending)
     writer.close()
     return tally
+
+
+def _voting(config: GenerateConfig):
+    """With `--gold majority`, prompts without a gold are sampled until their samples agree (gold_votes.py)."""
+    if config.gold != "majority":
+        return None
+    from datafactory.gold_votes import MathEquality, PrefixVote
+    from datafactory.verifiers.math import normalise_gold
+
+    vote = PrefixVote(config.gold_options, MathEquality(config.options_for("math")).same, config.target)
+    return lambda prompt: vote if normalise_gold(prompt.row.get(config.gold_field)) is None else None
 
 
 def _arguments(config: GenerateConfig) -> dict:
@@ -313,7 +326,7 @@ def check_generate(config: GenerateConfig) -> tuple[list[Path], PromptScan]:
     if config.engine in LOCAL_ENGINES:
         resolve_model(config.model)
     scan = scan_prompts(files, config)
-    if config.target is not None and verifier_class(config.worker_verifier).needs_gold:
+    if config.target is not None and verifier_class(config.worker_verifier).needs_gold and config.gold != "majority":
         columns = {f.name for f in scan.passthrough.fields()}
         if config.gold_field not in columns:
             raise UsageError(

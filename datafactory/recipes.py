@@ -31,6 +31,7 @@ SOURCE_KEYS = {
     "verifier",
     "rules",
     "gold_field",
+    "gold",
     "weight",
     "generate",
     "filter",
@@ -144,7 +145,8 @@ def apply_overrides(data: dict, assignments: list[str], path: Path) -> dict:
 
 def stage_options(data: dict, stage: str, source: dict | None = None) -> dict:
     """A stage's options for one source: the recipe-wide section, then the source's own section; for filter
-    (and generate with a target) the source's verifier, rules and gold field, with the category's defaults."""
+    (and generate with a target) the source's verifier, rules, gold field and gold mode, with the category's
+    defaults."""
     options = {**(data.get(stage) or {}), **((source or {}).get(stage) or {})}
     if source is None or stage not in ("generate", "filter"):
         return options
@@ -152,6 +154,8 @@ def stage_options(data: dict, stage: str, source: dict | None = None) -> dict:
     checks.update({k: v for k, v in (source.get("filter") or {}).items() if k in CHECK_KEYS or k == "workers"})
     checks["rules"] = checks.get("rules") or source.get("rules") or DEFAULT_RULES[source["category"]]
     checks.setdefault("gold_field", source.get("gold_field", "answer"))
+    if source.get("gold"):  # `gold: majority`: samples vote a gold where the source has none
+        checks["gold"] = source["gold"]
     checks["verifier"] = source.get("verifier") or checks.get("verifier") or DEFAULT_VERIFIER[source["category"]]
     if stage == "filter":
         return {**options, **checks}

@@ -51,11 +51,17 @@ class PromptDraws:
     issued: int = 0
     completions: dict[int, Completion] = field(default_factory=dict)
     verdicts: dict[int, str] = field(default_factory=dict)  # sample index -> "pass" or the first reason
+    # A prompt voted on while sampled (no gold, `--gold majority`): its samples' answers, and the function that
+    # says how long a prefix of them holds a consensus with `target` votes (gold_votes.prefix_settled).
+    settle: Callable[[list[str | None]], int | None] | None = None
+    answers: dict[int, str | None] = field(default_factory=dict)
 
     def kept(self) -> int | None:
         """How many samples (a prefix) the prompt keeps, once that is known; None while it is not."""
         if self.target is None:
             return self.budget if len(self.completions) == self.budget else None
+        if self.settle is not None:
+            return self._settled()
         passes = 0
         for index in range(self.budget):
             if index not in self.verdicts:
@@ -65,16 +71,37 @@ class PromptDraws:
                 return index + 1
         return self.budget
 
+    def _settled(self) -> int | None:
+        prefix = []
+        for index in range(self.budget):
+            if index not in self.verdicts:
+                break
+            prefix.append(self.answers.get(index))
+        kept = self.settle(prefix)
+        return kept if kept is not None else (self.budget if len(prefix) == self.budget else None)
+
     def wanted(self) -> int:
-        """How many more samples to put in flight now (see the module docstring)."""
+        """How many more samples to put in flight now (see the module docstring). A voted prompt counts its most
+        common answer's samples as passes and needs at least `settle.needed` of them."""
         left = self.budget - self.issued
         if self.target is None:
             return left
-        passes = sum(v == "pass" for v in self.verdicts.values())
+        if self.settle is None:
+            passes = sum(v == "pass" for v in self.verdicts.values())
+            needed = self.target
+        else:
+            passes = max(Counter(a for a in self.answers.values() if a is not None).values(), default=0)
+            needed = getattr(self.settle, "needed", self.target)
         failures = len(self.verdicts) - passes
         outstanding = self.issued - len(self.verdicts)
-        allowed = (self.target - passes) * 2 ** min(failures, 20)
+        allowed = max(1, needed - passes) * 2 ** min(failures, 20)
         return max(0, min(left, allowed - outstanding))
+
+    def passes(self, kept: int) -> int:
+        """Passing samples among the kept: for a voted prompt, the votes of its consensus."""
+        if self.settle is not None:
+            return self.settle.votes([self.answers.get(i) for i in range(kept)])
+        return sum(self.verdicts.get(i) == "pass" for i in range(kept))
 
 
 @dataclass
@@ -105,9 +132,11 @@ class SampleLoop:
         check=None,
         task_of: Callable[[PromptDraws, int], dict] | None = None,
         on_prompt: Callable[[LoopTally], None] | None = None,
+        settle_of: Callable[[Prompt], Callable | None] | None = None,
     ):
         self.engine, self.sampling, self.window, self.target = engine, sampling, max(1, window), target
         self.write, self.check, self.task_of, self.on_prompt = write, check, task_of, on_prompt
+        self.settle_of = settle_of  # a prompt's vote (see PromptDraws.settle), or None for prompts with a gold
         self.active: dict[str, PromptDraws] = {}
         self.hungry: dict[str, PromptDraws] = {}  # active prompts that may want more samples now
         self.order: deque[str] = deque()  # admitted prompts, in input order, until written
@@ -145,7 +174,8 @@ class SampleLoop:
             if prompt is None:
                 exhausted = True
                 break
-            draws = PromptDraws(prompt, self.sampling.n, self.target)
+            settle = self.settle_of(prompt) if self.settle_of and self.target is not None else None
+            draws = PromptDraws(prompt, self.sampling.n, self.target, settle=settle)
             self.active[prompt.prompt_id] = draws
             self.order.append(prompt.prompt_id)
             room -= self._issue(draws, min(room, draws.wanted()), tickets)
@@ -190,6 +220,7 @@ class SampleLoop:
         if draws is None:
             return
         draws.verdicts[key[1]] = result["verdict"]
+        draws.answers[key[1]] = result.get("extracted_answer")
         self._maybe_done(draws)
         if key[0] in self.active and result["verdict"] != "pass":
             self.hungry[key[0]] = draws
@@ -218,7 +249,7 @@ class SampleLoop:
         tally.samples_written += kept
         tally.prompts_done += 1
         if self.target is not None:
-            passes = sum(draws.verdicts.get(i) == "pass" for i in range(kept))
+            passes = draws.passes(kept)
             tally.passes += passes
             tally.prompts_reaching_target += passes >= self.target
             for i in range(kept):

@@ -42,6 +42,7 @@ class Stats:
     pass_rate_histogram: dict = field(default_factory=dict)
     rejected_length_percentiles: dict = field(default_factory=dict)
     judge: dict = field(default_factory=dict)
+    suspect_golds: list = field(default_factory=list)  # prompts whose gold the samples contradict, to review
     breakdown: dict = field(default_factory=dict)  # title -> {label: rows}: what dedupe removed, what mix took
 
 
@@ -105,10 +106,18 @@ def breakdown(manifest: dict) -> dict:
         if adaptive.get("tokens_by_verdict"):
             tables["completion tokens per verdict (this run)"] = dict(adaptive["tokens_by_verdict"])
         return tables
-    if manifest.get("stage") == "filter" and counts.get("completion_tokens_by_verdict"):
-        return {
-            "completion tokens per verdict (where the generation budget went)": counts["completion_tokens_by_verdict"]
-        }
+    if manifest.get("stage") == "filter":
+        tables = {}
+        if counts.get("completion_tokens_by_verdict"):
+            title = "completion tokens per verdict (where the generation budget went)"
+            tables[title] = counts["completion_tokens_by_verdict"]
+        if gold := counts.get("gold"):
+            golds = {status.replace("_", " "): n for status, n in gold.get("prompts", {}).items()}
+            golds["checked against the majority answer"] = gold.get("checked_against_majority", 0)
+            judged = gold.get("suspects_judged") or {}
+            golds.update({f"suspects judged: {k.replace('_', ' ')}": v for k, v in judged.items()})
+            tables[f"gold answers (prompts; --gold {gold.get('mode')}, --gold-policy {gold.get('policy')})"] = golds
+        return tables
     if manifest.get("stage") == "dedupe":
         removed = {"rows in": counts.get("rows_in", 0), **counts.get("removed", {}), "kept": counts.get("rows_kept", 0)}
         per_input = {
@@ -142,6 +151,21 @@ def _add_filter_view(stats: Stats, path: Path) -> None:
         for rate in rates:
             histogram[pass_rate_bucket(rate)] += 1
         stats.pass_rate_histogram = histogram
+        stats.suspect_golds = suspect_golds(rates_file)
+
+
+SUSPECT_COLUMNS = ["prompt_id", "gold", "majority_answer", "majority_votes", "answered", "gold_source"]
+
+
+def suspect_golds(rates_file: Path, limit: int = 50) -> list[dict]:
+    """The prompts flagged `suspect_gold`, most agreed-on first (the likeliest wrong golds lead the review)."""
+    names = pq.read_schema(rates_file).names
+    if "gold_status" not in names:
+        return []
+    table = pq.read_table(rates_file, columns=[*SUSPECT_COLUMNS, "gold_status"]).to_pylist()
+    flagged = [{k: row[k] for k in SUSPECT_COLUMNS} for row in table if row["gold_status"] == "suspect_gold"]
+    flagged.sort(key=lambda r: (-r["majority_votes"] / max(1, r["answered"]), -r["majority_votes"], r["prompt_id"]))
+    return flagged[:limit]
 
 
 SELECTION_REASONS = {"not_selected", "pass_rate_out_of_range"}

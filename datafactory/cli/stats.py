@@ -67,6 +67,14 @@ def stats(
         for bucket, prompts in result.pass_rate_histogram.items():
             histogram.add_row(bucket, f"{prompts:,}")
         console.print(histogram)
+    if result.suspect_golds:
+        suspects = Table(title="suspect golds: the samples agree on another answer (review these)")
+        for column in ("prompt", "gold", "majority answer", "votes", "checked against"):
+            suspects.add_column(column, justify="right" if column == "votes" else "left")
+        for row in result.suspect_golds:
+            votes = f"{row['majority_votes']} of {row['answered']}"
+            suspects.add_row(row["prompt_id"], row["gold"], row["majority_answer"], votes, row["gold_source"])
+        console.print(suspects)
     if result.rejected_length_percentiles:
         lengths = Table(title="completion tokens, kept vs rejected")
         lengths.add_column("percentile")

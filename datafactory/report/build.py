@@ -55,6 +55,7 @@ def _context(view: StageView) -> dict:
         "rows_in": view.funnel[0][1] if view.funnel else 0,
         "per_source": list(view.per_source.items()),
         "accounting": [(title, list(rows.items())) for title, rows in view.accounting.items()],
+        "suspect_golds": view.suspect_golds,
     }
 
 

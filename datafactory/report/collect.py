@@ -37,6 +37,7 @@ class StageView:
     reasons: dict[str, int] = field(default_factory=dict)
     per_source: dict[str, dict] = field(default_factory=dict)
     accounting: dict[str, dict] = field(default_factory=dict)  # title -> {label: value}, from stats.breakdown
+    suspect_golds: list[dict] = field(default_factory=list)  # from stats.suspect_golds
     samples: dict[str, list[dict]] = field(default_factory=dict)  # group → browser rows
     group_counts: dict[str, int] = field(default_factory=dict)
 
@@ -82,7 +83,7 @@ def _shards(folder: Path) -> list[Path]:
 
 
 def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -> StageView:
-    from datafactory.stats import breakdown
+    from datafactory.stats import breakdown, suspect_golds
 
     view = StageView(folder, stage, _label(folder), manifest)
     view.accounting = breakdown(manifest)
@@ -97,6 +98,7 @@ def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -
         rates = folder / "pass_rates.parquet"
         if rates.is_file():
             view.pass_rates = pq.read_table(rates, columns=["pass_rate"]).column("pass_rate").to_pylist()
+            view.suspect_golds = suspect_golds(rates)
     elif stage == "dedupe":
         view.funnel = [("rows in", counts.get("rows_in", 0))]
         view.funnel += [(r, -n) for r, n in counts.get("removed", {}).items() if n]

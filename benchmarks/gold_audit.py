@@ -1,0 +1,162 @@
+"""Gold audit on the toy reasoner's arithmetic prompts, whose golds are known exactly.
+
+1. `generate -n 8` once (fixed sampling does not read the gold, so the same samples serve every audit below).
+2. Suspect golds: 5% of the golds are corrupted (half by a small amount, 1-3; half by a large one, 50-500), the
+   samples are filtered with `--verifier math`, and `suspect_gold` is scored against the corrupted set:
+   precision and recall (goal >= 0.9 both).
+3. Voted golds: every gold hidden, `filter --gold majority`; accuracy of the majority labels on prompts with a
+   consensus (goal >= 0.98) and the share of prompts with one.
+4. The same vote while sampling: `generate --target 1 --gold majority` on the prompts without golds (a prompt stops
+   once 3 samples agree), then the same filter: labels, accuracy and completion tokens against step 1.
+All are the real CLI in subprocesses on vLLM (CPU here).
+
+Why a second line of figures: a vote can only be as right as the model's most common answer. A second, independent
+draw (another seed) measures each prompt's pass rate against the true gold; the figures are printed for every
+prompt and again for the prompts this model answers right at least half the time (where voting's premise holds),
+with the share of prompts whose most common answer is wrong.
+
+    .venv/bin/python benchmarks/gold_audit.py                  # 1,000 prompts, n 8
+    .venv/bin/python benchmarks/gold_audit.py --prompts 300    # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+DATAFACTORY = [sys.executable, "-m", "datafactory"]
+SAMPLING = ["-m", "toy", "--max-tokens", "192", "--temperature", "0.8", "--top-p", "1.0", "--dtype", "float32"]
+FILTER = ["--verifier", "math", "--gold-field", "answer", "--rules", "none"]
+
+
+def run(args: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(DATAFACTORY + args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return time.perf_counter() - started
+
+
+def with_golds(samples: Path, out: Path, golds: dict[str, str | None]) -> None:
+    """A copy of the sample shards with the `answer` column replaced (None: no gold)."""
+    out.mkdir(parents=True)
+    for shard in sorted(samples.glob("part-*.parquet")):
+        table = pq.read_table(shard)
+        values = [golds[pid] for pid in table.column("prompt_id").to_pylist()]
+        index = table.schema.get_field_index("answer")
+        table = table.set_column(index, pa.field("answer", pa.string()), pa.array(values, pa.string()))
+        pq.write_table(table, out / shard.name)
+    (out / "_SUCCESS").touch()
+
+
+def pass_rates(folder: Path) -> list[dict]:
+    return pq.read_table(folder / "pass_rates.parquet").to_pylist()
+
+
+def corrupt(gold: str, rng: random.Random) -> str:
+    value = int(gold)
+    change = rng.randint(1, 3) if rng.random() < 0.5 else rng.randint(50, 500)
+    return str(value + change * rng.choice([-1, 1]))
+
+
+def same_number(answer: str | None, gold: str) -> bool:
+    try:
+        return answer is not None and float(answer) == float(gold)
+    except ValueError:
+        return False
+
+
+def majority(rows: list[dict], truth: dict[str, str], among: set[str]) -> str:
+    """Prompts with a consensus and the accuracy of their labels, among `among`."""
+    rows = [r for r in rows if r["prompt_id"] in among]
+    voted = [r for r in rows if r["gold_source"] == "majority"]
+    right = sum(same_number(r["majority_answer"], truth[r["prompt_id"]]) for r in voted)
+    return (
+        f"{len(voted)} of {len(rows)} with a consensus ({len(voted) / max(1, len(rows)):.3f}), "
+        f"accuracy {right / max(1, len(voted)):.4f}"
+    )
+
+
+def flags(flagged: set[str], corrupted: set[str], among: set[str]) -> str:
+    flagged, corrupted = flagged & among, corrupted & among
+    hits = len(flagged & corrupted)
+    precision = hits / len(flagged) if flagged else 0.0
+    recall = hits / len(corrupted) if corrupted else 0.0
+    return f"{len(corrupted)} corrupted, {len(flagged)} flagged: precision {precision:.3f}, recall {recall:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prompts", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=8)
+    parser.add_argument("--corrupt", type=float, default=0.05)
+    args = parser.parse_args()
+
+    from datafactory.toy.data import write_demo_prompts
+
+    work = Path(tempfile.mkdtemp(prefix="df-gold-"))
+    try:
+        write_demo_prompts(work / "prompts", args.prompts, 0, 0)
+        prompts = work / "prompts" / "reasoning.jsonl"
+        rows = [json.loads(line) for line in prompts.read_text().splitlines()]
+        truth = {r["id"]: r["answer"] for r in rows}
+        run(["generate", str(prompts), "-o", str(work / "samples"), "-n", str(args.n), *SAMPLING])
+        fixed_tokens = json.loads((work / "samples" / "_manifest.json").read_text())["counts"]["completion_tokens"]
+        run(["generate", str(prompts), "-o", str(work / "other"), "-n", str(args.n), *SAMPLING, "--seed", "1"])
+        run(["filter", str(work / "other"), "-o", str(work / "other-kept"), *FILTER])
+        independent = pass_rates(work / "other-kept")
+        competent = {r["prompt_id"] for r in independent if r["pass_rate"] >= 0.5}
+        mode_wrong = sum(not same_number(r["majority_answer"], truth[r["prompt_id"]]) for r in independent)
+
+        rng = random.Random(0)
+        corrupted = set(rng.sample(sorted(truth), round(args.corrupt * len(truth))))
+        golds = {pid: corrupt(g, rng) if pid in corrupted else g for pid, g in truth.items()}
+        with_golds(work / "samples", work / "corrupt", golds)
+        run(["filter", str(work / "corrupt"), "-o", str(work / "audit"), *FILTER])
+        flagged = {r["prompt_id"] for r in pass_rates(work / "audit") if r["gold_status"] == "suspect_gold"}
+
+        with_golds(work / "samples", work / "hidden", dict.fromkeys(truth))
+        run(["filter", str(work / "hidden"), "-o", str(work / "voted"), *FILTER, "--gold", "majority"])
+        voted = pass_rates(work / "voted")
+
+        unlabelled = work / "unlabelled.jsonl"
+        unlabelled.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "answer"}) + "\n" for r in rows))
+        adaptive = ["--target", "1", *FILTER, "--gold", "majority"]
+        run(["generate", str(unlabelled), "-o", str(work / "vote-samples"), "-n", str(args.n), *SAMPLING, *adaptive])
+        run(["filter", str(work / "vote-samples"), "-o", str(work / "vote-kept"), *FILTER, "--gold", "majority"])
+        counts = json.loads((work / "vote-samples" / "_manifest.json").read_text())["counts"]
+        sampled_vote = pass_rates(work / "vote-kept")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    everyone = set(truth)
+    print(f"{args.prompts} toy arithmetic prompts, {args.n} samples each (vLLM, toy reasoner, temperature 0.8)")
+    print(
+        f"the model's most common answer is wrong on {mode_wrong} prompts ({mode_wrong / len(truth):.3f}); "
+        f"{len(competent)} prompts ({len(competent) / len(truth):.3f}) it answers right at least half the time"
+    )
+    print("suspect golds (goal: precision and recall >= 0.9)")
+    print(f"  all prompts:        {flags(flagged, corrupted, everyone)}")
+    print(f"  pass rate >= 0.5:   {flags(flagged, corrupted, competent)}")
+    print("majority labels, every gold hidden (goal: accuracy >= 0.98)")
+    print(f"  all prompts:        {majority(voted, truth, everyone)}")
+    print(f"  pass rate >= 0.5:   {majority(voted, truth, competent)}")
+    tokens = counts["completion_tokens"]
+    print(
+        f"voting while sampling (--target 1 --gold majority): {counts['rows_out']:,} samples, {tokens:,} tokens "
+        f"({tokens / fixed_tokens:.3f}x the fixed -n {args.n})"
+    )
+    print(f"  all prompts:        {majority(sampled_vote, truth, everyone)}")
+    print(f"  pass rate >= 0.5:   {majority(sampled_vote, truth, competent)}")
+
+
+if __name__ == "__main__":
+    main()
