@@ -287,7 +287,7 @@ def _voting(config: GenerateConfig):
     from datafactory.gold_votes import MathEquality, PrefixVote
     from datafactory.verifiers.math import normalise_gold
 
-    vote = PrefixVote(config.gold_options, MathEquality(config.options_for("math")).same, config.target)
+    vote = PrefixVote(config.gold_options, MathEquality(config.options_for("math")).same, config.target, config.n)
     return lambda prompt: vote if normalise_gold(prompt.row.get(config.gold_field)) is None else None
 
 

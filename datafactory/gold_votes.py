@@ -169,17 +169,24 @@ def regraded(reasons: list[str], in_majority: bool, answered: bool) -> list[str]
 
 
 class PrefixVote:
-    """A prompt voted on while it is sampled (adaptive generate, no gold): called with its answers so far, in
-    sample order, it gives the shortest prefix whose vote has a consensus of at least `target` votes, or None.
-    The filter, voting on that same prefix, reaches the same consensus."""
+    """A prompt voted on while it is sampled (adaptive generate, no gold). Called with its answers so far, in
+    sample order, it gives the shortest prefix whose vote is already decided: a consensus of at least `target`
+    votes that would stand even if every sample still left in the budget answered something else. So the vote on
+    the kept prefix (which the filter takes) always labels as a vote on all `budget` samples would, and only the
+    samples that could not change the label are saved. None while undecided."""
 
-    def __init__(self, options: GoldOptions, same: Callable[[str, str], bool], target: int):
-        self.options, self.same, self.target = options, same, target
+    def __init__(self, options: GoldOptions, same: Callable[[str, str], bool], target: int, budget: int):
+        self.options, self.same, self.target, self.budget = options, same, target, budget
         self.needed = max(options.min_votes, target)
 
     def __call__(self, answers: list[str | None]) -> int | None:
         for length in range(self.needed, len(answers) + 1):
-            if self.votes(answers[:length]) >= self.target:
+            counted = tally(enumerate(answers[:length]), self.same)
+            left = self.budget - length  # worst case: each answers, all for the runner-up
+            worst = Tally(
+                counted.top, counted.votes, counted.runner_up + left, counted.answered + left, counted.members
+            )
+            if counted.votes >= self.target and worst.consensus(self.options) is not None:
                 return length
         return None
 

@@ -52,7 +52,7 @@ class PromptDraws:
     completions: dict[int, Completion] = field(default_factory=dict)
     verdicts: dict[int, str] = field(default_factory=dict)  # sample index -> "pass" or the first reason
     # A prompt voted on while sampled (no gold, `--gold majority`): its samples' answers, and the function that
-    # says how long a prefix of them holds a consensus with `target` votes (gold_votes.prefix_settled).
+    # says how long a prefix of them already decides the vote (gold_votes.PrefixVote).
     settle: Callable[[list[str | None]], int | None] | None = None
     answers: dict[int, str | None] = field(default_factory=dict)
 

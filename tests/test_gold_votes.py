@@ -161,19 +161,37 @@ def test_bad_gold_options_name_the_option(options, message):
 
 
 # --- voting while sampling (adaptive generate) -------------------------------------------------------------------
-def test_a_prefix_vote_stops_at_the_first_prefix_with_a_consensus():
-    vote = PrefixVote(GoldOptions("majority"), EQUAL.same, target=1)
-    assert vote(["3", "4", "3"]) is None  # two of three: under three votes
-    assert vote(["3", "4", "3", "3"]) == 4  # three of four: a 0.75 share
-    assert vote(["3", "3.0", "3", "9", "9"]) == 3
-    assert vote(["1", "2", "1", "2", "1", "2"]) is None  # a tie throughout
-    assert PrefixVote(GoldOptions("majority"), EQUAL.same, target=4)(["3"] * 3 + ["5", "3"]) == 5
+def test_a_prefix_vote_stops_once_the_rest_of_the_budget_cannot_change_the_label():
+    vote = PrefixVote(GoldOptions("majority"), EQUAL.same, target=1, budget=8)
+    assert vote(["3", "4", "3"]) is None  # two votes
+    assert vote(["3", "3.0", "3", "3", "3"]) is None  # 5 of 8 would be under the 0.75 share if the rest disagreed
+    assert vote(["3", "3.0", "3", "3", "3", "3"]) == 6  # 6 of 8 stands whatever the last two say
+    assert vote(["3"] * 5 + ["4", "3", "9"]) == 7
+    assert vote(["1", "2"] * 4) is None  # a tie throughout
+    assert PrefixVote(GoldOptions("majority", min_share=0.5), EQUAL.same, target=4, budget=8)(["3"] * 5) == 5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_voting_while_sampling_labels_exactly_as_a_vote_on_the_whole_budget(seed):
+    rng = random.Random(seed)
+    options = GoldOptions("majority", min_share=rng.choice([0.5, 0.6, 0.75]))
+    for _ in range(150):
+        budget = rng.randint(3, 10)
+        answers = [rng.choice(["1", "1", "1", "1.0", "2", "3", None]) for _ in range(budget)]
+        kept = PrefixVote(options, EQUAL.same, 1, budget)(answers)
+        whole = _tally(answers).consensus(options)
+        if whole is None:
+            assert kept is None  # undecided until the end, and then no consensus either
+            continue
+        assert kept is not None
+        early = _tally(answers[:kept]).consensus(options)
+        assert early is not None and EQUAL.same(early.answer, whole.answer), (answers, kept)
 
 
 def _vote_stream(answers: dict, prompts: list[Prompt], order_seed: int, pool: WorkerPool):
     engine = ShuffledEngine(answers, order_seed)
     written = []
-    vote = PrefixVote(GoldOptions("majority"), EQUAL.same, 1)
+    vote = PrefixVote(GoldOptions("majority"), EQUAL.same, 1, 8)
 
     def task_of(draws, index):
         gold = draws.prompt.row.get("answer")
@@ -192,9 +210,9 @@ def test_prompts_without_gold_sample_until_their_answers_agree_whatever_the_comp
     rng = random.Random(3)
     prompts = [Prompt(f"p{i}", [{"role": "user", "content": f"q{i}"}], {"answer": "7" if i % 2 else None})
                for i in range(10)]  # fmt: skip
-    answers = {(p.prompt_id, i): rng.choice(["7", "7", "7.0", "8"]) for p in prompts for i in range(8)}
+    answers = {(p.prompt_id, i): rng.choice(["7", "7", "7", "7.0", "7", "8"]) for p in prompts for i in range(8)}
     expected, reached = [], 0
-    vote = PrefixVote(GoldOptions("majority"), EQUAL.same, 1)
+    vote = PrefixVote(GoldOptions("majority"), EQUAL.same, 1, 8)
     for p in prompts:
         drawn = [answers[(p.prompt_id, i)] for i in range(8)]
         if p.row["answer"] is None:
@@ -208,7 +226,8 @@ def test_prompts_without_gold_sample_until_their_answers_agree_whatever_the_comp
     for written, counted in runs:
         assert written == expected
         assert counted.prompts_reaching_target == reached  # a voted prompt reaches its target with a consensus
-    assert any(count > 3 for pid, count in expected if int(pid[1:]) % 2 == 0)  # some needed more than three
+    voted = [count for pid, count in expected if int(pid[1:]) % 2 == 0]
+    assert min(voted) < 8 and max(voted) > min(voted)  # stopped early where the vote was decided, not elsewhere
 
 
 # --- the filter, stats, report and recipes through the CLI -------------------------------------------------------
