@@ -85,6 +85,40 @@ def majority(rows: list[dict], truth: dict[str, str], among: set[str]) -> str:
     )
 
 
+def sweep(audit: list[dict], voted: list[dict], truth: dict[str, str], corrupted: set[str], among: set[str]) -> None:
+    """Other --gold-min-share values, recomputed from the recorded votes (the top answer, its votes, the answered
+    samples): flags and labels as a filter run with that share would give them."""
+    print(f"  {'share':>6}{'flag precision':>16}{'flag recall':>13}{'label accuracy':>16}{'with consensus':>16}")
+    for share in (0.6, 0.75, 0.9, 1.0):
+
+        def agreed(row: dict, share=share) -> bool:
+            return row["majority_votes"] >= 3 and row["majority_votes"] >= share * row["answered"] - 1e-9
+
+        flagged = {
+            r["prompt_id"]
+            for r in audit
+            if r["prompt_id"] in among
+            and r["n_pass"] == 0
+            and agreed(r)
+            and not same_number(r["majority_answer"], r["gold"])
+        }
+        hits, wrong = len(flagged & corrupted), corrupted & among
+        labelled = [r for r in voted if r["prompt_id"] in among and agreed(r)]
+        right = sum(same_number(r["majority_answer"], truth[r["prompt_id"]]) for r in labelled)
+        print(
+            f"  {share:>6.2f}{hits / max(1, len(flagged)):>16.3f}{hits / max(1, len(wrong)):>13.3f}"
+            f"{right / max(1, len(labelled)):>16.4f}{len(labelled) / max(1, len(among)):>16.3f}"
+        )
+
+
+def missed(audit: list[dict], flagged: set[str], corrupted: set[str]) -> str:
+    """Why corrupted golds went unflagged: a sample agreed with the wrong gold, or the samples did not agree."""
+    rows = {r["prompt_id"]: r for r in audit}
+    misses = [rows[p] for p in corrupted - flagged]
+    agreed = sum(r["n_pass"] > 0 for r in misses)
+    return f"{len(misses)} missed: {agreed} had a sample equal to the wrong gold, {len(misses) - agreed} no consensus"
+
+
 def flags(flagged: set[str], corrupted: set[str], among: set[str]) -> str:
     flagged, corrupted = flagged & among, corrupted & among
     hits = len(flagged & corrupted)
@@ -121,7 +155,8 @@ def main() -> None:
         golds = {pid: corrupt(g, rng) if pid in corrupted else g for pid, g in truth.items()}
         with_golds(work / "samples", work / "corrupt", golds)
         run(["filter", str(work / "corrupt"), "-o", str(work / "audit"), *FILTER])
-        flagged = {r["prompt_id"] for r in pass_rates(work / "audit") if r["gold_status"] == "suspect_gold"}
+        audit = pass_rates(work / "audit")
+        flagged = {r["prompt_id"] for r in audit if r["gold_status"] == "suspect_gold"}
 
         with_golds(work / "samples", work / "hidden", dict.fromkeys(truth))
         run(["filter", str(work / "hidden"), "-o", str(work / "voted"), *FILTER, "--gold", "majority"])
@@ -146,9 +181,13 @@ def main() -> None:
     print("suspect golds (goal: precision and recall >= 0.9)")
     print(f"  all prompts:        {flags(flagged, corrupted, everyone)}")
     print(f"  pass rate >= 0.5:   {flags(flagged, corrupted, competent)}")
+    print(f"  all prompts:        {missed(audit, flagged, corrupted)}")
     print("majority labels, every gold hidden (goal: accuracy >= 0.98)")
     print(f"  all prompts:        {majority(voted, truth, everyone)}")
     print(f"  pass rate >= 0.5:   {majority(voted, truth, competent)}")
+    for name, among in (("all prompts", everyone), ("pass rate >= 0.5", competent)):
+        print(f"other --gold-min-share values, {name}:")
+        sweep(audit, voted, truth, corrupted, among)
     tokens = counts["completion_tokens"]
     print(
         f"voting while sampling (--target 1 --gold majority): {counts['rows_out']:,} samples, {tokens:,} tokens "

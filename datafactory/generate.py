@@ -383,4 +383,6 @@ def run_generate(
             "tokens_per_passing_sample": round(tally.tokens / tally.passes, 1) if tally.passes else None,
             "tokens_by_verdict": dict(tally.tokens_by_verdict.most_common()),
         }
+        if config.gold == "majority":  # of them, prompts reaching the target are those whose vote was decided
+            counts["adaptive_now"]["prompts_voted"] = tally.prompts_voted
     return outdir.finish(arguments, files, counts, passthrough=scan.passthrough.to_json())

@@ -140,7 +140,11 @@ class RecipeRun:
                 **self._options("filter", source),
             )
             counts = run_filter(config)["counts"]
-            self.say(f"filter {source['name']}: {counts['rows_in']} rows -> {counts['rows_kept']} kept")
+            suspects = (counts.get("gold") or {}).get("suspect_gold", 0)
+            review = (
+                f"; {suspects} suspect golds to review (report, or `datafactory stats {folder}`)" if suspects else ""
+            )
+            self.say(f"filter {source['name']}: {counts['rows_in']} rows -> {counts['rows_kept']} kept{review}")
 
     def _dedupe(self) -> None:
         use_small_pages()  # as `datafactory dedupe` and `mix` do; generation and the judge are over by now

@@ -115,6 +115,7 @@ class LoopTally:
     prompts_done: int = 0
     prompts_reaching_target: int = 0
     passes: int = 0
+    prompts_voted: int = 0  # prompts without a gold, sampled until their answers agreed (`--gold majority`)
     tokens_by_verdict: Counter = field(default_factory=Counter)
 
 
@@ -250,6 +251,7 @@ class SampleLoop:
         tally.prompts_done += 1
         if self.target is not None:
             passes = draws.passes(kept)
+            tally.prompts_voted += draws.settle is not None
             tally.passes += passes
             tally.prompts_reaching_target += passes >= self.target
             for i in range(kept):

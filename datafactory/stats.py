@@ -99,7 +99,8 @@ def breakdown(manifest: dict) -> dict:
         }
         spent["completion tokens"] = counts.get("completion_tokens", 0)
         adaptive = counts.get("adaptive_now") or {}
-        for key in ("prompts_reaching_target", "passing_samples", "tokens_per_passing_sample", "samples_discarded"):
+        shown = ("prompts_reaching_target", "prompts_voted", "passing_samples", "tokens_per_passing_sample")
+        for key in (*shown, "samples_discarded"):
             if key in adaptive:
                 spent[key.replace("_", " ")] = adaptive[key]
         tables["generation"] = spent

@@ -122,3 +122,49 @@ def test_openai_engine_against_vllm_serve_samples_adaptively_too(vllm_reasoning_
     assert all(per_prompt[p] == N for p in IMPOSSIBLE) and len(kept) < len(drawn)
     same = sum(row["completion"] == drawn[(row["prompt_id"], row["sample_index"])] for row in kept)
     assert same == len(kept)  # the server honours per-sample seeds: the same first samples
+
+
+# --- gold answers (gold_votes.py) on the same runs ------------------------------------------------------------
+def _gold_rates(folder) -> dict:
+    return {r["prompt_id"]: r for r in pq.read_table(folder / "pass_rates.parquet").to_pylist()}
+
+
+def test_wrong_golds_are_flagged_alike_after_fixed_and_adaptive_sampling(fixed, adaptive, tmp_path):
+    truth = {row["id"]: row["answer"] for row in demo_prompts(30, 0, 0)[0]}
+    rates = {}
+    for name, folder in (("fixed", fixed), ("adaptive", adaptive)):
+        result = run_cli("filter", folder, "-o", tmp_path / name, *CHECKS, "--workers", "1")
+        assert result.returncode == 0, result.stderr
+        rates[name] = _gold_rates(tmp_path / name)
+    for prompt_id in IMPOSSIBLE:  # adaptive drew their whole budget, so it holds the same evidence as fixed
+        fixed_rate, adaptive_rate = rates["fixed"][prompt_id], rates["adaptive"][prompt_id]
+        assert fixed_rate["gold_status"] == adaptive_rate["gold_status"]
+        assert fixed_rate["gold"] == "-987654"
+        if fixed_rate["majority_votes"] >= 3 and fixed_rate["majority_answer"] == truth[prompt_id]:
+            assert fixed_rate["gold_status"] == "suspect_gold"  # the samples agree on the true answer
+    flagged = [p for p, r in rates["fixed"].items() if r["gold_status"] == "suspect_gold"]
+    assert flagged and all(rates["fixed"][p]["n_pass"] == 0 for p in flagged)
+
+
+def test_voting_while_sampling_on_vllm_labels_as_a_vote_on_the_whole_budget(prompts, fixed, tmp_path):
+    unlabelled = [
+        {k: v for k, v in json.loads(line).items() if k != "answer"} for line in prompts.read_text().splitlines()
+    ]
+    source = write_jsonl(tmp_path / "unlabelled.jsonl", unlabelled)
+    voting = ["--verifier", "math", "--rules", "r1", "--gold", "majority", "--gold-field", "answer"]
+    out = tmp_path / "voted-samples"
+    result = run_cli("generate", source, "-o", out, "-n", str(N), "--target", "1", *voting, *SAMPLING)
+    assert result.returncode == 0, result.stderr
+    drawn = {(r["prompt_id"], r["sample_index"]): r["completion"] for r in _rows(fixed)}
+    kept = _rows(out)
+    assert len(kept) < len(drawn)  # some votes were decided before the budget ran out
+    assert all(row["completion"] == drawn[(row["prompt_id"], row["sample_index"])] for row in kept)
+    labels = {}
+    for name, folder in (("whole budget", fixed), ("while sampling", out)):
+        options = ["--gold-field", "no_such_column"] if name == "whole budget" else []  # hide the fixed run's golds
+        done = run_cli("filter", folder, "-o", tmp_path / name, *voting, *options, "--workers", "1")
+        assert done.returncode == 0, done.stderr
+        rates = _gold_rates(tmp_path / name)
+        labels[name] = {p: r["majority_answer"] if r["gold_source"] else None for p, r in rates.items()}
+    assert labels["while sampling"] == labels["whole budget"]
+    assert sum(label is not None for label in labels["whole budget"].values()) >= 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -381,3 +382,76 @@ generate: {{n: 4, target: 1}}
     path.write_text(text.format(out=tmp_path / "run", extra=", verifier: exact"))
     with pytest.raises(UsageError, match=r"sources\.0\.gold: --gold majority needs --verifier math"):
         load_recipe(path)
+
+
+class SolvingJudge:
+    """FAKE judge at the HTTP boundary (a model that can solve the problems cannot run in tests): an
+    OpenAI-compatible server on 127.0.0.1 that records every prompt and answers `correct` when the candidate equals
+    the value it reads after "=" in the problem (the tests' problems carry their true answer)."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.prompts: list[str] = []
+        judge = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, payload: dict) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self._reply({"data": [{"id": "judge"}]})
+
+            def do_POST(self):
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = request["messages"][-1]["content"]
+                judge.prompts.append(prompt)
+                truth = re.search(r"= (\S+)\?", prompt).group(1)
+                candidate = re.search(r"Candidate answer: (\S+)", prompt).group(1)
+                verdict = "correct" if candidate == truth else "incorrect"
+                content = json.dumps({"analysis": f"solved: {truth}", "correctness": verdict})
+                self._reply({"choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 10, "completion_tokens": 10}})  # fmt: skip
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+
+def test_the_judge_sees_each_suspects_problem_gold_and_majority_and_only_confirmed_ones_are_replaced(tmp_path):
+    rows = []
+    for pid, truth, gold, answers in [
+        ("gold-wrong", "12", "7", ["12"] * 6 + ["13", "11"]),  # the samples are right: the judge confirms
+        ("model-wrong", "7", "7", ["9"] * 7 + ["8"]),  # the model is consistently wrong: the judge keeps the gold
+        ("fine", "5", "5", ["5"] * 8),
+    ]:
+        for i, answer in enumerate(answers):
+            rows.append({"prompt_id": pid, "sample_index": i, "answer": gold, "finish_reason": "stop",
+                         "messages": [{"role": "user", "content": f"What is x = {truth}?"}],
+                         "completion": f"<think>so</think>\\boxed{{{answer}}}"})  # fmt: skip
+    samples = write_jsonl(tmp_path / "samples.jsonl", rows)
+    judge, out = SolvingJudge(), tmp_path / "out"
+    result = run_cli("filter", samples, "-o", out, "--verifier", "math,judge", "--rules", "none", "--workers", "1",
+                     "--judge-engine", "openai", "--judge-base-url", judge.url, "--judge-model", "judge",
+                     "--judge-cache", tmp_path / "cache.sqlite", "--gold-policy", "replace-suspect")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(judge.prompts) == 2  # one request per suspect, none for the sound gold
+    asked = {re.search(r"x = (\S+)\?", p).group(1): p for p in judge.prompts}
+    assert "Reference answer (may be wrong): 7" in asked["12"] and "Candidate answer: 12" in asked["12"]
+    assert "Candidate answer: 9" in asked["7"]
+    rates = _rates(out)
+    assert (rates["gold-wrong"]["gold_status"], rates["gold-wrong"]["gold_source"]) == (SUSPECT, "majority")
+    assert (rates["model-wrong"]["gold_status"], rates["model-wrong"]["gold_source"]) == (SUSPECT, "given")
+    assert rates["model-wrong"]["n_pass"] == 0 and rates["gold-wrong"]["n_pass"] == 6
+    counts = json.loads((out / "_manifest.json").read_text())["counts"]
+    assert counts["gold"]["suspects_judged"] == {"majority_right": 1, "gold_right": 1, "unreadable": 0}
+    assert counts["judge_requests"] == 2

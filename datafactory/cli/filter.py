@@ -160,6 +160,8 @@ def filter_command(
     )  # fmt: skip
     counts = run_filter(config)["counts"]
     top = ", ".join(f"{k} {v}" for k, v in counts["verdicts"].items() if k != "pass")
+    if suspects := (counts.get("gold") or {}).get("suspect_gold"):
+        top += f"; {suspects} suspect golds to review: datafactory stats {out}"
     typer.echo(
         f"filter: {counts['rows_in']} rows -> {counts['rows_kept']} kept, {counts['rows_rejected']} rejected ({top}) in {out}",
         err=True,

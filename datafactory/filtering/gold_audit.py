@@ -124,18 +124,18 @@ def counts(audits: dict[str, GoldAudit], options: GoldOptions, judged: dict[str,
 
 
 def judge_suspects(
-    config, audits: dict[str, GoldAudit], evaluated: list[Path], options: GoldOptions, engine
-) -> tuple[dict[str, bool | None], int]:
-    """With `--verifier math,judge`: one judge request per suspect, showing the problem, the gold and the majority
-    answer; True where the judge calls the majority answer correct, False where not, None for an unreadable reply.
-    Also how many requests were sent (the judge's cache answers repeats)."""
-    from datafactory.judge.stage import JudgePass, problem_of
-    from datafactory.judge.templates import render
+    judge, audits: dict[str, GoldAudit], evaluated: list[Path], options: GoldOptions
+) -> dict[str, bool | None]:
+    """With `--verifier math,judge`: one judge request per suspect (the judge's cache answers repeats), showing the
+    problem, the gold and the majority answer; True where the judge calls the majority answer correct, False where
+    not, None for an unreadable reply."""
+    from datafactory.judge.stage import problem_of
+    from datafactory.judge.templates import render, template_text
     from datafactory.judge.verdicts import parse_verdict
 
     suspects = {pid: a for pid, a in audits.items() if a.status == SUSPECT}
     if not suspects:
-        return {}, 0
+        return {}
     problems: dict[str, str] = {}
     for path in evaluated:
         columns = [c for c in ("prompt_id", "messages") if c in pq.read_schema(path).names]
@@ -150,24 +150,19 @@ def judge_suspects(
         prompts.append(
             render(SUSPECT_TEMPLATE, problem=problems.get(pid, ""), gold=suspects[pid].gold, response=answer)
         )
-    judge = JudgePass(config, SUSPECT_TEMPLATE, engine)
-    try:
-        replies = judge.replies(prompts, "filter: judge suspect golds")
-    finally:
-        judge.close()
-    verdicts = {pid: parse_verdict(reply, config.judge_threshold).ok for pid, reply in zip(ids, replies, strict=True)}
-    return verdicts, judge.requests_sent
+    replies = judge.replies(prompts, "filter: judge suspect golds", template_text(SUSPECT_TEMPLATE))
+    threshold = judge.config.judge_threshold
+    return {pid: parse_verdict(reply, threshold).ok for pid, reply in zip(ids, replies, strict=True)}
 
 
 @dataclass
 class GoldResults:
-    """The audit as the stage uses it: each prompt's status, the rows re-checked against a voted gold, the
-    manifest section (None: no audit, the verifier is not math) and the judge requests it sent."""
+    """The audit as the stage uses it: each prompt's status, the rows re-checked against a voted gold and the
+    manifest section (None: no audit, the verifier is not math)."""
 
     audits: dict[str, GoldAudit] = field(default_factory=dict)
     regraded: dict[tuple[int, int], list[str]] = field(default_factory=dict)
     counts: dict | None = None
-    judge_requests: int = 0
     options: GoldOptions = field(default_factory=GoldOptions)
 
     def detail(self, prompt_id: str) -> str:
@@ -202,16 +197,17 @@ class GoldResults:
         }
 
 
-def audit_golds(config, evaluated: list[Path], by_prompt: dict[str, list[RowSummary]], engine) -> GoldResults:
-    """The whole audit for the filter stage; nothing when the verifier is not math (no equality to vote with)."""
+def audit_golds(config, evaluated: list[Path], by_prompt: dict[str, list[RowSummary]], judge=None) -> GoldResults:
+    """The whole audit for the filter stage, with the filter's judge if it has one; nothing when the verifier is
+    not math (no equality to vote with)."""
     if not config.audits_gold:
         return GoldResults()
     options, math_options = config.gold_options, config.options_for("math")
     answers = collect(evaluated, config.gold_field)
     audits = audit_all(answers, options, math_options)
-    judged, sent = None, 0
-    if config.judged:
-        judged, sent = judge_suspects(config, audits, evaluated, options, engine)
+    judged = None
+    if judge is not None:
+        judged = judge_suspects(judge, audits, evaluated, options)
         audits.update(audit_all({pid: answers[pid] for pid in judged}, options, math_options, judged))
     regrades = apply_votes(by_prompt, answers, audits)
-    return GoldResults(audits, regrades, counts(audits, options, judged), sent, options)
+    return GoldResults(audits, regrades, counts(audits, options, judged), options)

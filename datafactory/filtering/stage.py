@@ -231,11 +231,16 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
             evaluate_file(i, p, s, shape, work, pool, config, progress)
             for i, (p, s, shape) in enumerate(zip(files, schemas, shapes, strict=True))
         ]
-    judge_requests = _judge(config, evaluated, config.gold_field in unified.names, judge_engine)
-
-    by_prompt, targets = summarise(evaluated)
-    golds = audit_golds(config, evaluated, by_prompt, judge_engine)
-    judge_requests += golds.judge_requests
+    judge = _judge_pass(config, config.gold_field in unified.names, judge_engine)
+    try:  # one judge (one engine start) for the undecided rows and the suspect golds
+        for path in evaluated if judge else []:
+            judge.judge_file(path)
+        by_prompt, targets = summarise(evaluated)
+        golds = audit_golds(config, evaluated, by_prompt, judge)
+    finally:
+        if judge:
+            judge.close()
+    judge_requests = judge.requests_sent if judge else 0
     outcomes = {
         pid: select(
             rows,
@@ -309,19 +314,13 @@ def _pool(config: FilterConfig, spec: EvalSpec):
     return WorkerPool(spec, config.workers, config.timeout)
 
 
-def _judge(config: FilterConfig, evaluated: list[Path], has_gold: bool, engine) -> int:
-    """The judge pass over the evaluated files; returns how many judge requests were sent (cache misses)."""
+def _judge_pass(config: FilterConfig, has_gold: bool, engine):
+    """The judge (`--verifier …,judge`), or None; its engine starts on the first reply not in the cache."""
     if not config.judged:
-        return 0
+        return None
     from datafactory.judge.stage import JudgePass, resolve_template
 
-    judge = JudgePass(config, resolve_template(config, has_gold), engine)
-    try:
-        for path in evaluated:
-            judge.judge_file(path)
-    finally:
-        judge.close()
-    return judge.requests_sent
+    return JudgePass(config, resolve_template(config, has_gold), engine)
 
 
 def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome], golds: GoldResults) -> None:

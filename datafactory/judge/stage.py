@@ -125,10 +125,12 @@ class JudgePass:
             completion=row.get("completion"),
         )
 
-    def replies(self, prompts: list[str], label: str = "filter: judge") -> list[str]:
-        """The judge's reply to each prompt, from the cache or the engine (started on the first miss)."""
+    def replies(self, prompts: list[str], label: str = "filter: judge", template: str | None = None) -> list[str]:
+        """The judge's reply to each prompt, from the cache or the engine (started on the first miss); `template`:
+        the text of the template the prompts were rendered from, when not the pass's own (the cache key holds it)."""
         config = self.config
-        keys = [cache_key(config.judge_model, self.template_text, p, config.judge_max_tokens) for p in prompts]
+        text = template or self.template_text
+        keys = [cache_key(config.judge_model, text, p, config.judge_max_tokens) for p in prompts]
         known = self.cache.get_many(keys)
         missing = list(dict.fromkeys(k for k in keys if k not in known))
         prompt_of = dict(zip(keys, prompts, strict=True))
