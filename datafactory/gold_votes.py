@@ -20,13 +20,13 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from datafactory.errors import UsageError
+from datafactory.reasons import GOLD_DEPENDENT
 
 MODES = ("given", "majority")
 POLICIES = ("keep", "replace-suspect")
 MIN_VOTES = 3
 MIN_SHARE = 0.75  # at 0.6, majority labels of the toy reasoner were right 92% of the time; at 0.75, 98%
 VOTING_VERIFIERS = ("math",)  # answers need an equality that knows 1/2 = 0.5; the math verifier's own
-COMPARED_REASONS = ("no_gold", "wrong_answer", "undecided")  # the verifier's reasons that depend on the gold
 
 # A prompt's gold status, in pass_rates.parquet and the manifest.
 GIVEN, SUSPECT, MAJORITY, NO_CONSENSUS, NO_GOLD = "given", "suspect_gold", "majority", "no_consensus", "no_gold"
@@ -159,7 +159,7 @@ def regraded(reasons: list[str], in_majority: bool, answered: bool) -> list[str]
     (the verifier says `no_gold` before it looks for an answer); other reasons (rules) stand, in their places."""
     out, replaced = [], False
     for reason in reasons:
-        if reason in COMPARED_REASONS:
+        if reason in GOLD_DEPENDENT:
             if not in_majority and not replaced:
                 out.append("wrong_answer" if answered else "no_answer")
                 replaced = True

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import UsageError
 from datafactory.io.readers import expand_inputs
+from datafactory.reasons import SELECTION_REASONS
 
 PERCENTILES = (50, 90, 99, 100)
 PASS_RATE_BUCKETS = ("0", "(0, 0.25]", "(0.25, 0.5]", "(0.5, 0.75]", "(0.75, 1)", "1")
@@ -167,9 +168,6 @@ def suspect_golds(rates_file: Path, limit: int = 50) -> list[dict]:
     flagged = [{k: row[k] for k in SUSPECT_COLUMNS} for row in table if row["gold_status"] == "suspect_gold"]
     flagged.sort(key=lambda r: (-r["majority_votes"] / max(1, r["answered"]), -r["majority_votes"], r["prompt_id"]))
     return flagged[:limit]
-
-
-SELECTION_REASONS = {"not_selected", "pass_rate_out_of_range"}
 
 
 def judge_stats(folders: list[Path]) -> dict:

@@ -1,4 +1,5 @@
-"""The README documents every command, and every command and option it mentions exists."""
+"""The README documents every command, and every command and option it mentions exists; docs/verifiers.md
+documents every reason code."""
 
 import re
 
@@ -7,7 +8,8 @@ import typer
 
 from datafactory.cli import _register, app
 
-README = (__import__("pathlib").Path(__file__).resolve().parent.parent / "README.md").read_text()
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text()
 
 
 def _commands() -> dict[str, click.Command]:
@@ -31,3 +33,17 @@ def test_every_documented_command_and_option_exists():
         }
         for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", line):
             assert option in options, f"README uses unknown option {option} of `datafactory {name}`"
+
+
+def test_every_reason_code_is_registered_with_a_kind_and_documented():
+    from datafactory.reasons import FORMAT, KIND, RULE
+    from datafactory.rules.checks import RULES
+
+    doc = (REPO / "docs" / "verifiers.md").read_text()
+    section = doc.split("## Reason codes", 1)[1].split("\n## ", 1)[0]
+    table = set(re.findall(r"^\| `([a-z_]+)`(?: / `([a-z_]+)`)? \|", section, re.M))
+    in_table = {code for pair in table for code in pair if code}
+    assert in_table <= set(KIND), in_table - set(KIND)
+    missing = [code for code in KIND if f"`{code}`" not in doc]
+    assert not missing, f"reason codes not in docs/verifiers.md: {missing}"
+    assert all(KIND[name] in (FORMAT, RULE) for name in RULES)  # a rule's name is its reason code

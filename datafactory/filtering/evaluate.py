@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 import xxhash
 
+from datafactory.reasons import FORMAT_REASONS
 from datafactory.rules import RuleConfig
 from datafactory.rules.checks import RULES
 from datafactory.trace import parse_trace
 from datafactory.verifiers.base import verifier_class
 
-FORMAT_RULES = ("empty_response", "truncated", "bad_format")
 ALWAYS = ("empty_response",)
 TASK_FIELDS = ("completion", "finish_reason", "completion_tokens", "prompt_id")
 
@@ -70,10 +70,10 @@ class Evaluator:
         config = self.spec.rule_config
         names = [*ALWAYS, *(n for n in self.spec.rules if n not in ALWAYS)]
         failing = [r for name in names if (r := RULES[name](trace, task, config, self.context))]
-        reasons = [r for r in failing if r in FORMAT_RULES]
+        reasons = [r for r in failing if r in FORMAT_REASONS]
         if not verdict.ok:
             reasons.append(verdict.reason)
-        reasons += [r for r in failing if r not in FORMAT_RULES]
+        reasons += [r for r in failing if r not in FORMAT_REASONS]
         return {
             "reasoning": trace.reasoning,
             "response": trace.response,

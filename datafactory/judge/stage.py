@@ -24,9 +24,9 @@ from datafactory.judge.cache import JudgeCache, cache_key
 from datafactory.judge.templates import load_template, render, template_text, template_variables
 from datafactory.judge.verdicts import parse_verdict
 from datafactory.progress import StageProgress
+from datafactory.reasons import OPEN_REASONS
 from datafactory.rules.checks import RULES
 
-UNDECIDED = ("undecided", "no_answer")
 BATCH = 256
 SCOPES = ("undecided", "all")
 
@@ -108,7 +108,7 @@ class JudgePass:
             return False  # a rule already rejected it: no judgement can keep it
         if self.config.judge_scope == "all" or self.config.worker_verifier == "judge":
             return True
-        return any(reason in UNDECIDED for reason in reasons)
+        return any(reason in OPEN_REASONS for reason in reasons)
 
     def _prompt(self, row: dict) -> str:
         gold = row.get(self.config.gold_field)
@@ -153,7 +153,7 @@ class JudgePass:
         scored = result.verdict not in ("correct", "incorrect", "error")
         row["judge_analysis"] = f"[{result.verdict}] {result.analysis or ''}".strip() if scored else result.analysis
         reasons = list(row["reasons"] or [])
-        open_reasons = [r for r in reasons if r in UNDECIDED]
+        open_reasons = [r for r in reasons if r in OPEN_REASONS]
         if not open_reasons and self.config.worker_verifier != "judge":
             return  # the first verifier decided; the judge's verdict is kept beside it
         if result.ok is None:
