@@ -21,6 +21,7 @@ from datafactory.filtering.config import FilterConfig
 from datafactory.generate import GenerateConfig
 from datafactory.mix.plan import parse_ratio
 from datafactory.mix.stage import MixConfig
+from datafactory.registry import load
 
 STAGES = ["prompts", "generate", "filter", "dedupe", "mix"]
 TOP_KEYS = {"name", "out", "model", "engine", "prompts", "sources", "generate", "filter", "dedupe", "mix"}
@@ -38,7 +39,8 @@ SOURCE_KEYS = {
     "dedupe",
 }
 CATEGORIES = ("reasoning", "general")
-PROMPT_SETS = {"toy": {"reasoning", "general", "seed"}}
+# prompt sets a recipe can generate (`prompts: {NAME: {...}}`): "module:writer", its options' home "module:NAME"
+PROMPT_SETS = {"toy": ("datafactory.toy.data:write_prompt_set", "datafactory.toy.data:PROMPT_SET_OPTIONS")}
 DEFAULT_VERIFIER = {"reasoning": "math", "general": "none"}
 DEFAULT_RULES = {"reasoning": "r1", "general": "truncated,repetition"}
 # options a stage section may not set: the recipe decides them (generate's checks come from the source and the
@@ -201,7 +203,7 @@ def validate(path: Path, data: dict) -> None:
     for name, spec in (data.get("prompts") or {}).items():
         if name not in PROMPT_SETS:
             _fail(path, f"prompts.{name}", f"unknown prompt set; allowed: {', '.join(PROMPT_SETS)}")
-        _check_keys(path, spec or {}, PROMPT_SETS[name], f"prompts.{name}")
+        _check_keys(path, spec or {}, load(PROMPT_SETS, name, "prompt set", 1), f"prompts.{name}")
     if not isinstance(data["sources"], list):
         _fail(path, "sources", "expected a list of sources")
     names = set()

@@ -10,9 +10,11 @@ import importlib
 from datafactory.errors import UsageError
 
 
-def load(registry: dict[str, str], name: str, kind: str):
-    """The class registered as `name` ("module:Class"), or a usage error listing the choices."""
+def load(registry: dict, name: str, kind: str, part: int = 0):
+    """The object registered as `name` ("module:attribute"; or the `part`-th of a tuple of them), or a usage error
+    listing the choices."""
     if name not in registry:
         raise UsageError(f"unknown {kind} {name!r}; choose one of: {', '.join(registry)}")
-    module, _, attribute = registry[name].partition(":")
+    entry = registry[name]
+    module, _, attribute = (entry[part] if isinstance(entry, tuple) else entry).partition(":")
     return getattr(importlib.import_module(module), attribute)

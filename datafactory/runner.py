@@ -20,8 +20,8 @@ from datafactory.generate import LOCAL_ENGINES, GenerateConfig, check_generate, 
 from datafactory.io.readers import expand_inputs
 from datafactory.memory import use_small_pages
 from datafactory.mix.stage import MixConfig, run_mix
-from datafactory.recipes import Recipe, stage_options
-from datafactory.toy.data import write_demo_prompts
+from datafactory.recipes import PROMPT_SETS, Recipe, stage_options
+from datafactory.registry import load
 
 
 def _done(folder: Path) -> bool:
@@ -71,13 +71,11 @@ class RecipeRun:
         return build_report([str(self.out)], str(self.out / "report.html"), title=f"datafactory run: {self.out}")
 
     def _prompts(self) -> None:
-        spec = (self.data.get("prompts") or {}).get("toy")
-        if spec is None:
-            return
+        """Prompt sets the recipe generates (registered in recipes.PROMPT_SETS), into OUT/prompts/."""
         folder = self.out / "prompts"
-        sizes = (int(spec.get("reasoning", 500)), int(spec.get("general", 200)), int(spec.get("seed", 0)))
-        reasoning, general = write_demo_prompts(folder, *sizes)
-        self.say(f"prompts: {reasoning} reasoning + {general} general in {folder}")
+        for name, spec in (self.data.get("prompts") or {}).items():
+            wrote = load(PROMPT_SETS, name, "prompt set")(folder, spec or {})
+            self.say(f"prompts: {wrote} in {folder}")
 
     def _generate(self) -> None:
         todo = [s for s in self.recipe.sources if not self._skip(self.folder(s, "generate"), f"generate {s['name']}")]

@@ -207,6 +207,16 @@ def demo_prompts(reasoning: int, general: int, seed: int) -> tuple[list[dict], l
     return arithmetic, chat
 
 
+def write_prompt_set(folder, options: dict) -> str:
+    """The `toy` prompt set of recipes (`prompts: {toy: {reasoning, general, seed}}`); what it wrote, in words."""
+    sizes = (int(options.get("reasoning", 500)), int(options.get("general", 200)), int(options.get("seed", 0)))
+    reasoning, general = write_demo_prompts(folder, *sizes)
+    return f"{reasoning} reasoning + {general} general"
+
+
+PROMPT_SET_OPTIONS = {"reasoning", "general", "seed"}
+
+
 def write_demo_prompts(folder, reasoning: int, general: int, seed: int) -> tuple[int, int]:
     """Write `reasoning.jsonl` (with gold answers) and `general.jsonl` into `folder`, atomically."""
     from pathlib import Path
