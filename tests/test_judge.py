@@ -154,5 +154,16 @@ def test_judge_needs_a_model_and_valid_options(tmp_path):
         "--judge-template",
         "nope",
     )
-    assert result.returncode == 2 and "correctness, helpful_harmless" in result.stderr
+    assert result.returncode == 2 and "correctness, gold_dispute, helpful_harmless" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_the_judge_verifier_never_passes_a_row_outside_the_filters_judge_pass():
+    from datafactory.errors import UsageError
+    from datafactory.filtering.evaluate import EvalSpec, Evaluator
+    from datafactory.verifiers.base import verifier_class
+
+    with pytest.raises(UsageError, match="judge pass"):
+        verifier_class("judge")().verify("The answer is 4.", "4", {})
+    pending = Evaluator(EvalSpec("judge")).evaluate({"completion": "<think>a</think>4", "gold": "4"})
+    assert pending["verdict"] == "pass" and pending["verifier_detail"] == "for the judge"  # the pass decides it

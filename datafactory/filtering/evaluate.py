@@ -14,9 +14,10 @@ from datafactory.reasons import FORMAT_REASONS
 from datafactory.rules import RuleConfig
 from datafactory.rules.checks import RULES
 from datafactory.trace import parse_trace
-from datafactory.verifiers.base import verifier_class
+from datafactory.verifiers.base import Verdict, verifier_class
 
 ALWAYS = ("empty_response",)
+PENDING = Verdict(True, None, None, 0.0, "for the judge")  # a row the filter's judge pass decides (decided_later)
 TASK_FIELDS = ("completion", "finish_reason", "completion_tokens", "prompt_id")
 
 
@@ -63,7 +64,9 @@ class Evaluator:
         completion = task.get("completion") or ""
         trace = parse_trace(completion)
         try:
-            verdict = self.verifier.verify(trace.response, task.get("gold"), task)
+            verdict = (
+                PENDING if self.verifier.decided_later else self.verifier.verify(trace.response, task.get("gold"), task)
+            )
         except Exception as err:  # a verifier bug must cost one row, not the run
             return {**result_for("verifier_error", f"{type(err).__name__}: {err}"[:500], self.spec.verifier),
                     "reasoning": trace.reasoning, "response": trace.response}  # fmt: skip

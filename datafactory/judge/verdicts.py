@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from datafactory.errors import UsageError
 from datafactory.verifiers.base import Verdict, Verifier
 
 FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
@@ -30,14 +31,17 @@ class JudgeResult:
 
 
 class JudgeVerifier(Verifier):
-    """Inside the workers the judge decides nothing (the rules still run); the filter stage's judge pass then
-    judges every row no rule rejected, in batches through an engine (a model cannot run in every worker)."""
+    """A judge cannot decide one row inside a worker (a model cannot run in every worker): the workers leave its
+    rows to the filter stage's judge pass (`decided_later`), which judges every row no rule rejected, in batches
+    through an engine. Asked row by row anywhere else, it refuses rather than pass anything."""
 
     name = "judge"
     needs_gold = False
+    decided_later = True
 
     def verify(self, response: str, gold, row: dict) -> Verdict:
-        return Verdict(True, None, None, 0.0, "for the judge")
+        raise UsageError("the judge verifier decides in the filter stage's judge pass (filter --verifier judge), "
+                         "not row by row")  # fmt: skip
 
 
 def parse_verdict(text: str, threshold: float) -> JudgeResult:

@@ -35,6 +35,7 @@ class Verifier:
     name = "base"
     needs_gold = True
     row_fields: tuple[str, ...] = ()  # extra columns the verifier reads from the row (tests, entry points, …)
+    decided_later = False  # True: a later pass of the filter decides its rows (the judge), the workers do not
 
     def __init__(self, options: dict | None = None):
         self.options = options or {}
