@@ -327,7 +327,7 @@ def test_long_rows_are_converted_and_written_in_smaller_pieces(tmp_path, sources
 
 
 def test_a_failure_while_writing_leaves_no_half_written_shard(tmp_path):
-    from datafactory.mix.shards import ShardWriter
+    from datafactory.mix.shards import PlannedShardWriter
 
     schema = pa.schema([("n", pa.int64())])
 
@@ -336,7 +336,7 @@ def test_a_failure_while_writing_leaves_no_half_written_shard(tmp_path):
             raise OSError("disk gone")
         return pa.table({"n": list(range(start, stop))}, schema=schema)
 
-    writer = ShardWriter(tmp_path, schema, [range(0, 6), range(6, 12), range(12, 18)], fetch, window=2)
+    writer = PlannedShardWriter(tmp_path, schema, [range(0, 6), range(6, 12), range(12, 18)], fetch, window=2)
     with pytest.raises(OSError, match="disk gone"):
         writer.write()
     names = sorted(p.name for p in tmp_path.iterdir())

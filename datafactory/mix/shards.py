@@ -78,7 +78,7 @@ def lane_count(shards: int, cores: int) -> int:
     return max(1, min(cores, shards))
 
 
-class ShardWriter:
+class PlannedShardWriter:
     """Writes planned shards from `fetch(start, stop)` (the table of output rows start..stop): one shard open
     per thread, fed round robin a window at a time, at most two windows waiting per thread."""
 

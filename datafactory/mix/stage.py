@@ -30,7 +30,7 @@ from datafactory.mix.arrow_rows import COLUMNS, convert
 from datafactory.mix.card import write_card, write_llamafactory_info
 from datafactory.mix.plan import Source, distinct_names, parse_ratio, parse_size, parse_source, plan_counts
 from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
-from datafactory.mix.shards import ShardWriter, shard_bounds, window_rows
+from datafactory.mix.shards import PlannedShardWriter, shard_bounds, window_rows
 from datafactory.mix.spool import Spool, default_budget
 from datafactory.progress import StageProgress
 from datafactory.scale.runtime import check_executor
@@ -260,7 +260,7 @@ def _spool_and_write(
     sizes = spool.row_sizes(batch_at, row_at) if max_bytes else None
     bounds = shard_bounds(total, rows_per_shard, max_bytes, sizes)
     fetch = lambda a, b: spool.gather(batch_at[a:b], row_at[a:b])  # noqa: E731
-    writer = ShardWriter(outdir.path, spool.schema, bounds, fetch, window_rows(spool.average_row_bytes()))
+    writer = PlannedShardWriter(outdir.path, spool.schema, bounds, fetch, window_rows(spool.average_row_bytes()))
     with StageProgress("mix: write", total, unit="rows") as progress:
         writer.write(progress.advance)
     per_source = {
