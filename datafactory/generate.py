@@ -33,6 +33,7 @@ from datafactory.rules import resolve_rules
 from datafactory.sample_loop import LoopTally, PromptDraws, SampleLoop, default_window, elapsed_rate, sample_seed
 from datafactory.scale.runtime import check_executor
 from datafactory.schema import PassthroughTypes, samples_schema
+from datafactory.stages import STAGES
 from datafactory.verifiers.base import verifier_class
 
 RESUME_KEYS = [
@@ -342,7 +343,7 @@ def run_generate(
     """Run the stage and return its manifest. A started `engine` may be passed in (and is then left open), with
     the `check_generate` result it was started after."""
     files, scan = checked or check_generate(config)
-    outdir = OutputDir(config.out, "generate")
+    outdir = STAGES["generate"].output_dir(config.out)
     arguments = _arguments(config)
     outdir.check(arguments, config.overwrite, files, config.resume_keys())
     done = set() if config.overwrite else finished_prompts(outdir, config.n, config.target is not None)

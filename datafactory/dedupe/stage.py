@@ -20,12 +20,12 @@ from datafactory.dedupe.decontam import BenchmarkIndex
 from datafactory.dedupe.minhash import ExactIndex, NearDuplicateFinder, candidate_bands
 from datafactory.dedupe.text import ON_CHOICES, normalise, row_id, text_of, words
 from datafactory.errors import UsageError
-from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import expand_inputs, read_batches, read_chunks, require_finished
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
 from datafactory.scale.runtime import check_executor
 from datafactory.schema import stored_row_schema
+from datafactory.stages import STAGES
 
 TEXT_COLUMNS = [
     "prompt_id",
@@ -93,7 +93,7 @@ def run_dedupe(config: DedupeConfig) -> dict:
     benchmark = (
         BenchmarkIndex(config.decontaminate, config.ngram, config.decontaminate_field) if config.decontaminate else None
     )
-    outdir = OutputDir(config.out, "dedupe")
+    outdir = STAGES["dedupe"].output_dir(config.out)
     arguments = {**asdict(config), "inputs": [str(p) for p in config.inputs]}
     outdir.check(arguments, config.overwrite, files, resume_keys=[])
     removals, rows_in = find_removals(files, config, benchmark)

@@ -26,11 +26,11 @@ from datafactory.filtering.gold_audit import GoldResults, audit_golds
 from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import PromptOutcome, RowSummary, select
-from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import count_rows, expand_inputs, read_chunks, require_finished
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
 from datafactory.schema import stored_row_schema
+from datafactory.stages import STAGES
 from datafactory.verifiers.base import verifier_class
 
 EVAL_FIELDS = [
@@ -216,7 +216,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
         raise UsageError(f"the inputs' columns have incompatible types: {err}") from None
     final_schema = pa.schema(list(unified) + EVAL_FIELDS + FINAL_FIELDS)
 
-    outdir = OutputDir(config.out, "filter")
+    outdir = STAGES["filter"].output_dir(config.out)
     arguments = {**asdict(config), "inputs": [str(p) for p in config.inputs]}
     outdir.check(arguments, config.overwrite, files, RESUME_KEYS, work="_work")
     outdir.prepare(arguments)

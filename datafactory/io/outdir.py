@@ -20,8 +20,6 @@ from datafactory.io.writer import SHARD_PATTERN, ShardInfo, atomic_write_bytes, 
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
-SUB_FOLDERS = ("rejected", "removed", "_work")
-SIDE_FILES = ("bad_rows.jsonl", "pass_rates.parquet")
 
 
 def now() -> str:
@@ -29,9 +27,12 @@ def now() -> str:
 
 
 class OutputDir:
-    """One stage's OUT folder. `open()` decides between a fresh start, a resume and a refusal."""
+    """One stage's OUT folder. `check()` decides between a fresh start, a resume and a refusal. `files` and
+    `folders` are what the stage writes there besides shards, `_manifest.json` and `_SUCCESS` (declared in
+    stages.py): what a restart clears and an --overwrite replaces; anything else in OUT is the user's."""
 
-    def __init__(self, path: str | Path, stage: str):
+    def __init__(self, path: str | Path, stage: str, files: tuple[str, ...] = (), folders: tuple[str, ...] = ()):
+        self.files, self.folders = tuple(files), tuple(folders)
         self.final = Path(path)  # where the output lives when finished
         self.path = self.final  # where this run writes: a hidden folder beside it while it --overwrites
         self.stage = stage
@@ -156,17 +157,17 @@ class OutputDir:
             return
         for shard in self.shards():
             shard.unlink()
-        for name in (MANIFEST, SUCCESS, *SIDE_FILES):
+        for name in (MANIFEST, SUCCESS, *self.files):
             (self.path / name).unlink(missing_ok=True)
-        for sub in SUB_FOLDERS:
+        for sub in self.folders:
             folder = self.path / sub
             if folder.is_dir():
                 shutil.rmtree(folder)
         self.remove_temporaries()
 
     def remove_temporaries(self) -> None:
-        """Hidden temporaries a killed run left, in OUT and its sub-folders (rejected/, removed/, _work/)."""
-        for folder in [self.path, *(self.path / sub for sub in SUB_FOLDERS)]:
+        """Hidden temporaries a killed run left, in OUT and the stage's sub-folders (rejected/, _work/, …)."""
+        for folder in [self.path, *(self.path / sub for sub in self.folders)]:
             if folder.is_dir():
                 for tmp in folder.glob(".*.tmp-*"):
                     tmp.unlink(missing_ok=True)
@@ -193,7 +194,7 @@ class OutputDir:
             "shards": [_shard_entry(p, known=known) for p in self.shards()],
             **extra,
         }
-        for folder in [sub] if sub else SUB_FOLDERS:
+        for folder in [sub] if sub else self.folders:
             if self.shards(folder):
                 manifest[f"{folder}_shards"] = [_shard_entry(p, folder, known) for p in self.shards(folder)]
         written = self.write_manifest(manifest)
@@ -205,7 +206,7 @@ class OutputDir:
 
     def _replace_final(self) -> None:
         """Swap the finished new output in for the old one (files a user put there move along)."""
-        ours = {MANIFEST, SUCCESS, *SIDE_FILES, *SUB_FOLDERS}
+        ours = {MANIFEST, SUCCESS, *self.files, *self.folders}
         for item in self.final.iterdir():
             if item.name not in ours and not item.match(SHARD_PATTERN) and not (self.path / item.name).exists():
                 item.rename(self.path / item.name)

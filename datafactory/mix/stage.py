@@ -34,6 +34,7 @@ from datafactory.mix.shards import PlannedShardWriter, shard_bounds, window_rows
 from datafactory.mix.spool import Spool, default_budget
 from datafactory.progress import StageProgress
 from datafactory.scale.runtime import check_executor
+from datafactory.stages import STAGES
 
 BATCH_BYTES = 64 << 20  # input rows converted at a time, at most about this much
 THREADS = max(1, os.cpu_count() or 1)  # conversions in flight: one per core
@@ -184,7 +185,7 @@ def run_mix(config: MixConfig) -> dict:
     if len(set(names)) != len(names):
         raise UsageError(f"two sources share a name ({', '.join(names)}); rename a folder or use PATH:WEIGHT@NAME")
     inputs = [p for s in sources for p in s.files]
-    outdir = OutputDir(config.out, "mix")
+    outdir = STAGES["mix"].output_dir(config.out)
     arguments = asdict(config)
     outdir.check(arguments, config.overwrite, inputs, resume_keys=[])
     created = not outdir.path.exists()

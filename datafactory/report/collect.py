@@ -18,11 +18,9 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.report.highlight import highlight
+from datafactory.stages import ORDER, STAGES
 
-STAGE_ORDER = ["generate", "filter", "dedupe", "mix"]
 TEXT_LIMIT = 3000
-GROUP_COLUMN = {"generate": "finish_reason", "filter": "verdict", "dedupe": "dedupe_reason", "mix": "category"}
-SIDE_FOLDER = {"filter": "rejected", "dedupe": "removed"}
 
 
 @dataclass
@@ -70,7 +68,7 @@ def collect(paths: list[str], per_group: int = 40, seed: int = 0) -> list[StageV
             raise BadInput("not a manifest (expected a JSON object)", folder / "_manifest.json")
         stage = manifest.get("stage", "unknown")
         views.append(_view(folder, stage, manifest, per_group, seed))
-    views.sort(key=lambda v: (STAGE_ORDER.index(v.stage) if v.stage in STAGE_ORDER else 9, str(v.path)))
+    views.sort(key=lambda v: (ORDER.index(v.stage) if v.stage in ORDER else 9, str(v.path)))
     return views
 
 
@@ -108,11 +106,10 @@ def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -
         view.funnel = [(f"{name} (of {c.get('available', 0):,})", c.get("taken", 0)) for name, c in categories.items()]
         view.funnel.append(("rows", counts.get("rows_out", 0)))
         view.per_source = dict(counts.get("per_source", {}))
-    side_name = "rejected" if stage == "filter" else "removed"
-    main_name = "kept" if stage in SIDE_FOLDER else "samples" if stage == "generate" else "rows"
-    shards = [(main_name, s) for s in _shards(folder)]
-    if stage in SIDE_FOLDER:
-        shards += [(side_name, s) for s in _shards(folder / SIDE_FOLDER[stage])]
+    kind = STAGES.get(stage)
+    shards = [(kind.rows if kind else "rows", s) for s in _shards(folder)]
+    if kind and kind.set_aside:
+        shards += [(kind.set_aside, s) for s in _shards(folder / kind.set_aside)]
     _scan(view, shards, per_group, seed)
     return view
 
@@ -121,7 +118,8 @@ def _scan(view: StageView, shards: list[tuple[str, Path]], per_group: int, seed:
     """One read of the small columns per shard: completion_tokens for the length charts (kept vs rejected, per
     category for a mix), and the group column for a seeded sample of up to `per_group` rows per group, whose
     text alone is read afterwards."""
-    column = GROUP_COLUMN.get(view.stage)
+    declared = STAGES.get(view.stage)
+    column = declared.group_by if declared else None
     rng = random.Random(seed)
     heaps: dict[str, list] = {}
     for shard_index, (kind, shard) in enumerate(shards):
@@ -140,7 +138,7 @@ def _scan(view: StageView, shards: list[tuple[str, Path]], per_group: int, seed:
             if tokens[row] is not None:
                 length_group = (categories[row] or "unknown") if categories else kind
                 view.lengths.setdefault(length_group, []).append(tokens[row])
-            group = groups[row] or ("kept" if view.stage in SIDE_FOLDER else "rows")
+            group = groups[row] or (declared.rows if declared and declared.set_aside else "rows")
             if view.stage == "filter" and group == "pass":
                 group = "kept"
             view.group_counts[group] = view.group_counts.get(group, 0) + 1
