@@ -86,8 +86,8 @@ def majority(rows: list[dict], truth: dict[str, str], among: set[str]) -> str:
 
 
 def sweep(audit: list[dict], voted: list[dict], truth: dict[str, str], corrupted: set[str], among: set[str]) -> None:
-    """Other --gold-min-share values, recomputed from the recorded votes (the top answer, its votes, the answered
-    samples): flags and labels as a filter run with that share would give them."""
+    """Other shares, recomputed from the recorded votes (the top answer, its votes, the answered samples): flags as
+    a filter run with that --gold-flag-share would give them, labels as with that --gold-min-share."""
     print(f"  {'share':>6}{'flag precision':>16}{'flag recall':>13}{'label accuracy':>16}{'with consensus':>16}")
     for share in (0.6, 0.75, 0.9, 1.0):
 
@@ -178,15 +178,15 @@ def main() -> None:
         f"the model's most common answer is wrong on {mode_wrong} prompts ({mode_wrong / len(truth):.3f}); "
         f"{len(competent)} prompts ({len(competent) / len(truth):.3f}) it answers right at least half the time"
     )
-    print("suspect golds (goal: precision and recall >= 0.9)")
+    print("suspect golds at --gold-flag-share 0.6 (goal: precision and recall >= 0.9)")
     print(f"  all prompts:        {flags(flagged, corrupted, everyone)}")
     print(f"  pass rate >= 0.5:   {flags(flagged, corrupted, competent)}")
     print(f"  all prompts:        {missed(audit, flagged, corrupted)}")
-    print("majority labels, every gold hidden (goal: accuracy >= 0.98)")
+    print("majority labels at --gold-min-share 0.75, every gold hidden (goal: accuracy >= 0.98)")
     print(f"  all prompts:        {majority(voted, truth, everyone)}")
     print(f"  pass rate >= 0.5:   {majority(voted, truth, competent)}")
     for name, among in (("all prompts", everyone), ("pass rate >= 0.5", competent)):
-        print(f"other --gold-min-share values, {name}:")
+        print(f"other shares (flags: --gold-flag-share, labels: --gold-min-share), {name}:")
         sweep(audit, voted, truth, corrupted, among)
     tokens = counts["completion_tokens"]
     print(

@@ -107,6 +107,14 @@ def test_a_correct_gold_the_model_mostly_misses_is_not_flagged(answers):
     assert _audit("5", answers).status == GIVEN
 
 
+def test_a_weaker_majority_is_flagged_for_review_but_not_voted_into_the_gold():
+    answers = ["12"] * 5 + ["13", "11", "10"]  # 5 of 8: over the 0.6 flag share, under the 0.75 label share
+    replaced = _audit("7", answers, GoldOptions(policy="replace-suspect"))
+    assert (replaced.status, replaced.source) == (SUSPECT, "given")
+    assert _audit("7", answers, GoldOptions(flag_share=0.75)).status == GIVEN
+    assert _audit("7", answers, GoldOptions(policy="replace-suspect", min_share=0.6)).source == "majority"
+
+
 def test_a_gold_that_agrees_with_even_one_sample_is_never_suspect():
     assert _audit("7", ["12"] * 7 + ["7"]).status == GIVEN
 

@@ -12,6 +12,7 @@ from datafactory.cli.options import (
     Executor,
     Gold,
     GoldField,
+    GoldFlagShare,
     GoldMinShare,
     GoldMinVotes,
     GoldPolicy,
@@ -75,6 +76,7 @@ def filter_command(
     gold_policy: GoldPolicy = Checks.gold_policy,
     gold_min_votes: GoldMinVotes = Checks.gold_min_votes,
     gold_min_share: GoldMinShare = Checks.gold_min_share,
+    gold_flag_share: GoldFlagShare = Checks.gold_flag_share,
     completion_field: Annotated[
         str | None,
         typer.Option(
@@ -146,7 +148,7 @@ def filter_command(
 
     config = FilterConfig(
         inputs=inputs, out=out, verifier=verifier, gold_field=gold_field, gold=gold, gold_policy=gold_policy, gold_min_votes=gold_min_votes,
-        gold_min_share=gold_min_share, rules=rules, language=language,
+        gold_min_share=gold_min_share, gold_flag_share=gold_flag_share, rules=rules, language=language,
         rule_options=rule_option or [], keep=keep, select=select, min_pass_rate=min_pass_rate,
         max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
         rl_prompts=rl_prompts, overwrite=overwrite, allow_unfinished=allow_unfinished, completion_field=completion_field, prompt_field=prompt_field,

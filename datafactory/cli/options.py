@@ -44,7 +44,10 @@ GoldPolicy = Annotated[
 ]
 GoldMinVotes = Annotated[int, typer.Option(help="Samples that must agree on an answer for a consensus.")]
 GoldMinShare = Annotated[
-    float, typer.Option(help="Share of the answered samples that must agree for a consensus (ties never count).")
+    float, typer.Option(help="Share of the answered samples that must agree to vote a gold (ties never count).")
+]
+GoldFlagShare = Annotated[
+    float, typer.Option(help="Share of the answered samples that must agree on another answer to flag a gold.")
 ]
 Rules = Annotated[str, typer.Option(help="Rule set (default, r1, none) or a comma list of rules and sets.")]
 Language = Annotated[str, typer.Option(help="Target language of the reasoning, for language_mixed (ISO 639-1).")]

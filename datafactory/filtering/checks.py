@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from datafactory.errors import UsageError
 from datafactory.filtering.evaluate import EvalSpec
-from datafactory.gold_votes import MIN_SHARE, MIN_VOTES, VOTING_VERIFIERS, GoldOptions
+from datafactory.gold_votes import FLAG_SHARE, MIN_SHARE, MIN_VOTES, VOTING_VERIFIERS, GoldOptions
 from datafactory.rules import RuleConfig, resolve_rules
 from datafactory.verifiers.base import verifier_class
 
 CHECK_KEYS = [
     "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
-    "gold", "gold_policy", "gold_min_votes", "gold_min_share",
+    "gold", "gold_policy", "gold_min_votes", "gold_min_share", "gold_flag_share",
 ]  # fmt: skip
 
 
@@ -36,6 +36,7 @@ class CheckOptions:
     gold_policy: str = "keep"  # keep: flag suspect golds only; replace-suspect: check them against the vote
     gold_min_votes: int = MIN_VOTES
     gold_min_share: float = MIN_SHARE
+    gold_flag_share: float = FLAG_SHARE
 
     @property
     def chain(self) -> list[str]:
@@ -52,7 +53,7 @@ class CheckOptions:
 
     @property
     def gold_options(self) -> GoldOptions:
-        return GoldOptions(self.gold, self.gold_policy, self.gold_min_votes, self.gold_min_share)
+        return GoldOptions(self.gold, self.gold_policy, self.gold_min_votes, self.gold_min_share, self.gold_flag_share)
 
     @property
     def audits_gold(self) -> bool:

@@ -17,6 +17,7 @@ RESUME_KEYS = [
     "inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
     "judge_model", "judge_template", "judge_scope", "judge_threshold", "judge_max_tokens",
     "completion_field", "prompt_field", "id_field", "gold", "gold_policy", "gold_min_votes", "gold_min_share",
+    "gold_flag_share",
 ]  # fmt: skip
 
 
