@@ -98,7 +98,7 @@ def test_rule_sets_and_options():
         resolve_rules("default,nope")
     config = RuleConfig().override(["language_min_share=0.9", "max-tokens=100", "require_boxed=false"])
     assert (config.language_min_share, config.max_tokens, config.require_boxed) == (0.9, 100, False)
-    with pytest.raises(UsageError, match="NAME=VALUE"):
+    with pytest.raises(UsageError, match="--rule-option bogus: unknown; choose from language"):
         RuleConfig().override(["bogus=1"])
     with pytest.raises(UsageError, match="not a valid value"):
         RuleConfig().override(["max_tokens=lots"])

@@ -80,20 +80,20 @@ def verifier_options(verifier: str, math_options: list[str] | None, code_options
     if math_options:
         if "math" not in names:
             raise UsageError("--math-option needs --verifier math")
-        options["math"] = parse_assignments(math_options, "--math-option", typed=False)
+        from datafactory.typed_options import split
+
+        options["math"] = split(math_options, "--math-option")
     return options
 
 
-def parse_assignments(items: list[str] | None, flag: str, typed: bool = True) -> dict:
-    """NAME=VALUE items as a dict; with `typed`, values read as JSON where they are (64, 0.9, true), else text."""
+def parse_assignments(items: list[str] | None, flag: str) -> dict:
+    """NAME=VALUE items whose types nobody here declares (an engine's own arguments): values read as JSON where
+    they are (64, 0.9, true), else kept as text; the engine checks the names."""
+    from datafactory.typed_options import split
+
     out: dict = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE")
-        value = value.strip()
-        if typed:
-            with contextlib.suppress(ValueError):
-                value = json.loads(value)
-        out[name.strip()] = value
+    for name, value in split(items or [], flag).items():
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+        out[name] = value
     return out

@@ -6,7 +6,7 @@ Thresholds live in `RuleConfig` and can be overridden with `--rule-option name=v
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from datafactory.errors import UsageError
 
@@ -24,27 +24,11 @@ class RuleConfig:
     min_tokens: int | None = None  # too_short below this many
 
     def override(self, assignments: list[str]) -> RuleConfig:
-        known = {f.name: f for f in fields(self)}
-        for assignment in assignments:
-            name, sep, value = assignment.partition("=")
-            name = name.strip().replace("-", "_")
-            if not sep or name not in known:
-                raise UsageError(
-                    f"--rule-option {assignment!r}: expected NAME=VALUE with NAME one of {', '.join(known)}"
-                )
-            current = getattr(self, name)
-            try:
-                if isinstance(current, bool):
-                    parsed = value.strip().lower() in ("1", "true", "yes", "on")
-                elif name in ("max_tokens", "min_tokens") or isinstance(current, int):
-                    parsed = int(value)
-                elif isinstance(current, float):
-                    parsed = float(value)
-                else:
-                    parsed = value.strip()
-            except ValueError:
-                raise UsageError(f"--rule-option {assignment!r}: {value!r} is not a valid value for {name}") from None
-            setattr(self, name, parsed)
+        """`--rule-option NAME=VALUE` items applied, each checked by its declared type (typed_options.py)."""
+        from datafactory.typed_options import parse
+
+        for name, value in parse(RuleConfig, assignments, "--rule-option").items():
+            setattr(self, name, value)
         return self
 
 

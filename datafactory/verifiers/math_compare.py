@@ -9,7 +9,7 @@ values only within `approx_rel_tol`. Policies a project may want differently are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from fractions import Fraction
 
 from datafactory.errors import UsageError
@@ -38,23 +38,13 @@ class MathPolicy:
     }
 
     @classmethod
-    def from_options(cls, options: dict) -> MathPolicy:
-        known = {f.name for f in fields(cls)}
-        values = {}
-        for name, value in options.items():
-            if name not in known:
-                raise UsageError(f"--math-option {name}: unknown; choose from {', '.join(sorted(known))}")
-            if name == "approx_rel_tol":
-                try:
-                    values[name] = float(value)
-                except ValueError:
-                    raise UsageError(f"--math-option approx_rel_tol={value}: not a number") from None
-                if not 0 <= values[name] < 1:
-                    raise UsageError("--math-option approx_rel_tol must be in [0, 1)")
-            elif str(value) not in cls.CHOICES[name]:
-                raise UsageError(f"--math-option {name}={value}: choose one of {', '.join(cls.CHOICES[name])}")
-            else:
-                values[name] = str(value)
+    def from_options(cls, options: dict | list[str]) -> MathPolicy:
+        """The policy from `--math-option` NAME=VALUE items (or their dict), each checked by its declared type."""
+        from datafactory.typed_options import parse
+
+        values = parse(cls, options, "--math-option", cls.CHOICES)
+        if not 0 <= values.get("approx_rel_tol", 0.0) < 1:
+            raise UsageError("--math-option approx_rel_tol must be in [0, 1)")
         return cls(**values)
 
 

@@ -1,0 +1,58 @@
+"""NAME=VALUE options are read by their declared types, and a bad value is a one-line error naming the option."""
+
+import pytest
+
+from datafactory.errors import UsageError
+from datafactory.rules import RuleConfig
+from datafactory.verifiers.math_compare import MathPolicy
+from tests.conftest import run_cli, write_jsonl
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        (["require_boxed=false"], {"require_boxed": False}),
+        (["require_boxed=ON"], {"require_boxed": True}),
+        (["max_tokens=512", "min_tokens=none"], {"max_tokens": 512, "min_tokens": None}),
+        (["repetition-max-share=0.5"], {"repetition_max_share": 0.5}),
+        (["long_paragraph_chars= 4000 "], {"long_paragraph_chars": 4000}),
+    ],
+)
+def test_rule_options_take_their_declared_types(items, expected):
+    config = RuleConfig().override(items)
+    assert {name: getattr(config, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (["require_boxed=ture"], "--rule-option require_boxed=ture: not a valid value; expected true or false"),
+        (["max_tokens=lots"], "--rule-option max_tokens=lots: not a valid value; expected a whole number (or none)"),
+        (["long_paragraph_chars=3.5"], "expected a whole number"),
+        (["repetition_max_share=high"], "expected a number"),
+        (["require_boxed"], "--rule-option 'require_boxed': expected NAME=VALUE"),
+        (["boxed=true"], "--rule-option boxed: unknown; choose from language,"),
+    ],
+)
+def test_a_bad_rule_option_names_the_option_and_what_is_allowed(items, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        RuleConfig().override(items)
+
+
+def test_math_options_take_declared_types_and_choices_from_flags_and_recipes_alike():
+    assert MathPolicy.from_options(["percent=either", "approx_rel_tol=1e-6"]) == MathPolicy("either", 1e-6)
+    assert MathPolicy.from_options({"approx_rel_tol": 0.001, "lists": "ordered"}).lists == "ordered"
+    with pytest.raises(UsageError, match="--math-option percent=maybe: choose one of number, fraction, either"):
+        MathPolicy.from_options({"percent": "maybe"})
+    with pytest.raises(UsageError, match="--math-option approx_rel_tol=tiny: not a valid value; expected a number"):
+        MathPolicy.from_options(["approx_rel_tol=tiny"])
+    with pytest.raises(UsageError, match=r"approx_rel_tol must be in \[0, 1\)"):
+        MathPolicy.from_options(["approx_rel_tol=2"])
+
+
+def test_the_cli_says_a_bad_option_value_in_one_line(tmp_path):
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"prompt_id": "a", "completion": "<think>x</think>\\boxed{1}"}])
+    result = run_cli("filter", samples, "-o", tmp_path / "out", "--rule-option", "require_boxed=ture")
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
+    assert "require_boxed=ture: not a valid value; expected true or false" in result.stderr
+    assert not (tmp_path / "out").exists()
