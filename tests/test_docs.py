@@ -47,3 +47,28 @@ def test_every_reason_code_is_registered_with_a_kind_and_documented():
     missing = [code for code in KIND if f"`{code}`" not in doc]
     assert not missing, f"reason codes not in docs/verifiers.md: {missing}"
     assert all(KIND[name] in (FORMAT, RULE) for name in RULES)  # a rule's name is its reason code
+
+
+def test_every_cli_default_is_the_configs_default():
+    """The flags and the configs (which recipes build) must not drift apart: one home per default."""
+    from dataclasses import MISSING, fields
+
+    from datafactory.stages import STAGES
+
+    commands = _commands()
+    compared = 0
+    for name, kind in STAGES.items():
+        declared = {f.name: f for f in fields(kind.config_class())}
+        for param in commands[name].params:
+            field = declared.get(param.name)
+            if field is None or param.default is None or field.default is MISSING:
+                continue
+            config_default = field.default
+            cli_default = param.default
+            if isinstance(config_default, list | tuple):
+                continue
+            assert cli_default == config_default, (
+                f"{name} --{param.name}: CLI {cli_default!r}, config {config_default!r}"
+            )
+            compared += 1
+    assert compared >= 40
