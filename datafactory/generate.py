@@ -31,9 +31,8 @@ from datafactory.progress import StageProgress
 from datafactory.prompts import Prompt, PromptBuilder, check_field_names
 from datafactory.rules import resolve_rules
 from datafactory.sample_loop import LoopTally, PromptDraws, SampleLoop, default_window, elapsed_rate, sample_seed
-from datafactory.scale.runtime import check_executor
 from datafactory.schema import PassthroughTypes, samples_schema
-from datafactory.stages import STAGES
+from datafactory.stages import STAGES, StageOptions
 from datafactory.verifiers.base import verifier_class
 
 RESUME_KEYS = [
@@ -44,7 +43,7 @@ LOCAL_ENGINES = {"vllm", "transformers"}
 
 
 @dataclass
-class GenerateConfig(CheckOptions):
+class GenerateConfig(CheckOptions, StageOptions):
     """Sampling options; the check options (verifier, rules, gold field, …) matter only with `target`."""
 
     inputs: list[str]
@@ -66,7 +65,6 @@ class GenerateConfig(CheckOptions):
     base_url: str | None = None
     api_key_env: str | None = None
     concurrency: int = 16
-    overwrite: bool = False
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float | None = None
     max_model_len: int | None = None
@@ -74,8 +72,6 @@ class GenerateConfig(CheckOptions):
     dtype: str = "auto"
     engine_extra: dict = field(default_factory=dict)
     engine_options: dict = field(default_factory=dict)  # --engine-option NAME=VALUE: the engine's own arguments
-    executor: str = "local"
-    ray_address: str | None = None
     replicas: int = 1
     verbose: bool = False  # the engine's own output on the terminal instead of OUT/engine.log
 
@@ -117,7 +113,7 @@ class GenerateConfig(CheckOptions):
             if not ok:
                 raise UsageError(message)
         check_field_names(self.prompt_field, self.id_field)
-        check_executor(self.executor)
+        self.check_stage_options()
         if self.target is not None:
             self._check_target()
 

@@ -19,6 +19,36 @@ from datafactory.io.writer import SHARD_PATTERN
 from datafactory.registry import load
 
 
+@dataclass(kw_only=True)
+class StageOptions:
+    """The options every stage has, declared once (their flags: cli/options.py)."""
+
+    executor: str = "local"  # local, or ray: where the stage's parallel work runs
+    ray_address: str | None = None
+    overwrite: bool = False  # replace a finished output
+
+    def check_stage_options(self) -> None:
+        from datafactory.scale.runtime import check_executor
+
+        check_executor(self.executor)
+
+    def tasks(self, local=None):
+        """Where the stage's independent tasks run, chosen here once: Ray tasks with `--executor ray`, else
+        `local()` (a thread pool, say), or None to run them inline."""
+        if self.executor == "ray":
+            from datafactory.scale.runtime import RayExecutor
+
+            return RayExecutor(self.ray_address)
+        return local() if local else None
+
+
+@dataclass(kw_only=True)
+class ReadsStages(StageOptions):
+    """The options of a stage that reads other stages' outputs."""
+
+    allow_unfinished: bool = False  # read a stage output without _SUCCESS
+
+
 @dataclass(frozen=True)
 class StageKind:
     name: str

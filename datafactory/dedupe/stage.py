@@ -23,9 +23,8 @@ from datafactory.errors import UsageError
 from datafactory.io.readers import expand_inputs, read_batches, read_chunks, require_finished
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
-from datafactory.scale.runtime import check_executor
 from datafactory.schema import stored_row_schema
-from datafactory.stages import STAGES
+from datafactory.stages import STAGES, ReadsStages
 
 TEXT_COLUMNS = [
     "prompt_id",
@@ -47,7 +46,7 @@ REMOVED_FIELDS = [
 
 
 @dataclass
-class DedupeConfig:
+class DedupeConfig(ReadsStages):
     inputs: list[str]
     out: str
     on: str = "prompt"
@@ -61,13 +60,9 @@ class DedupeConfig:
     ngram: int = 8
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     shard_rows: int = 10_000
-    executor: str = "local"
-    ray_address: str | None = None
-    overwrite: bool = False
-    allow_unfinished: bool = False  # read a stage output without _SUCCESS
 
     def validate(self) -> None:
-        check_executor(self.executor)
+        self.check_stage_options()
         if self.on not in ON_CHOICES:
             raise UsageError(f"--on {self.on!r}: choose one of {', '.join(ON_CHOICES)}")
         if not 0 < self.threshold <= 1:
@@ -140,11 +135,7 @@ def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex |
     `--executor ray`, signatures, contamination checks and per-band LSH grouping run as Ray tasks (the benchmark
     n-grams are put in the object store once and shared by every task); exact hashes and clusters stay on the
     driver."""
-    executor = None
-    if config.executor == "ray":
-        from datafactory.scale.runtime import RayExecutor
-
-        executor = RayExecutor(config.ray_address)
+    executor = config.tasks()
     exact = ExactIndex() if config.exact else None
     near = None
     if config.near:

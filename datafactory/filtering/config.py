@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datafactory.errors import UsageError
 from datafactory.filtering.checks import CheckOptions
 from datafactory.filtering.select import STRATEGIES
-from datafactory.scale.runtime import check_executor
+from datafactory.stages import ReadsStages
 from datafactory.verifiers.base import verifier_class
 
 RESUME_KEYS = [
@@ -22,7 +22,7 @@ RESUME_KEYS = [
 
 
 @dataclass
-class FilterConfig(CheckOptions):
+class FilterConfig(CheckOptions, ReadsStages):
     inputs: list[str]
     out: str
     keep: int | None = None
@@ -44,13 +44,9 @@ class FilterConfig(CheckOptions):
     judge_scope: str = "undecided"
     judge_max_tokens: int = 512
     judge_cache: str | None = None
-    executor: str = "local"
-    ray_address: str | None = None
-    overwrite: bool = False
-    allow_unfinished: bool = False  # read a stage output without _SUCCESS
 
     def validate(self) -> None:
-        check_executor(self.executor)
+        self.check_stage_options()
         self.validate_checks()
         if self.judged:
             from datafactory.judge.stage import check_judge_config

@@ -33,15 +33,14 @@ from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
 from datafactory.mix.shards import PlannedShardWriter, shard_bounds, window_rows
 from datafactory.mix.spool import Spool, default_budget
 from datafactory.progress import StageProgress
-from datafactory.scale.runtime import check_executor
-from datafactory.stages import STAGES
+from datafactory.stages import STAGES, ReadsStages
 
 BATCH_BYTES = 64 << 20  # input rows converted at a time, at most about this much
 THREADS = max(1, os.cpu_count() or 1)  # conversions in flight: one per core
 
 
 @dataclass
-class MixConfig:
+class MixConfig(ReadsStages):
     reasoning: list[str]
     general: list[str]
     out: str
@@ -54,14 +53,10 @@ class MixConfig:
     format: str = "messages"
     on_bad_row: str = "error"
     name: str = "datafactory_sft"
-    executor: str = "local"
-    ray_address: str | None = None
-    overwrite: bool = False
-    allow_unfinished: bool = False  # read a stage output without _SUCCESS
     memory: str | None = None  # converted rows held in RAM before spilling to _work/ (default: a quarter of RAM)
 
     def validate(self) -> None:
-        check_executor(self.executor)
+        self.check_stage_options()
         if self.format not in ("messages", "sharegpt"):
             raise UsageError("--format must be messages or sharegpt")
         if self.on_bad_row not in ("error", "skip"):
@@ -205,12 +200,8 @@ def _mix(
     config: MixConfig, outdir: OutputDir, sources: list[Source], work: Path, arguments: dict, inputs: list[Path]
 ) -> dict:
     sharegpt = config.format == "sharegpt"
-    if config.executor == "ray":
-        from datafactory.scale.runtime import RayExecutor
-
-        executor = RayExecutor(config.ray_address)
-    else:  # one pool for every file: its threads (and their allocator heaps) are reused, not started per file
-        executor = ThreadPoolExecutor(THREADS, thread_name_prefix="mix-convert")
+    # locally, one pool for every file: its threads (and their allocator heaps) are reused, not started per file
+    executor = config.tasks(lambda: ThreadPoolExecutor(THREADS, thread_name_prefix="mix-convert"))
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     budget = parse_size(config.memory, "--memory") if config.memory else default_budget()
     spool = Spool(work / "spill.arrow", schema, budget)
