@@ -37,9 +37,9 @@ lint: install
 test: lint browser
 	$(VENV)/bin/pytest -ra
 
-# Lint and every test that starts no inference engine (the engine tests are marked `engine`); what CI runs is `test`.
+# Lint and every test that needs no engine, Ray or browser and is not marked slow (CLI runs in-process); CI runs `test`.
 test-fast: lint
-	$(VENV)/bin/pytest -ra -m "not engine"
+	DATAFACTORY_TEST_IN_PROCESS=1 $(VENV)/bin/pytest -ra -m "not engine and not ray and not browser and not slow"
 
 demo: install
 	$(VENV)/bin/datafactory run recipes/demo.yaml

@@ -22,3 +22,8 @@ def check() -> None:
     """Raise KeyboardInterrupt when a stop was requested (again, if the first one was swallowed)."""
     if _requested:
         raise KeyboardInterrupt
+
+
+def reset() -> None:
+    """Forget stop requests (a process that runs the CLI more than once, such as the test suite)."""
+    _requested.clear()

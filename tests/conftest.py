@@ -32,8 +32,26 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
 
 
+ISOLATED_MARKERS = {"engine", "ray"}  # tests whose CLI runs start engines or clusters: always a real process
+_current = {"isolated": True}
+
+
+@pytest.fixture(autouse=True)
+def _cli_isolation(request):
+    """Whether this test's `run_cli` calls may run in-process (see run_cli)."""
+    _current["isolated"] = any(request.node.get_closest_marker(m) for m in ISOLATED_MARKERS)
+    yield
+    _current["isolated"] = True
+
+
 def run_cli(*args: str | Path, timeout: float = 600, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    """Run the real `datafactory` entry point in a subprocess."""
+    """Run the real `datafactory` entry point in a subprocess; in the fast lane (DATAFACTORY_TEST_IN_PROCESS=1,
+    `make test-fast`) in this process instead (`datafactory.cli.main`, exit status, stdout and stderr captured)
+    where the test starts no engine or cluster and needs no environment of its own: a subprocess costs a second
+    of imports, and the suite makes hundreds of calls. `make test` runs every call as a real process."""
+    in_process = os.environ.get("DATAFACTORY_TEST_IN_PROCESS") == "1"
+    if in_process and not (_current["isolated"] or env or kwargs):
+        return _run_in_process([str(a) for a in args])
     return subprocess.run(
         [sys.executable, "-m", "datafactory", *map(str, args)],
         capture_output=True,
@@ -42,6 +60,43 @@ def run_cli(*args: str | Path, timeout: float = 600, env: dict | None = None, **
         env={**os.environ, **(env or {})},
         **kwargs,
     )
+
+
+def _run_in_process(args: list[str]) -> subprocess.CompletedProcess:
+    import contextlib
+    import io
+    import traceback
+
+    from datafactory import interrupts
+    from datafactory.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_argv, saved_sigterm = sys.argv, signal.getsignal(signal.SIGTERM)
+    sys.argv = ["datafactory", *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            except Exception:  # what the interpreter would print for an uncaught error, and its status
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = saved_argv
+        signal.signal(signal.SIGTERM, saved_sigterm)
+        interrupts.reset()
+        _allow_huge_pages()  # mix and dedupe turn them off for their process; children would inherit it
+    return subprocess.CompletedProcess(["datafactory", *args], code, out.getvalue(), err.getvalue())
+
+
+def _allow_huge_pages() -> None:
+    import ctypes
+
+    from datafactory.memory import PR_SET_THP_DISABLE
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0)
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

@@ -27,6 +27,7 @@ def verifier():
     return CodeVerifier({"test_timeout": 10})
 
 
+@pytest.mark.slow
 def test_humaneval_canonical_solutions_pass_and_empty_bodies_fail(verifier, shared_data):
     tasks = [
         json.loads(line) for line in gzip.decompress((shared_data / "HumanEval.jsonl.gz").read_bytes()).splitlines()
@@ -39,6 +40,7 @@ def test_humaneval_canonical_solutions_pass_and_empty_bodies_fail(verifier, shar
     assert {r.reason for r in stubs} <= {"tests_failed", "runtime_error"}
 
 
+@pytest.mark.slow
 def test_mbpp_reference_solutions_pass_and_report_the_failing_assert(verifier, shared_data):
     tasks = json.loads((shared_data / "sanitized-mbpp.json").read_text())
     assert len(tasks) == 427

@@ -42,6 +42,7 @@ def test_an_unfinished_stage_output_is_refused_as_input(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_a_resume_with_replaced_inputs_is_refused(tmp_path):
     """A real filter killed with SIGKILL half way, its input replaced, the same command again: refused."""
     import signal
@@ -83,6 +84,7 @@ def test_overwrite_keeps_the_finished_output_until_the_new_one_is_finished(tmp_p
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith((".overwrite", ".replaced"))]
 
 
+@pytest.mark.slow
 def test_a_killed_runs_hidden_shards_are_cleaned_and_timeouts_count_every_run(tmp_path):
     folder = tmp_path / "s"
     folder.mkdir()
@@ -150,6 +152,7 @@ def test_a_full_disk_and_a_read_only_one_are_one_line(tmp_path, tiny_disk):
     assert "Read-only file system" in line
 
 
+@pytest.mark.slow
 def test_ctrl_c_is_a_line_and_status_130_not_a_silent_0(tmp_path):
     import signal
     import sys

@@ -60,6 +60,7 @@ def read_rows(folder):
     return pa.concat_tables(pq.read_table(s) for s in shards).to_pylist()
 
 
+@pytest.mark.engine
 def test_toy_judge_on_vllm_agrees_with_the_math_verifier_and_caches(tmp_path):
     samples = arithmetic_samples(tmp_path / "samples")
     cache = tmp_path / "judge.sqlite"
@@ -116,6 +117,7 @@ class CountingProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
+@pytest.mark.engine
 def test_openai_judge_against_vllm_serve_keeps_unreadable_replies_and_caches(tmp_path, vllm_server):
     proxy = CountingProxy(vllm_server.removesuffix("/v1"))
     samples = arithmetic_samples(tmp_path / "samples", count=6)

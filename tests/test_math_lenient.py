@@ -59,6 +59,7 @@ def test_bad_value_names_the_choices():
     assert result.returncode == 2 and "strict, lenient" in result.stderr
 
 
+@pytest.mark.slow
 def test_agrees_with_math_verify_own_suite_but_for_documented_cases(tmp_path):
     """Runs benchmarks/math_verify_suite.py --check: every label math-verify matches, we match too, except the
     cases listed there with the reason (our exactness and interval policies, a malformed gold)."""

@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import run_cli, write_jsonl
 
 pytest.importorskip("ray", reason="Ray is the optional extra datafactory[ray]")
+pytestmark = pytest.mark.ray
 
 IGNORED = {"verifier_detail"}  # a worker's timing words may differ; verdicts and reasons may not
 
@@ -112,6 +113,7 @@ def test_dedupe_and_mix_on_ray_equal_local(tmp_path):
         assert shard.read_bytes() == (tmp_path / "m-ray" / shard.name).read_bytes()
 
 
+@pytest.mark.engine
 def test_generate_with_two_vllm_replicas_writes_every_sample_once(tmp_path):
     prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": f"q{i}", "prompt": f"What is {i} + 3?"} for i in range(30)])
     args = ["generate", prompts, "-o", tmp_path / "o", "-m", "toy", "-n", "3", "--max-tokens", "40"]

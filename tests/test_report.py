@@ -118,6 +118,7 @@ def test_report_stays_small_for_many_rows(tmp_path):
 @pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver (make test installs them)"
 )
+@pytest.mark.browser
 def test_report_renders_in_headless_chromium(run_folder, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
