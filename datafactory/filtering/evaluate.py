@@ -6,8 +6,9 @@ task dicts, so the parent never pays for sympy and the timeouts of math-verify r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
+import pyarrow as pa
 import xxhash
 
 from datafactory.reasons import FORMAT_REASONS
@@ -46,12 +47,49 @@ def completion_hash(text: str) -> int:
     return xxhash.xxh64_intdigest(" ".join(text.split()).encode())
 
 
+def _column(arrow_type, default=None, **kwargs):
+    return field(default=default, metadata={"arrow": arrow_type}, **kwargs)
+
+
+@dataclass
+class Evaluation:
+    """What evaluating one sample adds to its row, declared once: the columns and their Arrow types come from these
+    fields (`columns()`); the last two are work columns, dropped before the filter writes its output."""
+
+    reasoning: str | None = _column(pa.string())
+    response: str | None = _column(pa.string())
+    extracted_answer: str | None = _column(pa.string())
+    verdict: str = _column(pa.string(), "pass")
+    reasons: list[str] = _column(pa.list_(pa.string()), default_factory=list, default=MISSING)
+    score: float = _column(pa.float64(), 0.0)
+    verifier: str | None = _column(pa.string())
+    verifier_detail: str | None = _column(pa.string())
+    judge_verdict: str | None = _column(pa.string())  # set by the filter's judge pass
+    judge_analysis: str | None = _column(pa.string())
+    verifier_ok: bool = _column(pa.bool_(), False)  # work column `_verifier_ok`
+    completion_hash: int = _column(pa.uint64(), 0)  # work column `_completion_hash`
+
+    WORK = ("verifier_ok", "completion_hash")
+
+    @classmethod
+    def columns(cls) -> list[pa.Field]:
+        return [pa.field(f.name, f.metadata["arrow"]) for f in fields(cls) if f.name not in cls.WORK]
+
+    @classmethod
+    def work_columns(cls) -> list[pa.Field]:
+        return [pa.field(f"_{f.name}", f.metadata["arrow"]) for f in fields(cls) if f.name in cls.WORK]
+
+    def as_row(self) -> dict:
+        row = {name: getattr(self, name) for name in PUBLIC}
+        return {**row, "_verifier_ok": self.verifier_ok, "_completion_hash": self.completion_hash}
+
+
+PUBLIC = tuple(f.name for f in fields(Evaluation) if f.name not in Evaluation.WORK)
+
+
 def result_for(verdict: str, detail: str, verifier: str) -> dict:
     """A result for a row the evaluator could not finish (timeout, crashed worker)."""
-    return {
-        "reasoning": None, "response": None, "extracted_answer": None, "verdict": verdict, "reasons": [verdict],
-        "score": 0.0, "verifier": verifier, "verifier_detail": detail, "_verifier_ok": False, "_completion_hash": 0,
-    }  # fmt: skip
+    return Evaluation(verdict=verdict, reasons=[verdict], verifier=verifier, verifier_detail=detail).as_row()
 
 
 class Evaluator:
@@ -68,8 +106,9 @@ class Evaluator:
                 PENDING if self.verifier.decided_later else self.verifier.verify(trace.response, task.get("gold"), task)
             )
         except Exception as err:  # a verifier bug must cost one row, not the run
-            return {**result_for("verifier_error", f"{type(err).__name__}: {err}"[:500], self.spec.verifier),
-                    "reasoning": trace.reasoning, "response": trace.response}  # fmt: skip
+            detail = f"{type(err).__name__}: {err}"[:500]
+            return Evaluation(trace.reasoning, trace.response, None, "verifier_error", ["verifier_error"], 0.0,
+                              self.spec.verifier, detail).as_row()  # fmt: skip
         config = self.spec.rule_config
         names = [*ALWAYS, *(n for n in self.spec.rules if n not in ALWAYS)]
         failing = [r for name in names if (r := RULES[name](trace, task, config, self.context))]
@@ -77,15 +116,15 @@ class Evaluator:
         if not verdict.ok:
             reasons.append(verdict.reason)
         reasons += [r for r in failing if r not in FORMAT_REASONS]
-        return {
-            "reasoning": trace.reasoning,
-            "response": trace.response,
-            "extracted_answer": verdict.extracted,
-            "verdict": reasons[0] if reasons else "pass",
-            "reasons": reasons,
-            "score": verdict.score,
-            "verifier": self.spec.verifier,
-            "verifier_detail": verdict.detail or (trace.problem if "bad_format" in reasons else None),
-            "_verifier_ok": verdict.ok,
-            "_completion_hash": completion_hash(completion),
-        }
+        return Evaluation(
+            reasoning=trace.reasoning,
+            response=trace.response,
+            extracted_answer=verdict.extracted,
+            verdict=reasons[0] if reasons else "pass",
+            reasons=reasons,
+            score=verdict.score,
+            verifier=self.spec.verifier,
+            verifier_detail=verdict.detail or (trace.problem if "bad_format" in reasons else None),
+            verifier_ok=verdict.ok,
+            completion_hash=completion_hash(completion),
+        ).as_row()

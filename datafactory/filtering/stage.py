@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.filtering.config import RESUME_KEYS, FilterConfig
-from datafactory.filtering.evaluate import EvalSpec, task_of_row
+from datafactory.filtering.evaluate import EvalSpec, Evaluation, task_of_row
 from datafactory.filtering.gold_audit import GoldResults, audit_golds
 from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
@@ -33,19 +33,8 @@ from datafactory.schema import stored_row_schema
 from datafactory.stages import STAGES
 from datafactory.verifiers.base import verifier_class
 
-EVAL_FIELDS = [
-    pa.field("reasoning", pa.string()),
-    pa.field("response", pa.string()),
-    pa.field("extracted_answer", pa.string()),
-    pa.field("verdict", pa.string()),
-    pa.field("reasons", pa.list_(pa.string())),
-    pa.field("score", pa.float64()),
-    pa.field("verifier", pa.string()),
-    pa.field("verifier_detail", pa.string()),
-    pa.field("judge_verdict", pa.string()),
-    pa.field("judge_analysis", pa.string()),
-]
-WORK_FIELDS = [pa.field("_verifier_ok", pa.bool_()), pa.field("_completion_hash", pa.uint64())]
+EVAL_FIELDS = Evaluation.columns()
+WORK_FIELDS = Evaluation.work_columns()
 FINAL_FIELDS = [
     pa.field("pass_rate", pa.float64()),
     pa.field("selected", pa.bool_()),
