@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from datafactory.errors import UsageError
 from datafactory.io.readers import expand_inputs
 from datafactory.reasons import SELECTION_REASONS
+from datafactory.stages import STAGES
 
 PERCENTILES = (50, 90, 99, 100)
 PASS_RATE_BUCKETS = ("0", "(0, 0.25]", "(0.25, 0.5]", "(0.5, 0.75]", "(0.75, 1)", "1")
@@ -142,7 +143,7 @@ def _add_filter_view(stats: Stats, path: Path) -> None:
     stats.funnel = [("rows in", counts.get("rows_in", 0))]
     stats.funnel += [(reason, -rows) for reason, rows in counts.get("verdicts", {}).items() if reason != "pass"]
     stats.funnel.append(("kept", counts.get("rows_kept", 0)))
-    rejected = path / "rejected"
+    rejected = path / STAGES["filter"].set_aside
     if rejected.is_dir() and list(rejected.glob("part-*.parquet")):
         stats.rejected_length_percentiles = compute_stats(str(rejected)).length_percentiles
     stats.judge = judge_stats([path, rejected])
