@@ -100,6 +100,9 @@ class Tally:
         return Consensus(self.top, self.votes, self.answered, self.members)
 
 
+UNCOUNTED = Tally(None, 0, 0, 0, frozenset())  # a prompt whose vote was not needed
+
+
 def tally(answers: Iterable[tuple[Hashable, str | None]], same: Callable[[str, str], bool]) -> Tally:
     """Group (key, answer) pairs: identical texts first, then each distinct text joins the first group whose
     answer it equals (`same`), else starts its own. Keys with no answer do not vote."""
@@ -203,14 +206,25 @@ class PrefixVote:
         return agreed.votes if agreed else 0
 
 
+def vote_task(task: dict, verifier) -> dict:
+    """A worker's half of the filter's gold audit: tally one prompt's answers (`task["vote"]`, in sample order)
+    with the worker's math verifier, and say whether the top answer definitely differs from the gold."""
+    equality = MathEquality(verifier=verifier)
+    counted = tally(enumerate(task["vote"]), equality.same)
+    gold = task.get("gold")
+    differs = equality.differs(gold, counted.top) if gold is not None and counted.top is not None else False
+    return {"tally": [counted.top, counted.votes, counted.runner_up, counted.answered, sorted(counted.members)],
+            "differs": differs}  # fmt: skip
+
+
 class MathEquality:
     """`same(a, b)` for two answers by the math verifier's own equality, cached; undecidable or pathological pairs
     count as different (votes are never merged on a guess)."""
 
-    def __init__(self, math_options: dict | None = None):
+    def __init__(self, math_options: dict | None = None, verifier=None):
         from datafactory.verifiers.math import MathVerifier
 
-        self.verifier = MathVerifier(math_options)
+        self.verifier = verifier if verifier is not None else MathVerifier(math_options)
         self.cache: dict[tuple[str, str], bool | None] = {}
 
     def compare(self, a: str, b: str) -> bool | None:

@@ -19,10 +19,11 @@ from datafactory.filtering.select import RowSummary
 from datafactory.gold_votes import (
     NO_CONSENSUS,
     SUSPECT,
+    UNCOUNTED,
     Consensus,
     GoldAudit,
     GoldOptions,
-    MathEquality,
+    Tally,
     audit,
     regraded,
     tally,
@@ -61,23 +62,56 @@ def collect(files: list[Path], gold_field: str) -> dict[str, PromptAnswers]:
     return prompts
 
 
+VOTE_BATCH = 16  # prompts per task batch sent to the workers
+
+
+def tallies(prompts: dict[str, PromptAnswers], options: GoldOptions, pool) -> dict[str, tuple[Tally, bool]]:
+    """Each prompt's vote and whether its top answer definitely differs from the gold. Where the vote can matter
+    (no sample passed against the gold, and enough answered to agree), the worker pool groups the answers as
+    math (with the same hard time limit as a row); elsewhere identical answers are counted, or nothing."""
+    out: dict[str, tuple[Tally, bool]] = {}
+    needed = []
+    for prompt_id, entry in prompts.items():
+        if entry.gold is not None and entry.gold_passes:
+            out[prompt_id] = (UNCOUNTED, False)  # a gold a sample passed against is never suspect
+        elif sum(a is not None and bool(a.strip()) for _, a in entry.answers) < options.min_votes:
+            out[prompt_id] = (tally(entry.answers, _never), False)  # too few answers to agree: no comparisons
+        else:
+            needed.append(prompt_id)
+    tasks = [{"vote": [a for _, a in prompts[p].answers], "gold": prompts[p].gold, "prompt_id": p} for p in needed]
+    batches = (tasks[i : i + VOTE_BATCH] for i in range(0, len(tasks), VOTE_BATCH))
+    results = (result for batch in pool.map(batches) for result in batch)
+    for prompt_id, result in zip(needed, results, strict=True):
+        if "tally" not in result:  # the vote ran out of time or its worker died: no evidence either way
+            out[prompt_id] = (UNCOUNTED, False)
+            continue
+        top, votes, runner_up, answered, members = result["tally"]
+        keys = [key for key, _ in prompts[prompt_id].answers]
+        out[prompt_id] = (
+            Tally(top, votes, runner_up, answered, frozenset(keys[i] for i in members)),
+            result["differs"],
+        )
+    return out
+
+
 def audit_all(
-    prompts: dict[str, PromptAnswers], options: GoldOptions, math_options: dict, judged: dict[str, bool] | None = None
+    prompts: dict[str, PromptAnswers],
+    options: GoldOptions,
+    counted: dict[str, tuple[Tally, bool]],
+    judged: dict[str, bool] | None = None,
 ) -> dict[str, GoldAudit]:
-    """Every prompt's gold status; `judged` holds a judge's word on suspects (True: the majority answer is right),
-    and a suspect is replaced only where the judge, if asked, agreed."""
-    equality = MathEquality(math_options)
+    """Every prompt's gold status from its vote; `judged` holds a judge's word on suspects (True: the majority
+    answer is right), and a suspect is replaced only where the judge, if asked, agreed."""
     out = {}
     for prompt_id, entry in prompts.items():
-        counted = tally(entry.answers, equality.same)
+        votes, differs = counted[prompt_id]
         confirm = None if judged is None else (lambda _c, pid=prompt_id: judged.get(pid) is True)
-        gold = entry.gold
-
-        def differs(answer: str, gold=gold) -> bool:
-            return equality.differs(gold, answer)
-
-        out[prompt_id] = audit(gold, entry.gold_passes, counted, options, differs, confirm)
+        out[prompt_id] = audit(entry.gold, entry.gold_passes, votes, options, lambda _a, d=differs: d, confirm)
     return out
+
+
+def _never(_a: str, _b: str) -> bool:
+    return False
 
 
 def apply_votes(
@@ -190,25 +224,26 @@ class GoldResults:
             "gold_source": pa.array([a.source if a else None for a in audits], pa.string()),
             "gold": pa.array([a.gold if a else None for a in audits], pa.string()),
             "majority_answer": pa.array([t.top if t else None for t in tallies], pa.string()),
-            "majority_votes": pa.array([t.votes if t else None for t in tallies], pa.int32()),
-            "answered": pa.array([t.answered if t else None for t in tallies], pa.int32()),
+            "majority_votes": pa.array([t.votes if t and t.answered else None for t in tallies], pa.int32()),
+            "answered": pa.array([t.answered if t and t.answered else None for t in tallies], pa.int32()),
             "majority_share": pa.array(
                 [round(t.votes / t.answered, 4) if t and t.answered else None for t in tallies], pa.float64()
             ),
         }
 
 
-def audit_golds(config, evaluated: list[Path], by_prompt: dict[str, list[RowSummary]], judge=None) -> GoldResults:
-    """The whole audit for the filter stage, with the filter's judge if it has one; nothing when the verifier is
-    not math (no equality to vote with)."""
+def audit_golds(config, evaluated: list[Path], by_prompt: dict[str, list[RowSummary]], pool, judge=None) -> GoldResults:
+    """The whole audit for the filter stage, its votes tallied by the stage's worker `pool`, with the filter's
+    judge if it has one; nothing when the verifier is not math (no equality to vote with)."""
     if not config.audits_gold:
         return GoldResults()
-    options, math_options = config.gold_options, config.options_for("math")
+    options = config.gold_options
     answers = collect(evaluated, config.gold_field)
-    audits = audit_all(answers, options, math_options)
+    counted = tallies(answers, options, pool)
+    audits = audit_all(answers, options, counted)
     judged = None
     if judge is not None:
         judged = judge_suspects(judge, audits, evaluated, options)
-        audits.update(audit_all({pid: answers[pid] for pid in judged}, options, math_options, judged))
+        audits.update(audit_all({pid: answers[pid] for pid in judged}, options, counted, judged))
     regrades = apply_votes(by_prompt, answers, audits)
     return GoldResults(audits, regrades, counts(audits, options, judged), options)

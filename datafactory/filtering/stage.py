@@ -212,23 +212,21 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     work = outdir.path / "_work"
     work.mkdir(exist_ok=True)
     total = sum(count_rows(p) for p in files)
-    with (
-        StageProgress("filter", total, unit="rows") as progress,
-        _pool(config, spec) as pool,
-    ):
-        evaluated = [
-            evaluate_file(i, p, s, shape, work, pool, config, progress)
-            for i, (p, s, shape) in enumerate(zip(files, schemas, shapes, strict=True))
-        ]
     judge = _judge_pass(config, config.gold_field in unified.names, judge_engine)
-    try:  # one judge (one engine start) for the undecided rows and the suspect golds
-        for path in evaluated if judge else []:
-            judge.judge_file(path)
-        by_prompt, targets = summarise(evaluated)
-        golds = audit_golds(config, evaluated, by_prompt, judge)
-    finally:
-        if judge:
-            judge.close()
+    with _pool(config, spec) as pool:  # open until the gold audit, whose votes it tallies too
+        with StageProgress("filter", total, unit="rows") as progress:
+            evaluated = [
+                evaluate_file(i, p, s, shape, work, pool, config, progress)
+                for i, (p, s, shape) in enumerate(zip(files, schemas, shapes, strict=True))
+            ]
+        try:  # one judge (one engine start) for the undecided rows and the suspect golds
+            for path in evaluated if judge else []:
+                judge.judge_file(path)
+            by_prompt, targets = summarise(evaluated)
+            golds = audit_golds(config, evaluated, by_prompt, pool, judge)
+        finally:
+            if judge:
+                judge.close()
     judge_requests = judge.requests_sent if judge else 0
     outcomes = {
         pid: select(
