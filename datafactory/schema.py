@@ -9,6 +9,8 @@ import json
 
 import pyarrow as pa
 
+from datafactory.errors import UsageError
+
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
 
@@ -118,3 +120,12 @@ def stored_row_schema(path, drop: set[str] = frozenset()) -> pa.Schema:
 
 def samples_schema(passthrough: PassthroughTypes) -> pa.Schema:
     return pa.schema(SAMPLES_FIELDS + passthrough.fields())
+
+
+def unified_schema(schemas: list[pa.Schema]) -> pa.Schema:
+    """One schema for several input files (an int column here, a float there: float), or a usage error saying
+    which columns disagree."""
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise UsageError(f"the inputs' columns have incompatible types: {err}") from None

@@ -23,7 +23,7 @@ from datafactory.errors import UsageError
 from datafactory.io.readers import expand_inputs, read_batches, read_chunks, require_finished
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
-from datafactory.schema import stored_row_schema
+from datafactory.schema import stored_row_schema, unified_schema
 from datafactory.stages import STAGES, ReadsStages
 
 TEXT_COLUMNS = [
@@ -81,10 +81,7 @@ def run_dedupe(config: DedupeConfig) -> dict:
     config.validate()
     require_finished(config.inputs, config.allow_unfinished)
     files = expand_inputs(config.inputs)
-    try:
-        schema = pa.unify_schemas([_schema(p) for p in files], promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-        raise UsageError(f"the inputs' columns have incompatible types: {err}") from None
+    schema = unified_schema([_schema(p) for p in files])
     benchmark = (
         BenchmarkIndex(config.decontaminate, config.ngram, config.decontaminate_field) if config.decontaminate else None
     )

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datafactory.errors import BadInput, UsageError
+from datafactory.errors import BadInput
 from datafactory.filtering.config import RESUME_KEYS, FilterConfig
 from datafactory.filtering.evaluate import EvalSpec, Evaluation, task_of_row
 from datafactory.filtering.gold_audit import GoldResults, audit_golds
@@ -29,7 +29,7 @@ from datafactory.filtering.select import PromptOutcome, RowSummary, select
 from datafactory.io.readers import count_rows, expand_inputs, read_chunks, require_finished
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
-from datafactory.schema import stored_row_schema
+from datafactory.schema import stored_row_schema, unified_schema
 from datafactory.stages import STAGES
 from datafactory.verifiers.base import verifier_class
 
@@ -199,10 +199,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     stored = [file_schema(path) for path in files]
     shapes = [input_shape(path, schema, config) for path, schema in zip(files, stored, strict=True)]
     schemas = [pa.schema(list(s) + shape.added_fields(s)) for s, shape in zip(stored, shapes, strict=True)]
-    try:
-        unified = pa.unify_schemas(schemas, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-        raise UsageError(f"the inputs' columns have incompatible types: {err}") from None
+    unified = unified_schema(schemas)
     final_schema = pa.schema(list(unified) + EVAL_FIELDS + FINAL_FIELDS)
 
     outdir = STAGES["filter"].output_dir(config.out)
