@@ -146,9 +146,11 @@ def main() -> None:
         fixed_tokens = json.loads((work / "samples" / "_manifest.json").read_text())["counts"]["completion_tokens"]
         run(["generate", str(prompts), "-o", str(work / "other"), "-n", str(args.n), *SAMPLING, "--seed", "1"])
         run(["filter", str(work / "other"), "-o", str(work / "other-kept"), *FILTER])
-        independent = pass_rates(work / "other-kept")
-        competent = {r["prompt_id"] for r in independent if r["pass_rate"] >= 0.5}
-        mode_wrong = sum(not same_number(r["majority_answer"], truth[r["prompt_id"]]) for r in independent)
+        competent = {r["prompt_id"] for r in pass_rates(work / "other-kept") if r["pass_rate"] >= 0.5}
+        hidden = ["--gold-field", "no_such_column", "--gold", "majority"]  # every prompt tallied
+        run(["filter", str(work / "other"), "-o", str(work / "other-voted"), *FILTER, *hidden])
+        modes = pass_rates(work / "other-voted")
+        mode_wrong = sum(not same_number(r["majority_answer"], truth[r["prompt_id"]]) for r in modes)
 
         rng = random.Random(0)
         corrupted = set(rng.sample(sorted(truth), round(args.corrupt * len(truth))))
@@ -175,7 +177,7 @@ def main() -> None:
     everyone = set(truth)
     print(f"{args.prompts} toy arithmetic prompts, {args.n} samples each (vLLM, toy reasoner, temperature 0.8)")
     print(
-        f"the model's most common answer is wrong on {mode_wrong} prompts ({mode_wrong / len(truth):.3f}); "
+        f"the model's most common answer (another draw) is wrong on {mode_wrong} prompts ({mode_wrong / len(truth):.3f}); "
         f"{len(competent)} prompts ({len(competent) / len(truth):.3f}) it answers right at least half the time"
     )
     print("suspect golds at --gold-flag-share 0.6 (goal: precision and recall >= 0.9)")
