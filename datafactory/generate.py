@@ -12,7 +12,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -288,12 +288,6 @@ def _voting(config: GenerateConfig):
     return lambda prompt: vote if normalise_gold(prompt.row.get(config.gold_field)) is None else None
 
 
-def _arguments(config: GenerateConfig) -> dict:
-    arguments = asdict(config)
-    arguments["inputs"] = [str(p) for p in config.inputs]
-    return arguments
-
-
 def start_engine(config: GenerateConfig, log: Path | None = None) -> Engine:
     """The configured engine, or `--replicas` of it on Ray (`--executor ray`), saying what it starts and when it
     is ready (its own output goes to `log` when given)."""
@@ -339,9 +333,7 @@ def run_generate(
     """Run the stage and return its manifest. A started `engine` may be passed in (and is then left open), with
     the `check_generate` result it was started after."""
     files, scan = checked or check_generate(config)
-    outdir = STAGES["generate"].output_dir(config.out)
-    arguments = _arguments(config)
-    outdir.check(arguments, config.overwrite, files, config.resume_keys())
+    outdir, arguments = STAGES["generate"].open(config, files, config.resume_keys())
     done = set() if config.overwrite else finished_prompts(outdir, config.n, config.target is not None)
     todo = scan.prompts - len(done)
     tally = LoopTally()

@@ -10,7 +10,7 @@ receives the file names from here instead of knowing any stage's files itself.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from datafactory.errors import UsageError
@@ -31,6 +31,13 @@ class StageOptions:
         from datafactory.scale.runtime import check_executor
 
         check_executor(self.executor)
+
+    def arguments(self) -> dict:
+        """The options as the manifest records them (and a resume compares them): inputs as strings."""
+        recorded = asdict(self)
+        if "inputs" in recorded:
+            recorded["inputs"] = [str(p) for p in recorded["inputs"]]
+        return recorded
 
     def tasks(self, local=None):
         """Where the stage's independent tasks run, chosen here once: Ray tasks with `--executor ray`, else
@@ -63,6 +70,13 @@ class StageKind:
     def output_dir(self, path: str | Path) -> OutputDir:
         """Its OUT folder, knowing exactly which files and folders there are the stage's own."""
         return OutputDir(path, self.name, files=self.files, folders=self.folders)
+
+    def open(self, config: StageOptions, inputs: list[Path], resume_keys=(), work: str | None = None):
+        """Its OUT folder for `config`, checked (fresh, resumable or refused; see OutputDir.check), and the
+        arguments its manifest records: what every stage does before it prepares the folder."""
+        outdir, arguments = self.output_dir(config.out), config.arguments()
+        outdir.check(arguments, config.overwrite, inputs, list(resume_keys), work=work)
+        return outdir, arguments
 
     def config_class(self) -> type:
         return load({self.name: self.config}, self.name, "stage")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -85,9 +85,7 @@ def run_dedupe(config: DedupeConfig) -> dict:
     benchmark = (
         BenchmarkIndex(config.decontaminate, config.ngram, config.decontaminate_field) if config.decontaminate else None
     )
-    outdir = STAGES["dedupe"].output_dir(config.out)
-    arguments = {**asdict(config), "inputs": [str(p) for p in config.inputs]}
-    outdir.check(arguments, config.overwrite, files, resume_keys=[])
+    outdir, arguments = STAGES["dedupe"].open(config, files)
     removals, rows_in = find_removals(files, config, benchmark)
     outdir.prepare(arguments, restart=True)  # a stopped dedupe starts over: see the module docstring
     kept = ShardWriter(outdir.path, schema, config.shard_rows)

@@ -202,9 +202,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     unified = unified_schema(schemas)
     final_schema = pa.schema(list(unified) + EVAL_FIELDS + FINAL_FIELDS)
 
-    outdir = STAGES["filter"].output_dir(config.out)
-    arguments = {**asdict(config), "inputs": [str(p) for p in config.inputs]}
-    outdir.check(arguments, config.overwrite, files, RESUME_KEYS, work="_work")
+    outdir, arguments = STAGES["filter"].open(config, files, RESUME_KEYS, work="_work")
     outdir.prepare(arguments)
     work = outdir.path / "_work"
     work.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ import shutil
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -180,9 +180,7 @@ def run_mix(config: MixConfig) -> dict:
     if len(set(names)) != len(names):
         raise UsageError(f"two sources share a name ({', '.join(names)}); rename a folder or use PATH:WEIGHT@NAME")
     inputs = [p for s in sources for p in s.files]
-    outdir = STAGES["mix"].output_dir(config.out)
-    arguments = asdict(config)
-    outdir.check(arguments, config.overwrite, inputs, resume_keys=[])
+    outdir, arguments = STAGES["mix"].open(config, inputs)
     created = not outdir.path.exists()
     outdir.prepare(arguments, restart=True)  # a stopped mix starts over; it is fast and deterministic
     work = outdir.path / "_work"
