@@ -55,6 +55,14 @@ class ReadsStages(StageOptions):
 
     allow_unfinished: bool = False  # read a stage output without _SUCCESS
 
+    def input_files(self) -> list[Path]:
+        """The files behind `inputs` (folders, globs, files), refusing a stage output without _SUCCESS unless
+        `--allow-unfinished`."""
+        from datafactory.io.readers import expand_inputs, require_finished
+
+        require_finished(self.inputs, self.allow_unfinished)
+        return expand_inputs(self.inputs)
+
 
 @dataclass(frozen=True)
 class StageKind:

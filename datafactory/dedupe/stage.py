@@ -20,7 +20,7 @@ from datafactory.dedupe.decontam import BenchmarkIndex
 from datafactory.dedupe.minhash import ExactIndex, NearDuplicateFinder, candidate_bands
 from datafactory.dedupe.text import ON_CHOICES, normalise, row_id, text_of, words
 from datafactory.errors import UsageError
-from datafactory.io.readers import expand_inputs, read_batches, read_chunks, require_finished
+from datafactory.io.readers import read_batches, read_chunks
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
 from datafactory.schema import stored_row_schema, unified_schema
@@ -79,8 +79,7 @@ def _schema(path) -> pa.Schema:
 
 def run_dedupe(config: DedupeConfig) -> dict:
     config.validate()
-    require_finished(config.inputs, config.allow_unfinished)
-    files = expand_inputs(config.inputs)
+    files = config.input_files()
     schema = unified_schema([_schema(p) for p in files])
     benchmark = (
         BenchmarkIndex(config.decontaminate, config.ngram, config.decontaminate_field) if config.decontaminate else None

@@ -26,7 +26,7 @@ from datafactory.filtering.gold_audit import GoldResults, audit_golds
 from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import PromptOutcome, RowSummary, select
-from datafactory.io.readers import count_rows, expand_inputs, read_chunks, require_finished
+from datafactory.io.readers import count_rows, read_chunks
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
 from datafactory.schema import stored_row_schema, unified_schema
@@ -194,8 +194,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     """Run the stage and return its manifest; a started engine for the judge may be passed in (left open)."""
     config.validate()
     spec = config.spec()
-    require_finished(config.inputs, config.allow_unfinished)
-    files = expand_inputs(config.inputs)
+    files = config.input_files()
     stored = [file_schema(path) for path in files]
     shapes = [input_shape(path, schema, config) for path, schema in zip(files, stored, strict=True)]
     schemas = [pa.schema(list(s) + shape.added_fields(s)) for s, shape in zip(stored, shapes, strict=True)]
