@@ -294,14 +294,7 @@ def start_engine(config: GenerateConfig, log: Path | None = None) -> Engine:
     where = f" (its output: {log})" if log else ""
     say(f"starting {config.engine} for {config.model}{where} ...")
     started = time.monotonic()
-    if config.executor == "ray":
-        from datafactory.scale.ray_generate import RayReplicaEngine
-
-        engine = RayReplicaEngine(
-            config.engine, config.engine_settings(), config.seed, config.replicas, config.ray_address
-        )
-    else:
-        engine = engine_class(config.engine)(config.engine_settings(), seed=config.seed)
+    engine = config.inference_engine(config.engine, config.engine_settings(), config.seed, config.replicas)
     if stop_requested():  # a signal during start-up that the engine's own code swallowed
         engine.close()
         check_stop()

@@ -39,14 +39,36 @@ class StageOptions:
             recorded["inputs"] = [str(p) for p in recorded["inputs"]]
         return recorded
 
+    # Where a stage's parallel work runs is decided by these three methods alone (`--executor`): no stage
+    # imports scale/ itself.
     def tasks(self, local=None):
-        """Where the stage's independent tasks run, chosen here once: Ray tasks with `--executor ray`, else
-        `local()` (a thread pool, say), or None to run them inline."""
+        """Where the stage's independent tasks run: Ray tasks with `--executor ray`, else `local()` (a thread
+        pool, say), or None to run them inline."""
         if self.executor == "ray":
             from datafactory.scale.runtime import RayExecutor
 
             return RayExecutor(self.ray_address)
         return local() if local else None
+
+    def verifier_pool(self, spec, workers: int, timeout: float):
+        """The verifier workers (filter): the local forkserver pool, or the same evaluators as Ray actors."""
+        if self.executor == "ray":
+            from datafactory.scale.ray_filter import RayFilterPool
+
+            return RayFilterPool(spec, workers, timeout, self.ray_address)
+        from datafactory.filtering.pool import WorkerPool
+
+        return WorkerPool(spec, workers, timeout)
+
+    def inference_engine(self, name: str, settings, seed: int, replicas: int = 1):
+        """The inference engine (generate): one here, or `replicas` of it as Ray actors."""
+        if self.executor == "ray":
+            from datafactory.scale.ray_generate import RayReplicaEngine
+
+            return RayReplicaEngine(name, settings, seed, replicas, self.ray_address)
+        from datafactory.engines.base import engine_class
+
+        return engine_class(name)(settings, seed=seed)
 
 
 @dataclass(kw_only=True)

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput
 from datafactory.filtering.config import RESUME_KEYS, FilterConfig
-from datafactory.filtering.evaluate import EvalSpec, Evaluation, task_of_row
+from datafactory.filtering.evaluate import Evaluation, task_of_row
 from datafactory.filtering.gold_audit import GoldResults, audit_golds
 from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
@@ -207,7 +207,9 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     work.mkdir(exist_ok=True)
     total = sum(count_rows(p) for p in files)
     judge = _judge_pass(config, config.gold_field in unified.names, judge_engine)
-    with _pool(config, spec) as pool:  # open until the gold audit, whose votes it tallies too
+    with config.verifier_pool(
+        spec, config.workers, config.timeout
+    ) as pool:  # open until the gold audit, whose votes it tallies too
         with StageProgress("filter", total, unit="rows") as progress:
             evaluated = [
                 evaluate_file(i, p, s, shape, work, pool, config, progress)
@@ -284,15 +286,6 @@ def verdicts_of(table: pa.Table) -> list[str]:
     verdicts = table.column("verdict").to_pylist()
     selected = table.column("selected").to_pylist()
     return ["kept" if chosen else verdict for verdict, chosen in zip(verdicts, selected, strict=True)]
-
-
-def _pool(config: FilterConfig, spec: EvalSpec):
-    """The local forkserver pool, or the same evaluators as Ray actors (`--executor ray`)."""
-    if config.executor == "ray":
-        from datafactory.scale.ray_filter import RayFilterPool
-
-        return RayFilterPool(spec, config.workers, config.timeout, config.ray_address)
-    return WorkerPool(spec, config.workers, config.timeout)
 
 
 def _judge_pass(config: FilterConfig, has_gold: bool, engine):
