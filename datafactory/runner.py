@@ -7,7 +7,6 @@ One inference engine is started for all sources that still need sampling.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -17,11 +16,13 @@ from datafactory.errors import UsageError
 from datafactory.filtering.config import FilterConfig
 from datafactory.filtering.stage import run_filter
 from datafactory.generate import LOCAL_ENGINES, GenerateConfig, check_generate, run_generate, start_engine
+from datafactory.io.outdir import MANIFEST
 from datafactory.io.readers import expand_inputs
 from datafactory.memory import use_small_pages
 from datafactory.mix.stage import MixConfig, run_mix
 from datafactory.recipes import PROMPT_SETS, Recipe, stage_options
 from datafactory.registry import load
+from datafactory.stages import StageOutput
 
 
 def _done(folder: Path) -> bool:
@@ -29,7 +30,8 @@ def _done(folder: Path) -> bool:
 
 
 def _manifest(folder: Path) -> dict:
-    return json.loads((folder / "_manifest.json").read_text()) if (folder / "_manifest.json").is_file() else {}
+    """A stage output's manifest as the read-side view gives it; {} where the stage has not run."""
+    return StageOutput.read(folder).manifest if (folder / MANIFEST).is_file() else {}
 
 
 class RecipeRun:

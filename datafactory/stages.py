@@ -13,7 +13,6 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from datafactory.errors import UsageError
 from datafactory.io.outdir import MANIFEST, OutputDir
 from datafactory.io.writer import SHARD_PATTERN
 from datafactory.registry import load
@@ -156,12 +155,6 @@ STAGES = {
     )
 }
 ORDER = list(STAGES)  # the order a recipe runs them in
-
-
-def stage_kind(name: str) -> StageKind:
-    if name not in STAGES:
-        raise UsageError(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
-    return STAGES[name]
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.report.highlight import highlight
-from datafactory.stages import ORDER, STAGES
+from datafactory.stages import ORDER, STAGES, StageOutput
 
 TEXT_LIMIT = 3000
 
@@ -76,10 +76,6 @@ def _label(folder: Path) -> str:
     return f"{folder.parent.name}/{folder.name}" if folder.parent.name else folder.name
 
 
-def _shards(folder: Path) -> list[Path]:
-    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
-
-
 def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -> StageView:
     from datafactory.stats import breakdown, suspect_golds
 
@@ -106,10 +102,9 @@ def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -
         view.funnel = [(f"{name} (of {c.get('available', 0):,})", c.get("taken", 0)) for name, c in categories.items()]
         view.funnel.append(("rows", counts.get("rows_out", 0)))
         view.per_source = dict(counts.get("per_source", {}))
-    kind = STAGES.get(stage)
-    shards = [(kind.rows if kind else "rows", s) for s in _shards(folder)]
-    if kind and kind.set_aside:
-        shards += [(kind.set_aside, s) for s in _shards(folder / kind.set_aside)]
+    output = StageOutput(folder, manifest, STAGES.get(stage))
+    shards = [(output.kind.rows if output.kind else "rows", s) for s in output.shards()]
+    shards += [(output.kind.set_aside, s) for s in output.set_aside_shards()]
     _scan(view, shards, per_group, seed)
     return view
 
