@@ -463,3 +463,31 @@ def test_the_judge_sees_each_suspects_problem_gold_and_majority_and_only_confirm
     counts = json.loads((out / "_manifest.json").read_text())["counts"]
     assert counts["gold"]["suspects_judged"] == {"majority_right": 1, "gold_right": 1, "unreadable": 0}
     assert counts["judge_requests"] == 2
+
+
+def test_answers_math_could_not_compare_never_become_the_gold(tmp_path):
+    """A model under sampling can agree on junk: the same 6,000-character box in every sample (truncated to the same
+    200 characters in `extracted_answer`), or the same sentence. Such answers are `undecided`, and must neither
+    accuse a gold nor replace it."""
+    junk = "1" + "+1" * 3000
+    rows = [{"prompt_id": pid, "sample_index": i, "answer": "7", "finish_reason": "stop",
+             "messages": [{"role": "user", "content": "q"}], "completion": f"<think>so</think>\\boxed{{{box}}}"}
+            for pid, box in (("junk", junk), ("prose", "the number of apples she has left")) for i in range(6)]  # fmt: skip
+    out = tmp_path / "out"
+    result = run_cli("filter", write_jsonl(tmp_path / "s.jsonl", rows), "-o", out, "--verifier", "math",
+                     "--rules", "none", "--workers", "1", "--gold-policy", "replace-suspect")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rates = _rates(out)
+    for pid in ("junk", "prose"):
+        assert (rates[pid]["gold_status"], rates[pid]["gold_source"]) == (GIVEN, "given"), rates[pid]
+    assert {r["verdict"] for r in pq.read_table(out / "rejected").to_pylist()} == {"undecided"}
+
+    for row in rows:  # the same answers with no gold to compare against: no vote may make them one
+        row["answer"] = None
+    voted = tmp_path / "voted"
+    result = run_cli("filter", write_jsonl(tmp_path / "n.jsonl", rows), "-o", voted, "--verifier", "math",
+                     "--rules", "none", "--workers", "1", "--gold", "majority")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rates = _rates(voted)
+    assert {pid: r["gold_status"] for pid, r in rates.items()} == {"junk": NO_CONSENSUS, "prose": NO_CONSENSUS}
+    assert not (voted / "part-00000.parquet").exists() or pq.read_table(voted / "part-00000.parquet").num_rows == 0

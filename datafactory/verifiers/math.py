@@ -128,9 +128,8 @@ class MathVerifier(Verifier):
         answer = final_answer(response, units=self.policy.units == "ignore")
         if (answer is None or not answer.strip()) and self.policy.extract == "lenient":
             answer = self.lenient_answer(response)
-        if expected is None:  # the answer is still recorded: samples vote on it (gold_votes.py)
-            voting = answer if answer and answer.strip() and not pathological(answer) else None
-            return failed("no_gold", voting, detail="the row's gold (--gold-field) is empty")
+        if expected is None:  # the answer is still recorded: samples vote on it (gold_votes.py), if it is math
+            return failed("no_gold", self.votable(answer), detail="the row's gold (--gold-field) is empty")
         if answer is None or not answer.strip():
             return failed(
                 "no_answer", detail="no \\boxed{} and no 'the answer is' (--math-option extract=lenient reads more)"
@@ -154,6 +153,14 @@ class MathVerifier(Verifier):
         if equal is None:
             return failed("undecided", answer, detail="the answer or the gold cannot be compared as math")
         return passed(answer) if equal else failed("wrong_answer", answer, f"{answer} vs gold {expected}"[:300])
+
+    @staticmethod
+    def votable(answer: str | None) -> str | None:
+        """The answer, if it may vote for a gold: not empty, not pathological, not a sentence. What math could not
+        compare with a gold must not become one because many samples wrote the same junk."""
+        if not answer or not answer.strip() or pathological(answer) or _prose(answer):
+            return None
+        return answer
 
     def lenient_answer(self, response: str) -> str | None:
         """What math-verify takes from a response with no box and no answer phrase: its last LaTeX expression,
