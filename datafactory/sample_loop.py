@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from datafactory.engines.base import Completion, Engine, Sampling, Ticket
+from datafactory.gold_votes import PrefixVote
 from datafactory.interrupts import check as check_stop
 from datafactory.prompts import Prompt
 from datafactory.seeds import derive_seed
@@ -53,7 +54,7 @@ class PromptDraws:
     verdicts: dict[int, str] = field(default_factory=dict)  # sample index -> "pass" or the first reason
     # A prompt voted on while sampled (no gold, `--gold majority`): its samples' answers, and the function that
     # says how long a prefix of them already decides the vote (gold_votes.PrefixVote).
-    settle: Callable[[list[str | None]], int | None] | None = None
+    settle: PrefixVote | None = None
     answers: dict[int, str | None] = field(default_factory=dict)
 
     def kept(self) -> int | None:
@@ -91,7 +92,7 @@ class PromptDraws:
             needed = self.target
         else:
             passes = max(Counter(a for a in self.answers.values() if a is not None).values(), default=0)
-            needed = getattr(self.settle, "needed", self.target)
+            needed = self.settle.needed
         failures = len(self.verdicts) - passes
         outstanding = self.issued - len(self.verdicts)
         allowed = max(1, needed - passes) * 2 ** min(failures, 20)
@@ -133,7 +134,7 @@ class SampleLoop:
         check=None,
         task_of: Callable[[PromptDraws, int], dict] | None = None,
         on_prompt: Callable[[LoopTally], None] | None = None,
-        settle_of: Callable[[Prompt], Callable | None] | None = None,
+        settle_of: Callable[[Prompt], PrefixVote | None] | None = None,
     ):
         self.engine, self.sampling, self.window, self.target = engine, sampling, max(1, window), target
         self.write, self.check, self.task_of, self.on_prompt = write, check, task_of, on_prompt
