@@ -172,9 +172,10 @@ def judge_suspects(
     if not suspects:
         return {}
     problems: dict[str, str] = {}
-    for path in evaluated:
+    for path in evaluated:  # the suspects' rows only: the messages column is the heaviest one there is
         columns = [c for c in ("prompt_id", "messages") if c in pq.read_schema(path).names]
-        for row in pq.read_table(path, columns=columns).to_pylist():
+        wanted = [("prompt_id", "in", list(suspects))]
+        for row in pq.read_table(path, columns=columns, filters=wanted).to_pylist():
             if row["prompt_id"] in suspects and row["prompt_id"] not in problems:
                 problems[row["prompt_id"]] = problem_of(row.get("messages"))
     ids = list(suspects)
