@@ -100,7 +100,7 @@ class Tally:
         return Consensus(self.top, self.votes, self.answered, self.members)
 
 
-UNCOUNTED = Tally(None, 0, 0, 0, frozenset())  # a prompt whose vote was not needed
+UNCOUNTED = Tally(None, 0, 0, 0, frozenset())  # no votes: nobody answered, or the vote was not needed
 
 
 def tally(answers: Iterable[tuple[Hashable, str | None]], same: Callable[[str, str], bool]) -> Tally:
@@ -120,7 +120,7 @@ def tally(answers: Iterable[tuple[Hashable, str | None]], same: Callable[[str, s
             groups.append((text, list(keys)))
     answered = sum(len(keys) for keys in by_text.values())
     if not groups:
-        return Tally(None, 0, 0, 0, frozenset())
+        return UNCOUNTED
     groups.sort(key=lambda group: -len(group[1]))
     runner_up = len(groups[1][1]) if len(groups) > 1 else 0
     return Tally(groups[0][0], len(groups[0][1]), runner_up, answered, frozenset(groups[0][1]))
