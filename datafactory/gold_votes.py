@@ -70,18 +70,6 @@ class GoldOptions:
 
 
 @dataclass(frozen=True)
-class Consensus:
-    answer: str
-    votes: int
-    answered: int
-    members: frozenset  # the keys of the samples that gave the answer
-
-    @property
-    def share(self) -> float:
-        return self.votes / self.answered
-
-
-@dataclass(frozen=True)
 class Tally:
     """One prompt's answers grouped: the largest group and the runner-up, whether or not they make a consensus."""
 
@@ -91,13 +79,11 @@ class Tally:
     answered: int
     members: frozenset
 
-    def consensus(self, options: GoldOptions, share: float | None = None) -> Consensus | None:
-        """The top answer, if it has `min_votes`, a `share` (default: `min_share`) and no tie."""
+    def agrees(self, options: GoldOptions, share: float | None = None) -> bool:
+        """Whether the top answer is a consensus: `min_votes`, a `share` (default: `min_share`), and no tie."""
         if self.top is None or self.votes <= self.runner_up or self.votes < options.min_votes:
-            return None
-        if self.votes < (options.min_share if share is None else share) * self.answered - 1e-9:
-            return None
-        return Consensus(self.top, self.votes, self.answered, self.members)
+            return False
+        return self.votes >= (options.min_share if share is None else share) * self.answered - 1e-9
 
 
 UNCOUNTED = Tally(None, 0, 0, 0, frozenset())  # no votes: nobody answered, or the vote was not needed
@@ -145,21 +131,20 @@ def audit(
     gold_passes: int,
     counted: Tally,
     options: GoldOptions,
-    differs_from_gold: Callable[[str], bool],
-    confirmed: Callable[[Consensus], bool] | None = None,
+    top_differs: bool,
+    confirmed: bool | None = None,
 ) -> GoldAudit:
-    """The prompt's gold status. `gold_passes`: samples the verifier passed against the given gold;
-    `differs_from_gold(answer)`: True only when the answer is definitely not the gold; `confirmed`: a judge's
-    word on a suspect (None: no judge), consulted before a suspect gold is replaced."""
-    agreed = counted.consensus(options)
+    """The prompt's gold status. `gold_passes`: samples the verifier passed against the given gold; `top_differs`:
+    the top answer is definitely not the gold (math said unequal); `confirmed`: a judge's word that the top answer
+    is right (None: no judge asked), needed before a suspect gold is replaced."""
+    agreed = counted.agrees(options)
     if gold is None:
         if not options.votes_without_gold:
             return GoldAudit(NO_GOLD, None, counted, None)
         return GoldAudit(MAJORITY if agreed else NO_CONSENSUS, None, counted, "majority" if agreed else None)
-    against = counted.consensus(options, options.flag_share)
-    if gold_passes or against is None or not differs_from_gold(against.answer):
+    if gold_passes or not counted.agrees(options, options.flag_share) or not top_differs:
         return GoldAudit(GIVEN, gold, counted, "given")
-    replace = options.replaces_suspects and agreed is not None and (confirmed is None or confirmed(agreed))
+    replace = options.replaces_suspects and agreed and confirmed is not False
     return GoldAudit(SUSPECT, gold, counted, "majority" if replace else "given")
 
 
@@ -196,14 +181,14 @@ class PrefixVote:
             worst = Tally(
                 counted.top, counted.votes, counted.runner_up + left, counted.answered + left, counted.members
             )
-            if counted.votes >= self.target and worst.consensus(self.options) is not None:
+            if counted.votes >= self.target and worst.agrees(self.options):
                 return length
         return None
 
     def votes(self, answers: list[str | None]) -> int:
         """The consensus's votes among these answers; 0 without a consensus."""
-        agreed = tally(enumerate(answers), self.same).consensus(self.options)
-        return agreed.votes if agreed else 0
+        counted = tally(enumerate(answers), self.same)
+        return counted.votes if counted.agrees(self.options) else 0
 
 
 def vote_task(task: dict, verifier) -> dict:

@@ -20,7 +20,6 @@ from datafactory.gold_votes import (
     NO_CONSENSUS,
     SUSPECT,
     UNCOUNTED,
-    Consensus,
     GoldAudit,
     GoldOptions,
     Tally,
@@ -105,8 +104,8 @@ def audit_all(
     out = {}
     for prompt_id, entry in prompts.items():
         votes, differs = counted[prompt_id]
-        confirm = None if judged is None else (lambda _c, pid=prompt_id: judged.get(pid) is True)
-        out[prompt_id] = audit(entry.gold, entry.gold_passes, votes, options, lambda _a, d=differs: d, confirm)
+        confirmed = None if judged is None else judged.get(prompt_id) is True  # an unreadable reply confirms nothing
+        out[prompt_id] = audit(entry.gold, entry.gold_passes, votes, options, differs, confirmed)
     return out
 
 
@@ -181,8 +180,7 @@ def judge_suspects(
     ids = list(suspects)
     prompts = []
     for pid in ids:
-        agreed: Consensus | None = suspects[pid].tally.consensus(options)
-        answer = agreed.answer if agreed else suspects[pid].tally.top
+        answer = suspects[pid].tally.top
         prompts.append(
             render(SUSPECT_TEMPLATE, problem=problems.get(pid, ""), gold=suspects[pid].gold, response=answer)
         )
