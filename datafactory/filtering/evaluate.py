@@ -6,7 +6,7 @@ task dicts, so the parent never pays for sympy and the timeouts of math-verify r
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 import pyarrow as pa
 import xxhash
@@ -47,8 +47,11 @@ def completion_hash(text: str) -> int:
     return xxhash.xxh64_intdigest(" ".join(text.split()).encode())
 
 
-def _column(arrow_type, default=None, **kwargs):
-    return field(default=default, metadata={"arrow": arrow_type}, **kwargs)
+def _column(arrow_type, default=None):
+    """A field that is also a column of this Arrow type (a list default is made fresh for each result)."""
+    if isinstance(default, list):
+        return field(default_factory=list, metadata={"arrow": arrow_type})
+    return field(default=default, metadata={"arrow": arrow_type})
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Evaluation:
     response: str | None = _column(pa.string())
     extracted_answer: str | None = _column(pa.string())
     verdict: str = _column(pa.string(), "pass")
-    reasons: list[str] = _column(pa.list_(pa.string()), default_factory=list, default=MISSING)
+    reasons: list[str] = _column(pa.list_(pa.string()), [])
     score: float = _column(pa.float64(), 0.0)
     verifier: str | None = _column(pa.string())
     verifier_detail: str | None = _column(pa.string())
