@@ -42,8 +42,9 @@ def main() -> None:
 
     from datafactory.engines.base import EngineOptions
     from datafactory.engines.vllm_engine import VLLMEngine
-    from datafactory.generate import GenerateConfig, run_generate
+    from datafactory.generate import GenerateConfig
     from datafactory.sample_loop import sample_seed
+    from datafactory.stages import run_stage
     from datafactory.toy.tiny import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="df-bench-"))
@@ -89,7 +90,7 @@ def main() -> None:
                 raw_rates.append(raw_tokens / raw_time)
             else:
                 config.out = str(work / f"out-{repeat}")
-                manifest = run_generate(config, engine=engine)
+                manifest = run_stage("generate", config, engine=engine)
                 df_time = time.perf_counter() - start
                 df_tokens = manifest["counts"]["completion_tokens_now"]
                 df_rates.append(df_tokens / df_time)

@@ -12,6 +12,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from datafactory.prompts import Prompt, PromptBuilder, check_field_names
 from datafactory.rules import resolve_rules
 from datafactory.sample_loop import LoopTally, PromptDraws, SampleLoop, default_window, elapsed_rate, sample_seed
 from datafactory.schema import PassthroughTypes, samples_schema
-from datafactory.stages import STAGES, StageOptions
+from datafactory.stages import Executor, Plan, Result, StageOptions
 from datafactory.verifiers.base import verifier_class
 
 RESUME_KEYS = [
@@ -294,7 +295,8 @@ def start_engine(config: GenerateConfig, log: Path | None = None) -> Engine:
     where = f" (its output: {log})" if log else ""
     say(f"starting {config.engine} for {config.model}{where} ...")
     started = time.monotonic()
-    engine = config.inference_engine(config.engine, config.engine_settings(), config.seed, config.replicas)
+    executor = config.chosen_executor()
+    engine = executor.inference_engine(config.engine, config.engine_settings(), config.seed, config.replicas)
     if stop_requested():  # a signal during start-up that the engine's own code swallowed
         engine.close()
         check_stop()
@@ -302,9 +304,30 @@ def start_engine(config: GenerateConfig, log: Path | None = None) -> Engine:
     return engine
 
 
-def check_generate(config: GenerateConfig) -> tuple[list[Path], PromptScan]:
-    """Everything that can fail before an engine starts: options, inputs, every row, the engine and model names."""
-    config.validate()
+@contextmanager
+def shared_engine(configs: list[GenerateConfig], out: Path, verbose: bool) -> Iterator[dict]:
+    """One engine for every source of a recipe that still samples (they share the model); its own output goes
+    to OUT/engine.log for a local engine."""
+    first = configs[0]
+    with engine_output(out if first.engine in LOCAL_ENGINES else None, verbose) as log:
+        engine = start_engine(first, log)
+        try:
+            yield {"engine": engine}
+        finally:
+            engine.close()
+
+
+def summary(counts: dict, folder) -> str:
+    return f"{counts['prompts']} prompts -> {counts['rows_out']} samples"
+
+
+@dataclass
+class GeneratePlan(Plan):
+    scan: PromptScan  # every prompt row, validated, and the pass-through columns' types
+
+
+def check_generate(config: GenerateConfig) -> GeneratePlan:
+    """Everything that can fail before an engine starts: inputs, every row, the engine and model names."""
     files = expand_inputs(config.inputs)
     engine_class(config.engine).check_options(config.engine_settings().extra)  # unknown engine or option: now
     if config.engine in LOCAL_ENGINES:
@@ -317,16 +340,15 @@ def check_generate(config: GenerateConfig) -> tuple[list[Path], PromptScan]:
                 f"--gold-field {config.gold_field}: no such column in the prompts ({', '.join(sorted(columns)) or 'none'})"
                 f"; --verifier {config.worker_verifier} needs the gold answer to check samples"
             )
-    return files, scan
+    return GeneratePlan(files, scan)
 
 
-def run_generate(
-    config: GenerateConfig, engine: Engine | None = None, checked: tuple[list[Path], PromptScan] | None = None
-) -> dict:
-    """Run the stage and return its manifest. A started `engine` may be passed in (and is then left open), with
-    the `check_generate` result it was started after."""
-    files, scan = checked or check_generate(config)
-    outdir, arguments = STAGES["generate"].open(config, files, config.resume_keys())
+def sample(
+    config: GenerateConfig, plan: GeneratePlan, outdir: OutputDir, executor: Executor, engine: Engine | None = None
+) -> Result:
+    """The stage's work: sample the prompts not yet done. A started `engine` may be passed in (and is then left
+    open); otherwise one is started once the folder is ready, and only if a prompt still needs samples."""
+    files, scan = plan.inputs, plan.scan
     done = set() if config.overwrite else finished_prompts(outdir, config.n, config.target is not None)
     todo = scan.prompts - len(done)
     tally = LoopTally()
@@ -335,7 +357,6 @@ def run_generate(
     with engine_output(config.out if noisy else None, config.verbose) as log:
         if owned:
             engine = start_engine(config, log)
-        outdir.prepare(arguments)
         if todo > 0:
             try:
                 tally = _sample_all(config, files, scan, done, todo, engine, outdir)
@@ -367,4 +388,4 @@ def run_generate(
         }
         if config.gold == "majority":  # of them, prompts reaching the target are those whose vote was decided
             counts["adaptive_now"]["prompts_voted"] = tally.prompts_voted
-    return outdir.finish(arguments, files, counts, passthrough=scan.passthrough.to_json())
+    return Result(counts, {"passthrough": scan.passthrough.to_json()})

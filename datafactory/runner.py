@@ -8,21 +8,15 @@ One inference engine is started for all sources that still need sampling.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 
-from datafactory.dedupe.stage import DedupeConfig, run_dedupe
-from datafactory.engine_logs import engine_output
 from datafactory.errors import UsageError
-from datafactory.filtering.config import FilterConfig
-from datafactory.filtering.stage import run_filter
-from datafactory.generate import LOCAL_ENGINES, GenerateConfig, check_generate, run_generate, start_engine
 from datafactory.io.outdir import MANIFEST
 from datafactory.io.readers import expand_inputs
-from datafactory.memory import use_small_pages
-from datafactory.mix.stage import MixConfig, run_mix
 from datafactory.recipes import PROMPT_SETS, Recipe, stage_options
 from datafactory.registry import load
-from datafactory.stages import StageOutput
+from datafactory.stages import ORDER, STAGES, StageKind, StageOutput
 
 
 def _done(folder: Path) -> bool:
@@ -35,20 +29,27 @@ def _manifest(folder: Path) -> dict:
 
 
 class RecipeRun:
+    """The stages of a recipe, each run the same way from its declaration in stages.STAGES: per source into
+    OUT/SOURCE/FOLDER (inputs: the source's own for the first stage, else the previous stage's folder), or once
+    over every source into OUT/FOLDER."""
+
     def __init__(self, recipe: Recipe, stages: list[str], redo: bool = False, say=print, verbose: bool = False):
         self.recipe, self.stages, self.redo, self.say, self.verbose = recipe, stages, redo, say, verbose
         self.out = recipe.out
         self.data = recipe.data
 
     def folder(self, source: dict, stage: str) -> Path:
-        return self.out / source["name"] / {"generate": "samples", "filter": "filtered", "dedupe": "deduped"}[stage]
+        kind = STAGES[stage]
+        return self.out / kind.folder if kind.across_sources else self.out / source["name"] / kind.folder
 
     def _inputs(self, source: dict) -> list[str]:
         inputs = source["inputs"] if isinstance(source["inputs"], list) else [source["inputs"]]
         return [str(i).format(out=self.out, prompts=self.out / "prompts") for i in inputs]
 
-    def _options(self, stage: str, source: dict | None = None) -> dict:
-        return stage_options(self.data, stage, source)
+    def _upstream(self, kind: StageKind, source: dict) -> list[str]:
+        """What a per-source stage reads: the previous stage's folder, or the source's inputs for the first."""
+        position = ORDER.index(kind.name)
+        return [str(self.folder(source, ORDER[position - 1]))] if position else self._inputs(source)
 
     def _skip(self, folder: Path, label: str) -> bool:
         if _done(folder) and not self.redo:
@@ -59,7 +60,12 @@ class RecipeRun:
     def run(self) -> dict:
         self.preflight()
         for stage in self.stages:
-            getattr(self, f"_{stage}")()
+            if stage == "prompts":
+                self._prompts()
+            elif STAGES[stage].across_sources:
+                self._across_sources(STAGES[stage])
+            else:
+                self._per_source(STAGES[stage])
         summary = self.summary()
         summary["report"] = self._report()
         return summary
@@ -79,46 +85,50 @@ class RecipeRun:
             wrote = load(PROMPT_SETS, name, "prompt set")(folder, spec or {})
             self.say(f"prompts: {wrote} in {folder}")
 
-    def _generate(self) -> None:
-        todo = [s for s in self.recipe.sources if not self._skip(self.folder(s, "generate"), f"generate {s['name']}")]
+    def _config(self, kind: StageKind, folder: Path, fields: dict, source: dict | None = None):
+        """The stage's config: what the recipe decides (inputs, out, recipe-wide keys), then its section's
+        options (recipes.stage_options; a section cannot set what the recipe decides)."""
+        recipe_wide = {key: str(self.data[key]) for key in kind.recipe_keys if key in self.data}
+        options = stage_options(self.data, kind.name, source)
+        return kind.config_class()(out=str(folder), overwrite=self.redo, **fields, **recipe_wide, **options)
+
+    def _per_source(self, kind: StageKind) -> None:
+        todo = [s for s in self.recipe.sources if not self._skip(self.folder(s, kind.name), f"{kind.name} {s['name']}")]
         if not todo:
             return
-        configs = [
-            GenerateConfig(
-                inputs=self._inputs(s),
-                out=str(self.folder(s, "generate")),
-                model=str(self.data["model"]),
-                engine=self.data.get("engine", "vllm"),
-                overwrite=self.redo,
-                **self._options("generate", s),
-            )  # fmt: skip
-            for s in todo
-        ]
-        checked = [self._checked(source, config) for source, config in zip(todo, configs, strict=True)]
-        first = configs[0]
-        with engine_output(self.out if first.engine in LOCAL_ENGINES else None, self.verbose) as log:
-            engine = start_engine(first, log)
-            try:
-                for source, config, check in zip(todo, configs, checked, strict=True):
-                    counts = run_generate(config, engine=engine, checked=check)["counts"]
-                    self.say(f"generate {source['name']}: {counts['prompts']} prompts -> {counts['rows_out']} samples")
-            finally:
-                engine.close()
+        configs = [self._config(kind, self.folder(s, kind.name), {"inputs": self._upstream(kind, s)}, s) for s in todo]
+        # a stage whose sources share something costly (generate: one engine) checks every source before it starts
+        plans = [self._planned(kind, s, c) for s, c in zip(todo, configs, strict=True)] if kind.session else None
+        session = load({kind.name: kind.session}, kind.name, "stage") if kind.session else None
+        with session(configs, self.out, self.verbose) if session else nullcontext({}) as resources:
+            for index, (source, config) in enumerate(zip(todo, configs, strict=True)):
+                manifest = kind.run(config, plans[index] if plans else None, **resources)
+                self.say(f"{kind.name} {source['name']}: {kind.summarise(manifest['counts'], config.out)}")
 
-    def _checked(self, source: dict, config: GenerateConfig):
-        """Every input file and row of a source, checked before the engine starts; errors name the recipe key."""
+    def _planned(self, kind: StageKind, source: dict, config):
+        """A source's check, before the shared resource starts; errors name the recipe's source."""
         try:
-            return check_generate(config)
+            return kind.plan(config)
         except UsageError as err:
             index = self.recipe.sources.index(source)
             raise UsageError(f"{self.recipe.path}: sources.{index} ({source['name']}): {err}") from None
+
+    def _across_sources(self, kind: StageKind) -> None:
+        folder = self.out / kind.folder
+        if self._skip(folder, kind.name):
+            return
+        previous = ORDER[ORDER.index(kind.name) - 1]
+        upstream = [(source, self.folder(source, previous)) for source in self.recipe.sources]
+        fields = load({kind.name: kind.across_sources}, kind.name, "stage")(upstream)
+        manifest = kind.run(self._config(kind, folder, fields))
+        self.say(f"{kind.name}: {kind.summarise(manifest['counts'], folder)}")
 
     def preflight(self) -> None:
         """What can be checked before any stage runs: every source's inputs that exist before the run (not the
         prompt sets the run writes), so a missing file fails in a second, not after the engine starts."""
         for index, source in enumerate(self.recipe.sources):
             for spec in self._inputs(source):
-                if "generate" not in self.stages or (self.out / "prompts") in Path(spec).parents:
+                if ORDER[0] not in self.stages or (self.out / "prompts") in Path(spec).parents:
                     continue
                 try:
                     expand_inputs([spec])
@@ -127,58 +137,6 @@ class RecipeRun:
                         f"{self.recipe.path}: sources.{index}.inputs: {err} "
                         f"(pass your own: --set sources.{index}.inputs='[your.jsonl]')"
                     ) from None
-
-    def _filter(self) -> None:
-        for source in self.recipe.sources:
-            folder = self.folder(source, "filter")
-            if self._skip(folder, f"filter {source['name']}"):
-                continue
-            config = FilterConfig(
-                inputs=[str(self.folder(source, "generate"))],
-                out=str(folder),
-                overwrite=self.redo,
-                **self._options("filter", source),
-            )
-            counts = run_filter(config)["counts"]
-            suspects = (counts.get("gold") or {}).get("suspect_gold", 0)
-            review = (
-                f"; {suspects} suspect golds to review (report, or `datafactory stats {folder}`)" if suspects else ""
-            )
-            self.say(f"filter {source['name']}: {counts['rows_in']} rows -> {counts['rows_kept']} kept{review}")
-
-    def _dedupe(self) -> None:
-        use_small_pages()  # as `datafactory dedupe` and `mix` do; generation and the judge are over by now
-        for source in self.recipe.sources:
-            folder = self.folder(source, "dedupe")
-            if self._skip(folder, f"dedupe {source['name']}"):
-                continue
-            config = DedupeConfig(
-                inputs=[str(self.folder(source, "filter"))],
-                out=str(folder),
-                overwrite=self.redo,
-                **self._options("dedupe", source),
-            )
-            counts = run_dedupe(config)["counts"]
-            self.say(f"dedupe {source['name']}: {counts['rows_in']} rows -> {counts['rows_kept']} kept")
-
-    def _mix(self) -> None:
-        folder = self.out / "sft"
-        if self._skip(folder, "mix"):
-            return
-        specs: dict[str, list[str]] = {"reasoning": [], "general": []}
-        for source in self.recipe.sources:
-            weight = f":{source['weight']}" if source.get("weight") else ""
-            specs[source["category"]].append(f"{self.folder(source, 'dedupe')}{weight}@{source['name']}")
-        config = MixConfig(
-            reasoning=specs["reasoning"],
-            general=specs["general"],
-            out=str(folder),
-            overwrite=self.redo,
-            **self._options("mix"),
-        )
-        use_small_pages()
-        counts = run_mix(config)["counts"]
-        self.say(f"mix: {counts['rows_out']} rows in {folder}")
 
     def _tokens_to_total(self, result: dict) -> int | None:
         """Completion tokens still to generate for the mix's `total` at the yield seen so far (kept traces per

@@ -1,21 +1,61 @@
-"""The stages, declared once: each stage's name, its config and run function, what it writes beside its shards,
-and where its set-aside rows go; and a read-side view of a finished stage's folder.
+"""The stage contract: each stage declared once (its config, the check it runs before its output folder is
+touched, its work, what its folder holds) and the one frame every stage runs in (`run_stage`); plus a read-side
+view of a finished stage's folder.
 
-Why a table: recipes, the runner, `stats` and `report` all need to know what the stages are and what their
-folders hold; each used to keep its own list. Adding a stage is its module plus one entry here (see
-docs/architecture.md). Entries name their code as "module:attribute" so nothing is imported until used, and `io/`
-receives the file names from here instead of knowing any stage's files itself.
+Why one frame: inputs, the output folder (check, prepare, finish, manifest, clean-up after a failure) and the
+executor are the same for every stage; a stage that wrote them itself would get one of them subtly wrong.
+Recipes, the runner, `stats` and `report` read the same table, so adding a stage is its module plus one entry
+here (see docs/architecture.md). Entries name their code as "module:attribute" so nothing is imported until
+used, and `io/` receives the file names from here instead of knowing any stage's files itself.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from datafactory.io.outdir import MANIFEST, OutputDir
 from datafactory.io.writer import SHARD_PATTERN
 from datafactory.registry import load
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Where a stage's parallel work runs (`--executor`): chosen once, from the config, and handed to the stage.
+    The only place that imports `scale/`."""
+
+    kind: str = "local"  # local, or ray
+    address: str | None = None  # the Ray cluster (`--ray-address`)
+
+    def tasks(self, local=None):
+        """Where independent tasks run: Ray tasks, else `local()` (a thread pool, say), or None to run inline."""
+        if self.kind == "ray":
+            from datafactory.scale.runtime import RayExecutor
+
+            return RayExecutor(self.address)
+        return local() if local else None
+
+    def verifier_pool(self, spec, workers: int, timeout: float):
+        """The verifier workers (filter): the local forkserver pool, or the same evaluators as Ray actors."""
+        if self.kind == "ray":
+            from datafactory.scale.ray_filter import RayFilterPool
+
+            return RayFilterPool(spec, workers, timeout, self.address)
+        from datafactory.filtering.pool import WorkerPool
+
+        return WorkerPool(spec, workers, timeout)
+
+    def inference_engine(self, name: str, settings, seed: int, replicas: int = 1):
+        """The inference engine (generate): one here, or `replicas` of it as Ray actors."""
+        if self.kind == "ray":
+            from datafactory.scale.ray_generate import RayReplicaEngine
+
+            return RayReplicaEngine(name, settings, seed, replicas, self.address)
+        from datafactory.engines.base import engine_class
+
+        return engine_class(name)(settings, seed=seed)
 
 
 @dataclass(kw_only=True)
@@ -31,43 +71,19 @@ class StageOptions:
 
         check_executor(self.executor)
 
+    def chosen_executor(self) -> Executor:
+        return Executor(self.executor, self.ray_address)
+
+    def resume_keys(self) -> list[str]:
+        """The options a stopped run must share with its resume (none: the stage restarts instead)."""
+        return []
+
     def arguments(self) -> dict:
         """The options as the manifest records them (and a resume compares them): inputs as strings."""
         recorded = asdict(self)
         if "inputs" in recorded:
             recorded["inputs"] = [str(p) for p in recorded["inputs"]]
         return recorded
-
-    # Where a stage's parallel work runs is decided by these three methods alone (`--executor`): no stage
-    # imports scale/ itself.
-    def tasks(self, local=None):
-        """Where the stage's independent tasks run: Ray tasks with `--executor ray`, else `local()` (a thread
-        pool, say), or None to run them inline."""
-        if self.executor == "ray":
-            from datafactory.scale.runtime import RayExecutor
-
-            return RayExecutor(self.ray_address)
-        return local() if local else None
-
-    def verifier_pool(self, spec, workers: int, timeout: float):
-        """The verifier workers (filter): the local forkserver pool, or the same evaluators as Ray actors."""
-        if self.executor == "ray":
-            from datafactory.scale.ray_filter import RayFilterPool
-
-            return RayFilterPool(spec, workers, timeout, self.ray_address)
-        from datafactory.filtering.pool import WorkerPool
-
-        return WorkerPool(spec, workers, timeout)
-
-    def inference_engine(self, name: str, settings, seed: int, replicas: int = 1):
-        """The inference engine (generate): one here, or `replicas` of it as Ray actors."""
-        if self.executor == "ray":
-            from datafactory.scale.ray_generate import RayReplicaEngine
-
-            return RayReplicaEngine(name, settings, seed, replicas, self.ray_address)
-        from datafactory.engines.base import engine_class
-
-        return engine_class(name)(settings, seed=seed)
 
 
 @dataclass(kw_only=True)
@@ -85,33 +101,108 @@ class ReadsStages(StageOptions):
         return expand_inputs(self.inputs)
 
 
+@dataclass
+class Plan:
+    """What a stage's check found, before its output folder is touched: the input files (fingerprinted for a
+    resume) and whatever its work needs next (a stage subclasses this)."""
+
+    inputs: list[Path]
+
+    def recorded_inputs(self) -> list[Path]:
+        """The inputs the manifest lists with their sha256 (dedupe adds its benchmark files)."""
+        return self.inputs
+
+
+@dataclass
+class Result:
+    """What a stage's work returns to the frame: its counts, and further manifest fields."""
+
+    counts: dict
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class StageKind:
     name: str
     config: str  # "module:ConfigClass": the options, from the CLI and recipe sections alike
-    run: str  # "module:function": config -> manifest
+    check: str  # "module:function": config -> Plan, everything that can fail before OUT is touched
+    work: str  # "module:function": (config, plan, outdir, executor, **resources) -> Result
     rows: str  # what its shards hold, as the report names them
     group_by: str  # the column the report groups its rows by in the sample browser
     set_aside: str | None = None  # the sub-folder of rows it set aside with their reasons (rejected/, removed/)
     files: tuple[str, ...] = ()  # files it writes beside its shards, besides _manifest.json and _SUCCESS
     folders: tuple[str, ...] = ()  # sub-folders it owns (set-aside rows, work in progress)
+    restarts: bool = False  # a stopped run starts over rather than resuming (fast, or it cannot resume)
+    resumes_from: str | None = None  # a sub-folder whose content alone makes a stopped run resumable
+    small_pages: bool = False  # transparent huge pages off while it runs (memory.py: Arrow-heavy stages)
+    # In a recipe (runner.py): its folder, OUT/SOURCE/FOLDER per source or OUT/FOLDER for a stage that runs once
+    # over every source; the recipe's top-level keys it takes; for a stage across sources, "module:function"
+    # turning [(source, previous stage's folder)] into config fields; "module:function" (configs, out, verbose)
+    # -> a context manager of resources its sources share (generate: one engine); "module:function"
+    # (counts, folder) -> its line in the run's output.
+    folder: str = ""
+    recipe_keys: tuple[str, ...] = ()
+    across_sources: str | None = None
+    session: str | None = None
+    summary: str | None = None
 
     def output_dir(self, path: str | Path) -> OutputDir:
         """Its OUT folder, knowing exactly which files and folders there are the stage's own."""
         return OutputDir(path, self.name, files=self.files, folders=self.folders)
 
-    def open(self, config: StageOptions, inputs: list[Path], resume_keys=(), work: str | None = None):
-        """Its OUT folder for `config`, checked (fresh, resumable or refused; see OutputDir.check), and the
-        arguments its manifest records: what every stage does before it prepares the folder."""
-        outdir, arguments = self.output_dir(config.out), config.arguments()
-        outdir.check(arguments, config.overwrite, inputs, list(resume_keys), work=work)
-        return outdir, arguments
-
     def config_class(self) -> type:
-        return load({self.name: self.config}, self.name, "stage")
+        return self._load(self.config)
 
-    def runner(self):
-        return load({self.name: self.run}, self.name, "stage")
+    def plan(self, config) -> Plan:
+        """Validate the config and run the stage's check: what can fail fails here, before OUT is touched."""
+        config.validate()
+        return self._load(self.check)(config)
+
+    def run(self, config, plan: Plan | None = None, **resources) -> dict:
+        """The frame every stage runs in; returns the manifest. Check (unless `plan` is the check already run),
+        open OUT (refuse a finished folder or a resume with other options), prepare it, hand the work its
+        executor, then finish the manifest and `_SUCCESS`. After a failure OUT keeps what a resume can use and
+        nothing else; a folder this run created and can neither resume nor finish is removed."""
+        if self.small_pages:
+            from datafactory.memory import use_small_pages
+
+            use_small_pages()
+        plan = plan or self.plan(config)
+        outdir, arguments = self.output_dir(config.out), config.arguments()
+        outdir.check(arguments, config.overwrite, plan.inputs, config.resume_keys(), work=self.resumes_from)
+        created = outdir.path == outdir.staging_path or not outdir.path.exists()
+        try:
+            outdir.prepare(arguments, restart=self.restarts)
+            result = self._load(self.work)(config, plan, outdir, config.chosen_executor(), **resources)
+        except BaseException:
+            self._abandon(outdir, created)
+            raise
+        return outdir.finish(arguments, plan.recorded_inputs(), result.counts, **result.manifest)
+
+    def _abandon(self, outdir: OutputDir, created: bool) -> None:
+        """After a failure: keep what a resume can use; otherwise remove what the stage wrote (and the folder, if
+        this run made it and nothing else is there: an engine.log explaining the failure stays)."""
+        work = outdir.path / self.resumes_from if self.resumes_from else None
+        written = outdir.shards() or (work and work.is_dir() and any(work.iterdir()))
+        resumable = written and not self.restarts and outdir.path == outdir.final  # --overwrite starts afresh
+        if not resumable and (created or self.restarts):
+            outdir.clear()
+            if created and outdir.path.is_dir() and not any(outdir.path.iterdir()):
+                outdir.path.rmdir()
+        outdir.unlock()
+
+    def summarise(self, counts: dict, folder: str | Path) -> str:
+        if self.summary:
+            return self._load(self.summary)(counts, folder)
+        return f"{counts['rows_in']} rows -> {counts['rows_kept']} kept"
+
+    def _load(self, spec: str):
+        return load({self.name: spec}, self.name, "stage")
+
+
+def run_stage(name: str, config, plan: Plan | None = None, **resources) -> dict:
+    """Run stage `name` with its config (the library's entry point; the CLI and recipes call it)."""
+    return STAGES[name].run(config, plan, **resources)
 
 
 STAGES = {
@@ -120,37 +211,56 @@ STAGES = {
         StageKind(
             "generate",
             "datafactory.generate:GenerateConfig",
-            "datafactory.generate:run_generate",
+            "datafactory.generate:check_generate",
+            "datafactory.generate:sample",
             "samples",
             "finish_reason",
-        ),  # fmt: skip
+            folder="samples",
+            recipe_keys=("model", "engine"),
+            session="datafactory.generate:shared_engine",
+            summary="datafactory.generate:summary",
+        ),
         StageKind(
             "filter",
             "datafactory.filtering.config:FilterConfig",
-            "datafactory.filtering.stage:run_filter",
+            "datafactory.filtering.stage:check_filter",
+            "datafactory.filtering.stage:filter_rows",
             "kept",
             "verdict",
             set_aside="rejected",
             files=("pass_rates.parquet",),
             folders=("rejected", "_work"),
+            resumes_from="_work",
+            folder="filtered",
+            summary="datafactory.filtering.stage:summary",
         ),
         StageKind(
             "dedupe",
             "datafactory.dedupe.stage:DedupeConfig",
-            "datafactory.dedupe.stage:run_dedupe",
+            "datafactory.dedupe.stage:check_dedupe",
+            "datafactory.dedupe.stage:remove_duplicates",
             "kept",
             "dedupe_reason",
             set_aside="removed",
             folders=("removed",),
+            restarts=True,
+            small_pages=True,
+            folder="deduped",
         ),
         StageKind(
             "mix",
             "datafactory.mix.stage:MixConfig",
-            "datafactory.mix.stage:run_mix",
+            "datafactory.mix.stage:check_mix",
+            "datafactory.mix.stage:mix_sources",
             "rows",
             "category",
             files=("bad_rows.jsonl",),
             folders=("_work",),
+            restarts=True,  # fast and deterministic
+            small_pages=True,
+            folder="sft",
+            across_sources="datafactory.mix.stage:recipe_sources",
+            summary="datafactory.mix.stage:summary",
         ),
     )
 }

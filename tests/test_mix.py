@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datafactory.io.writer import sha256_file
+from datafactory.stages import run_stage
 from tests.conftest import run_cli, write_jsonl
 
 
@@ -317,10 +318,10 @@ def test_long_rows_are_converted_and_written_in_smaller_pieces(tmp_path, sources
 
     math, chat, _ = sources
     config = dict(reasoning=[str(math)], general=[str(chat)], total=400, shard_rows=400)
-    stage.run_mix(stage.MixConfig(out=str(tmp_path / "whole"), **config))
+    run_stage("mix", stage.MixConfig(out=str(tmp_path / "whole"), **config))
     monkeypatch.setattr(stage, "BATCH_BYTES", 4096)
     monkeypatch.setattr(shards, "WINDOW_BYTES", 4096)
-    stage.run_mix(stage.MixConfig(out=str(tmp_path / "cut"), **config))
+    run_stage("mix", stage.MixConfig(out=str(tmp_path / "cut"), **config))
     whole, cut = (pq.ParquetFile(tmp_path / name / "part-00000.parquet") for name in ("whole", "cut"))
     assert whole.metadata.num_row_groups == 1 and cut.metadata.num_row_groups > 5
     assert whole.read().equals(cut.read())

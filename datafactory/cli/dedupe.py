@@ -1,4 +1,4 @@
-"""`datafactory dedupe`: options → DedupeConfig → run_dedupe, then counts per reason."""
+"""`datafactory dedupe`: options → DedupeConfig → run_stage, then counts per reason."""
 
 from __future__ import annotations
 
@@ -61,15 +61,14 @@ def dedupe(
     allow_unfinished: AllowUnfinished = False,
 ) -> None:
     """Remove exact and near-duplicate rows and benchmark leaks; the first occurrence is kept."""
-    from datafactory.dedupe.stage import DedupeConfig, run_dedupe
-    from datafactory.memory import use_small_pages
+    from datafactory.dedupe.stage import DedupeConfig
+    from datafactory.stages import run_stage
 
-    use_small_pages()
     config = DedupeConfig(
         inputs=inputs, out=out, on=on, exact=exact, near=near, threshold=threshold, num_perm=num_perm,
         shingle=shingle, decontaminate=decontaminate or [], decontaminate_field=decontaminate_field, ngram=ngram,
         workers=workers, shard_rows=shard_rows, overwrite=overwrite, allow_unfinished=allow_unfinished, executor=executor, ray_address=ray_address,
     )  # fmt: skip
-    counts = run_dedupe(config)["counts"]
+    counts = run_stage("dedupe", config)["counts"]
     removed = ", ".join(f"{k} {v}" for k, v in counts["removed"].items())
     typer.echo(f"dedupe: {counts['rows_in']} rows -> {counts['rows_kept']} kept ({removed}) in {out}", err=True)

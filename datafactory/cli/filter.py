@@ -1,4 +1,4 @@
-"""`datafactory filter`: options → FilterConfig → run_filter, then the funnel in one line."""
+"""`datafactory filter`: options → FilterConfig → run_stage, then the funnel in one line."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def filter_command(
 ) -> None:
     """Rejection sampling: verify answers, apply R1 readability rules, keep the best k samples per prompt."""
     from datafactory.filtering.config import FilterConfig
-    from datafactory.filtering.stage import run_filter
+    from datafactory.stages import run_stage
 
     config = FilterConfig(
         inputs=inputs, out=out, verifier=verifier, gold_field=gold_field, gold=gold, gold_policy=gold_policy, gold_min_votes=gold_min_votes,
@@ -160,7 +160,7 @@ def filter_command(
         judge_scope=judge_scope, judge_max_tokens=judge_max_tokens, judge_cache=judge_cache,
         executor=executor, ray_address=ray_address,
     )  # fmt: skip
-    counts = run_filter(config)["counts"]
+    counts = run_stage("filter", config)["counts"]
     top = ", ".join(f"{k} {v}" for k, v in counts["verdicts"].items() if k != "pass")
     if suspects := (counts.get("gold") or {}).get("suspect_gold"):
         top += f"; {suspects} suspect golds to review: datafactory stats {out}"

@@ -1,4 +1,4 @@
-"""`datafactory generate`: options → GenerateConfig → run_generate, then a one-line summary."""
+"""`datafactory generate`: options → GenerateConfig → run_stage, then a one-line summary."""
 
 from __future__ import annotations
 
@@ -152,7 +152,8 @@ def generate(
     ] = False,
 ) -> None:
     """Sample reasoning traces: many completions per prompt, written as sharded Parquet with provenance."""
-    from datafactory.generate import GenerateConfig, run_generate
+    from datafactory.generate import GenerateConfig
+    from datafactory.stages import run_stage
 
     config = GenerateConfig(
         inputs=inputs, out=out, model=model, engine=engine, n=n, temperature=temperature, top_p=top_p,
@@ -169,7 +170,7 @@ def generate(
             "test_timeout": test_timeout, "memory_mb": memory_mb, "unsafe_no_sandbox": unsafe_no_sandbox}),
         workers=workers, timeout=timeout,
     )  # fmt: skip
-    manifest = run_generate(config)
+    manifest = run_stage("generate", config)
     counts = manifest["counts"]
     typer.echo(
         f"generate: {counts['prompts']} prompts ({counts['prompts_already_done']} already done, "

@@ -1,4 +1,4 @@
-"""`datafactory mix`: options → MixConfig → run_mix, then counts per category."""
+"""`datafactory mix`: options → MixConfig → run_stage, then counts per category."""
 
 from __future__ import annotations
 
@@ -60,16 +60,14 @@ def mix(
     allow_unfinished: AllowUnfinished = False,
 ) -> None:
     """Mix reasoning and general data at a ratio into shuffled SFT shards that trainers load unchanged."""
-    from datafactory.memory import use_small_pages
-    from datafactory.mix.stage import MixConfig, run_mix
-
-    use_small_pages()
+    from datafactory.mix.stage import MixConfig
+    from datafactory.stages import run_stage
 
     config = MixConfig(
         reasoning=reasoning or [], general=general or [], out=out, ratio=ratio, total=total, seed=seed,
         shard_rows=shard_rows, shard_bytes=shard_bytes, replacement=replacement, format=format,
         on_bad_row=on_bad_row, name=name, memory=memory, overwrite=overwrite, allow_unfinished=allow_unfinished, executor=executor, ray_address=ray_address,
     )  # fmt: skip
-    counts = run_mix(config)["counts"]
+    counts = run_stage("mix", config)["counts"]
     parts = ", ".join(f"{c} {v['taken']}" for c, v in counts["per_category"].items())
     typer.echo(f"mix: {counts['rows_out']} rows ({parts}) in {out}", err=True)

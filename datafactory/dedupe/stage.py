@@ -3,8 +3,8 @@
 Two passes in input order. The first decides: contaminated (benchmark n-gram), else exact_duplicate, else the row
 joins the near-duplicate finder, whose clusters are resolved at the end of the pass. The second writes survivors
 and removed rows. The indexes hold hashes and signatures only, so memory grows with rows, not with text. A
-stopped run starts over (nothing is written before the first pass ends); the shards of a finished run are
-byte-identical for the same input.
+stopped run starts over (`restarts` in stages.py); the shards of a finished run are byte-identical for the same
+input.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,11 +21,12 @@ from datafactory.dedupe.decontam import BenchmarkIndex
 from datafactory.dedupe.minhash import ExactIndex, NearDuplicateFinder, candidate_bands
 from datafactory.dedupe.text import ON_CHOICES, normalise, row_id, text_of, words
 from datafactory.errors import UsageError
+from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import read_batches, read_chunks
-from datafactory.io.writer import ShardWriter
+from datafactory.io.writer import ShardWriter, conform
 from datafactory.progress import StageProgress
 from datafactory.schema import stored_row_schema, unified_schema
-from datafactory.stages import STAGES, ReadsStages
+from datafactory.stages import Executor, Plan, ReadsStages, Result
 
 TEXT_COLUMNS = [
     "prompt_id",
@@ -77,16 +79,28 @@ def _schema(path) -> pa.Schema:
     return stored_row_schema(path, drop={f.name for f in REMOVED_FIELDS})
 
 
-def run_dedupe(config: DedupeConfig) -> dict:
-    config.validate()
+@dataclass
+class DedupePlan(Plan):
+    schema: pa.Schema  # the inputs' columns, merged
+    benchmark: BenchmarkIndex | None  # the n-grams of --decontaminate, read before OUT is touched
+
+    def recorded_inputs(self) -> list[Path]:
+        return self.inputs + (self.benchmark.sources if self.benchmark else [])
+
+
+def check_dedupe(config: DedupeConfig) -> DedupePlan:
     files = config.input_files()
     schema = unified_schema([_schema(p) for p in files])
     benchmark = (
         BenchmarkIndex(config.decontaminate, config.ngram, config.decontaminate_field) if config.decontaminate else None
     )
-    outdir, arguments = STAGES["dedupe"].open(config, files)
-    removals, rows_in = find_removals(files, config, benchmark)
-    outdir.prepare(arguments, restart=True)  # a stopped dedupe starts over: see the module docstring
+    return DedupePlan(files, schema, benchmark)
+
+
+def remove_duplicates(config: DedupeConfig, plan: DedupePlan, outdir: OutputDir, executor: Executor) -> Result:
+    """The stage's work: decide every row (first pass), then write the kept and the removed (second)."""
+    files, schema, benchmark = plan.inputs, plan.schema, plan.benchmark
+    removals, rows_in = find_removals(files, config, benchmark, executor.tasks())
     kept = ShardWriter(outdir.path, schema, config.shard_rows)
     removed = ShardWriter(outdir.path / "removed", pa.schema(list(schema) + REMOVED_FIELDS), config.shard_rows)
     per_input: dict[str, Counter] = {}
@@ -119,17 +133,17 @@ def run_dedupe(config: DedupeConfig) -> dict:
         "per_input": {name: dict(c) for name, c in per_input.items()},
         "benchmark_items": benchmark.items if benchmark else 0,
     }
-    extra = {"lsh_bands": candidate_bands(config.threshold, config.num_perm) if config.near else None}
-    return outdir.finish(arguments, files + (benchmark.sources if benchmark else []), counts, sub="removed", **extra)
+    return Result(counts, {"lsh_bands": candidate_bands(config.threshold, config.num_perm) if config.near else None})
 
 
-def find_removals(files: list, config: DedupeConfig, benchmark: BenchmarkIndex | None) -> tuple[dict[int, dict], int]:
+def find_removals(
+    files: list, config: DedupeConfig, benchmark: BenchmarkIndex | None, executor=None
+) -> tuple[dict[int, dict], int]:
     """First pass: {row number across all inputs: removal columns}. Contamination and exact duplicates are decided
     row by row; rows that survive both are collected for near-duplicate resolution at the end. With
     `--executor ray`, signatures, contamination checks and per-band LSH grouping run as Ray tasks (the benchmark
     n-grams are put in the object store once and shared by every task); exact hashes and clusters stay on the
-    driver."""
-    executor = config.tasks()
+    driver (`executor`: Ray tasks, or None to run here)."""
     exact = ExactIndex() if config.exact else None
     near = None
     if config.near:
@@ -216,11 +230,7 @@ def _tables(path, schema: pa.Schema):
     """The input as Arrow tables in the unified schema: Parquet batches directly, other formats through rows."""
     if path.suffix == ".parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=5000):
-            table = pa.Table.from_batches([batch])
-            for spec in schema:
-                if spec.name not in table.column_names:
-                    table = table.append_column(spec, pa.nulls(table.num_rows, spec.type))
-            yield table.select(schema.names).cast(schema)
+            yield conform(pa.Table.from_batches([batch]), schema)
     else:
         for chunk in read_chunks(path, chunk_rows=5000):
             yield pa.Table.from_pylist(chunk.rows, schema=schema)

@@ -45,6 +45,9 @@ class FilterConfig(CheckOptions, ReadsStages):
     judge_max_tokens: int = 512
     judge_cache: str | None = None
 
+    def resume_keys(self) -> list[str]:
+        return RESUME_KEYS
+
     def validate(self) -> None:
         self.check_stage_options()
         self.validate_checks()

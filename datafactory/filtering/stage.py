@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 from collections import Counter, deque
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,17 +20,18 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput
-from datafactory.filtering.config import RESUME_KEYS, FilterConfig
+from datafactory.filtering.config import FilterConfig
 from datafactory.filtering.evaluate import Evaluation, task_of_row
 from datafactory.filtering.gold_audit import GoldResults, audit_golds
 from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import PromptOutcome, RowSummary, select
+from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import count_rows, read_chunks
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
 from datafactory.schema import stored_row_schema, unified_schema
-from datafactory.stages import STAGES
+from datafactory.stages import Executor, Plan, Result
 from datafactory.verifiers.base import verifier_class
 
 EVAL_FIELDS = Evaluation.columns()
@@ -190,26 +191,43 @@ def _final_columns(
     return table.drop_columns([f.name for f in WORK_FIELDS])
 
 
-def run_filter(config: FilterConfig, judge_engine=None) -> dict:
-    """Run the stage and return its manifest; a started engine for the judge may be passed in (left open)."""
-    config.validate()
+def summary(counts: dict, folder) -> str:
+    """The funnel, and the suspect golds to review if the gold audit found any."""
+    suspects = (counts.get("gold") or {}).get("suspect_gold", 0)
+    review = f"; {suspects} suspect golds to review (report, or `datafactory stats {folder}`)" if suspects else ""
+    return f"{counts['rows_in']} rows -> {counts['rows_kept']} kept{review}"
+
+
+@dataclass
+class FilterPlan(Plan):
+    spec: object  # the checks the workers run
+    schemas: list[pa.Schema]  # each input's columns, with those its shape adds
+    shapes: list[InputShape]
+    unified: pa.Schema
+
+
+def check_filter(config: FilterConfig) -> FilterPlan:
+    """The inputs, their shapes and schemas: a file the filter cannot read fails before OUT is touched."""
     spec = config.spec()
     files = config.input_files()
     stored = [file_schema(path) for path in files]
     shapes = [input_shape(path, schema, config) for path, schema in zip(files, stored, strict=True)]
     schemas = [pa.schema(list(s) + shape.added_fields(s)) for s, shape in zip(stored, shapes, strict=True)]
-    unified = unified_schema(schemas)
-    final_schema = pa.schema(list(unified) + EVAL_FIELDS + FINAL_FIELDS)
+    return FilterPlan(files, spec, schemas, shapes, unified_schema(schemas))
 
-    outdir, arguments = STAGES["filter"].open(config, files, RESUME_KEYS, work="_work")
-    outdir.prepare(arguments)
+
+def filter_rows(
+    config: FilterConfig, plan: FilterPlan, outdir: OutputDir, executor: Executor, judge_engine=None
+) -> Result:
+    """The stage's work; a started engine for the judge may be passed in (left open)."""
+    files, spec, schemas, shapes, unified = plan.inputs, plan.spec, plan.schemas, plan.shapes, plan.unified
+    final_schema = pa.schema(list(unified) + EVAL_FIELDS + FINAL_FIELDS)
     work = outdir.path / "_work"
     work.mkdir(exist_ok=True)
     total = sum(count_rows(p) for p in files)
     judge = _judge_pass(config, config.gold_field in unified.names, judge_engine)
-    with config.verifier_pool(
-        spec, config.workers, config.timeout
-    ) as pool:  # open until the gold audit, whose votes it tallies too
+    # open until the gold audit, whose votes it tallies too
+    with executor.verifier_pool(spec, config.workers, config.timeout) as pool:
         with StageProgress("filter", total, unit="rows") as progress:
             evaluated = [
                 evaluate_file(i, p, s, shape, work, pool, config, progress)
@@ -278,7 +296,7 @@ def run_filter(config: FilterConfig, judge_engine=None) -> dict:
     }
     if golds.counts is not None:
         counts["gold"] = golds.counts
-    return outdir.finish(arguments, files, counts, rules=spec.rules, rule_config=asdict(spec.rule_config))
+    return Result(counts, {"rules": spec.rules, "rule_config": asdict(spec.rule_config)})
 
 
 def verdicts_of(table: pa.Table) -> list[str]:

@@ -59,6 +59,15 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` in `schema`: its columns in that order and type, a column it lacks as nulls (inputs of one stage
+    need not all have every column)."""
+    for spec in schema:
+        if spec.name not in table.column_names:
+            table = table.append_column(spec, pa.nulls(table.num_rows, spec.type))
+    return table.select(schema.names).cast(schema)
+
+
 @dataclass
 class ShardInfo:
     name: str
@@ -95,7 +104,7 @@ class ShardWriter:
         """Append Arrow rows (cast to the writer's schema), writing full shards as they fill."""
         if self.buffer:
             self.flush()
-        self.tables.append(table.select(self.schema.names).cast(self.schema))
+        self.tables.append(conform(table, self.schema))
         while sum(t.num_rows for t in self.tables) >= self.shard_rows:
             combined = pa.concat_tables(self.tables)
             self._write(combined.slice(0, self.shard_rows))

@@ -33,7 +33,7 @@ from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
 from datafactory.mix.shards import PlannedShardWriter, shard_bounds, window_rows
 from datafactory.mix.spool import Spool, default_budget
 from datafactory.progress import StageProgress
-from datafactory.stages import STAGES, ReadsStages
+from datafactory.stages import Executor, Plan, ReadsStages, Result
 
 BATCH_BYTES = 64 << 20  # input rows converted at a time, at most about this much
 THREADS = max(1, os.cpu_count() or 1)  # conversions in flight: one per core
@@ -170,8 +170,25 @@ def draw(source: Source, rng: np.random.Generator, replacement: bool) -> np.ndar
     return np.sort(np.concatenate(parts)).astype(np.int64)
 
 
-def run_mix(config: MixConfig) -> dict:
-    config.validate()
+def recipe_sources(upstream: list[tuple[dict, Path]]) -> dict:
+    """A recipe's sources as mix options: each source's folder, weight and name under its category."""
+    specs: dict[str, list[str]] = {"reasoning": [], "general": []}
+    for source, folder in upstream:
+        weight = f":{source['weight']}" if source.get("weight") else ""
+        specs[source["category"]].append(f"{folder}{weight}@{source['name']}")
+    return specs
+
+
+def summary(counts: dict, folder) -> str:
+    return f"{counts['rows_out']} rows in {folder}"
+
+
+@dataclass
+class MixPlan(Plan):
+    sources: list[Source]  # each with its files, weight and name
+
+
+def check_mix(config: MixConfig) -> MixPlan:
     sources = [parse_source(s, "reasoning", config.allow_unfinished) for s in config.reasoning] + [
         parse_source(s, "general", config.allow_unfinished) for s in config.general
     ]
@@ -179,42 +196,32 @@ def run_mix(config: MixConfig) -> dict:
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise UsageError(f"two sources share a name ({', '.join(names)}); rename a folder or use PATH:WEIGHT@NAME")
-    inputs = [p for s in sources for p in s.files]
-    outdir, arguments = STAGES["mix"].open(config, inputs)
-    created = not outdir.path.exists()
-    outdir.prepare(arguments, restart=True)  # a stopped mix starts over; it is fast and deterministic
+    return MixPlan([p for s in sources for p in s.files], sources)
+
+
+def mix_sources(config: MixConfig, plan: MixPlan, outdir: OutputDir, executor: Executor) -> Result:
+    """The stage's work. Bad input or too few rows fail it; the frame then removes what it wrote."""
+    sources, inputs = plan.sources, plan.inputs
+    sharegpt = config.format == "sharegpt"
     work = outdir.path / "_work"
     work.mkdir()
-    try:
-        return _mix(config, outdir, sources, work, arguments, inputs)
-    except Exception:
-        shutil.rmtree(work, ignore_errors=True)
-        if created:  # bad input or not enough rows: leave nothing behind
-            shutil.rmtree(outdir.path, ignore_errors=True)
-        raise
-
-
-def _mix(
-    config: MixConfig, outdir: OutputDir, sources: list[Source], work: Path, arguments: dict, inputs: list[Path]
-) -> dict:
-    sharegpt = config.format == "sharegpt"
     # locally, one pool for every file: its threads (and their allocator heaps) are reused, not started per file
-    executor = config.tasks(lambda: ThreadPoolExecutor(THREADS, thread_name_prefix="mix-convert"))
+    tasks = executor.tasks(lambda: ThreadPoolExecutor(THREADS, thread_name_prefix="mix-convert"))
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     budget = parse_size(config.memory, "--memory") if config.memory else default_budget()
     spool = Spool(work / "spill.arrow", schema, budget)
     with ThreadPoolExecutor(1, thread_name_prefix="mix-hash-inputs") as hasher:
         input_digests = hasher.submit(lambda: {path: input_digest(path) for path in inputs})
         try:
-            counts, digests = _spool_and_write(config, outdir, sources, spool, sharegpt, executor)
+            counts, digests = _spool_and_write(config, outdir, sources, spool, sharegpt, tasks)
         finally:
             spool.close()
-            executor.shutdown()
+            tasks.shutdown()
         digests |= input_digests.result()
     shutil.rmtree(work)
     write_card(outdir.path, config, counts, sharegpt)
     write_llamafactory_info(outdir.path, config.name, [p.name for p in outdir.shards()], sharegpt)
-    return outdir.finish(arguments, inputs, counts, digests=digests)
+    return Result(counts, {"digests": digests})
 
 
 def _spool_and_write(
