@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -15,6 +16,27 @@ class UsageError(DataFactoryError):
     """The command line asks for something impossible (unknown engine, missing model, OUT already complete)."""
 
     exit_code = 2
+
+
+class OptionError(UsageError):
+    """One option's value is wrong. `option` is its config field: a recipe names its key by it, while the message
+    names the command-line flag."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
+
+
+@contextmanager
+def about(option: str):
+    """Within the block, a usage error from deeper code (an unknown verifier, a bad rule option) is about
+    `option`."""
+    try:
+        yield
+    except OptionError:
+        raise
+    except UsageError as err:
+        raise OptionError(option, str(err)) from None
 
 
 class BadInput(DataFactoryError):

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from datafactory.engine_logs import engine_output, say
 from datafactory.engines.base import Engine, EngineOptions, Sampling, engine_class
 from datafactory.engines.local_model import resolve_model
-from datafactory.errors import DataFactoryError, UsageError
+from datafactory.errors import DataFactoryError, OptionError, UsageError
 from datafactory.filtering.checks import CHECK_KEYS, CheckOptions
 from datafactory.interrupts import check as check_stop
 from datafactory.interrupts import stop_requested
@@ -98,21 +98,29 @@ class GenerateConfig(CheckOptions, StageOptions):
 
     def validate(self) -> None:
         checks = [
-            (self.n >= 1, "-n must be at least 1"),
-            (self.temperature >= 0, "--temperature must be >= 0"),
-            (0 < self.top_p <= 1, "--top-p must be in (0, 1]"),
-            (self.max_tokens >= 1, "--max-tokens must be at least 1"),
-            (self.shard_rows >= 1, "--shard-rows must be at least 1"),
-            (self.limit is None or self.limit >= 1, "--limit must be at least 1"),
-            (self.concurrency >= 1, "--concurrency must be at least 1"),
-            (self.chunk_prompts is None or self.chunk_prompts >= 1, "--chunk-prompts must be at least 1"),
-            (self.replicas >= 1, "--replicas must be at least 1"),
-            (self.replicas == 1 or self.executor == "ray", "--replicas above 1 needs --executor ray"),
-            (self.target is None or 1 <= self.target <= self.n, f"--target must be between 1 and -n ({self.n})"),
+            (self.n >= 1, "n", "-n must be at least 1"),
+            (self.temperature >= 0, "temperature", "--temperature must be >= 0"),
+            (0 < self.top_p <= 1, "top_p", "--top-p must be in (0, 1]"),
+            (self.max_tokens >= 1, "max_tokens", "--max-tokens must be at least 1"),
+            (self.shard_rows >= 1, "shard_rows", "--shard-rows must be at least 1"),
+            (self.limit is None or self.limit >= 1, "limit", "--limit must be at least 1"),
+            (self.concurrency >= 1, "concurrency", "--concurrency must be at least 1"),
+            (
+                self.chunk_prompts is None or self.chunk_prompts >= 1,
+                "chunk_prompts",
+                "--chunk-prompts must be at least 1",
+            ),
+            (self.replicas >= 1, "replicas", "--replicas must be at least 1"),
+            (self.replicas == 1 or self.executor == "ray", "replicas", "--replicas above 1 needs --executor ray"),
+            (
+                self.target is None or 1 <= self.target <= self.n,
+                "target",
+                f"--target must be between 1 and -n ({self.n})",
+            ),
         ]
-        for ok, message in checks:
+        for ok, option, message in checks:
             if not ok:
-                raise UsageError(message)
+                raise OptionError(option, message)
         check_field_names(self.prompt_field, self.id_field)
         self.check_stage_options()
         if self.target is not None:
@@ -120,13 +128,16 @@ class GenerateConfig(CheckOptions, StageOptions):
 
     def _check_target(self) -> None:
         if self.judged:
-            raise UsageError(
+            raise OptionError(
+                "verifier",
                 f"--verifier {self.verifier}: the judge cannot check samples inside generate; use --target with "
-                "math, code, choice or exact (or none with rules), then `filter --verifier math,judge`"
+                "math, code, choice or exact (or none with rules), then `filter --verifier math,judge`",
             )
         self.validate_checks()
         if self.worker_verifier == "none" and not resolve_rules(self.rules):
-            raise UsageError("--target needs checks that can reject a sample: a --verifier other than none, or --rules")
+            raise OptionError(
+                "target", "--target needs checks that can reject a sample: a --verifier other than none, or --rules"
+            )
 
 
 @dataclass

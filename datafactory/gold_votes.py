@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
-from datafactory.errors import UsageError
+from datafactory.errors import OptionError
 from datafactory.reasons import GOLD_DEPENDENT
 
 MODES = ("given", "majority")
@@ -44,20 +44,21 @@ class GoldOptions:
 
     def validate(self, verifier: str) -> None:
         if self.mode not in MODES:
-            raise UsageError(f"--gold {self.mode!r}: choose one of {', '.join(MODES)}")
+            raise OptionError("gold", f"--gold {self.mode!r}: choose one of {', '.join(MODES)}")
         if self.policy not in POLICIES:
-            raise UsageError(f"--gold-policy {self.policy!r}: choose one of {', '.join(POLICIES)}")
+            raise OptionError("gold_policy", f"--gold-policy {self.policy!r}: choose one of {', '.join(POLICIES)}")
         if self.min_votes < 1:
-            raise UsageError("--gold-min-votes must be at least 1")
+            raise OptionError("gold_min_votes", "--gold-min-votes must be at least 1")
         if not 0 < self.min_share <= 1:
-            raise UsageError("--gold-min-share must be above 0 and at most 1")
+            raise OptionError("gold_min_share", "--gold-min-share must be above 0 and at most 1")
         if not 0 < self.flag_share <= 1:
-            raise UsageError("--gold-flag-share must be above 0 and at most 1")
+            raise OptionError("gold_flag_share", "--gold-flag-share must be above 0 and at most 1")
         voting = self.mode == "majority" or self.policy == "replace-suspect"
         if voting and verifier not in VOTING_VERIFIERS:
             flag = "--gold majority" if self.mode == "majority" else "--gold-policy replace-suspect"
-            raise UsageError(
-                f"{flag} needs --verifier math (answers are grouped by mathematical equality); got --verifier {verifier}"
+            raise OptionError(
+                "gold" if self.mode == "majority" else "gold_policy",
+                f"{flag} needs --verifier math (answers are grouped by mathematical equality); got --verifier {verifier}",
             )
 
     @property

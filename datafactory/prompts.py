@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datafactory.errors import BadInput, UsageError
+from datafactory.errors import BadInput, OptionError
 
 PROMPT_FIELDS = ("messages", "prompt", "problem", "question")
 ID_FIELDS = ("prompt_id", "id", "task_id", "unique_id")
@@ -119,6 +119,6 @@ class PromptBuilder:
 
 
 def check_field_names(prompt_field: str | None, id_field: str | None) -> None:
-    for option, value in (("--prompt-field", prompt_field), ("--id-field", id_field)):
+    for option, value in (("prompt_field", prompt_field), ("id_field", id_field)):
         if value is not None and not value.strip():
-            raise UsageError(f"{option} must not be empty")
+            raise OptionError(option, f"--{option.replace('_', '-')} must not be empty")

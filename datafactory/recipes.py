@@ -14,30 +14,18 @@ from pathlib import Path
 
 import yaml
 
-from datafactory.dedupe.stage import DedupeConfig
 from datafactory.errors import UsageError
 from datafactory.filtering.checks import CHECK_KEYS
-from datafactory.filtering.config import FilterConfig
-from datafactory.generate import GenerateConfig
 from datafactory.mix.plan import parse_ratio
-from datafactory.mix.stage import MixConfig
 from datafactory.registry import load
+from datafactory.stages import ORDER
+from datafactory.stages import STAGES as DECLARED
 
-STAGES = ["prompts", "generate", "filter", "dedupe", "mix"]
-TOP_KEYS = {"name", "out", "model", "engine", "prompts", "sources", "generate", "filter", "dedupe", "mix"}
-SOURCE_KEYS = {
-    "name",
-    "category",
-    "inputs",
-    "verifier",
-    "rules",
-    "gold_field",
-    "gold",
-    "weight",
-    "generate",
-    "filter",
-    "dedupe",
-}
+STAGES = ["prompts", *ORDER]  # a recipe's steps: its prompt sets, then the declared stages in order
+PER_SOURCE = [name for name in ORDER if not DECLARED[name].across_sources]
+RECIPE_WIDE = {key for kind in DECLARED.values() for key in kind.recipe_keys}  # model, engine
+TOP_KEYS = {"name", "out", "prompts", "sources", *RECIPE_WIDE, *ORDER}
+SOURCE_KEYS = {"name", "category", "inputs", "verifier", "rules", "gold_field", "gold", "weight", *PER_SOURCE}
 CATEGORIES = ("reasoning", "general")
 # prompt sets a recipe can generate (`prompts: {NAME: {...}}`): "module:writer", its options' home "module:NAME"
 PROMPT_SETS = {"toy": ("datafactory.toy.data:write_prompt_set", "datafactory.toy.data:PROMPT_SET_OPTIONS")}
@@ -45,13 +33,12 @@ DEFAULT_VERIFIER = {"reasoning": "math", "general": "none"}
 DEFAULT_RULES = {"reasoning": "r1", "general": "truncated,repetition"}
 # options a stage section may not set: the recipe decides them (generate's checks come from the source and the
 # filter section, so they are written once and `generate.target` checks exactly what filter will)
+DECIDED_ELSEWHERE = {"generate": {"engine_extra", "workers", *CHECK_KEYS}, "mix": {"reasoning", "general"}}
 FIXED = {
-    "generate": {"inputs", "out", "model", "engine", "overwrite", "engine_extra", "workers", *CHECK_KEYS},
-    "filter": {"inputs", "out", "overwrite"},
-    "dedupe": {"inputs", "out", "overwrite"},
-    "mix": {"reasoning", "general", "out", "overwrite"},
+    name: {"inputs", "out", "overwrite", *kind.recipe_keys, *DECIDED_ELSEWHERE.get(name, ())}
+    for name, kind in DECLARED.items()
 }
-CONFIGS = {"generate": GenerateConfig, "filter": FilterConfig, "dedupe": DedupeConfig, "mix": MixConfig}
+CONFIGS = {name: kind.config_class() for name, kind in DECLARED.items()}
 
 
 class _RecipeLoader(yaml.SafeLoader):
@@ -168,20 +155,30 @@ def _check_whole(path: Path, data: dict) -> None:
     """Build and validate every stage config of every source now, so `filter.keep: 0` fails at load, naming the
     recipe key, not after an hour of sampling."""
     for index, source in enumerate(data["sources"]):
-        for stage in ("generate", "filter", "dedupe"):
+        for stage in PER_SOURCE:
             options = stage_options(data, stage, source)
-            fixed = {"inputs": ["-"], "out": "-"} | ({"model": str(data["model"])} if stage == "generate" else {})
-            _validated(path, stage, CONFIGS[stage](**fixed, **options), options, f"sources.{index}", source)
-    mix = stage_options(data, "mix")
-    _validated(path, "mix", MixConfig(reasoning=["-"], general=[], out="-", **mix), mix, "", None)
+            config = CONFIGS[stage](inputs=["-"], out="-", **recipe_keys(data, stage), **options)
+            _validated(path, stage, config, options, f"sources.{index}", source)
+    for stage in (name for name in ORDER if name not in PER_SOURCE):
+        options = stage_options(data, stage)
+        upstream = DECLARED[stage].fields_across_sources([(s, Path("-")) for s in data["sources"]])
+        config = CONFIGS[stage](out="-", **upstream, **recipe_keys(data, stage), **options)
+        _validated(path, stage, config, options, "", None)
+
+
+def recipe_keys(data: dict, stage: str) -> dict:
+    """The recipe's top-level keys a stage takes (generate: model, engine), as the runner passes them."""
+    return {key: str(data[key]) for key in DECLARED[stage].recipe_keys if key in data}
 
 
 def _validated(path: Path, stage: str, config, options: dict, where: str, source: dict | None) -> None:
+    """`config.validate()`, its error naming the recipe key: the source's own key (`sources.0.verifier`), the
+    source's stage section (`sources.0.filter.keep`) or the recipe-wide one (`filter.keep`), by the option the
+    error is about (errors.OptionError)."""
     try:
         config.validate()
     except UsageError as err:
-        flag = re.search(r"--([a-z][a-z-]*)", str(err))
-        key = flag.group(1).replace("-", "_") if flag else None
+        key = getattr(err, "option", None)
         if key in (source or {}) and key in SOURCE_KEYS:
             name = f"{where}.{key}"
         elif key in options:
@@ -218,10 +215,10 @@ def validate(path: Path, data: dict) -> None:
         if source["name"] in names:
             _fail(path, f"{where}.name", f"{source['name']!r} is used twice")
         names.add(source["name"])
-        for stage in ("generate", "filter", "dedupe"):
+        for stage in PER_SOURCE:
             _check_keys(path, source.get(stage) or {}, allowed_options(stage), f"{where}.{stage}")
             _check_types(path, source.get(stage) or {}, stage, f"{where}.{stage}")
-    for stage in ("generate", "filter", "dedupe", "mix"):
+    for stage in ORDER:
         _check_keys(path, data.get(stage) or {}, allowed_options(stage), stage)
         _check_types(path, data.get(stage) or {}, stage, stage)
     ratio = (data.get("mix") or {}).get("ratio", "3:1")

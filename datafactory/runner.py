@@ -8,13 +8,12 @@ One inference engine is started for all sources that still need sampling.
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import nullcontext
 from pathlib import Path
 
 from datafactory.errors import UsageError
 from datafactory.io.outdir import MANIFEST
 from datafactory.io.readers import expand_inputs
-from datafactory.recipes import PROMPT_SETS, Recipe, stage_options
+from datafactory.recipes import PROMPT_SETS, Recipe, recipe_keys, stage_options
 from datafactory.registry import load
 from datafactory.stages import ORDER, STAGES, StageKind, StageOutput
 
@@ -88,8 +87,8 @@ class RecipeRun:
     def _config(self, kind: StageKind, folder: Path, fields: dict, source: dict | None = None):
         """The stage's config: what the recipe decides (inputs, out, recipe-wide keys), then its section's
         options (recipes.stage_options; a section cannot set what the recipe decides)."""
-        recipe_wide = {key: str(self.data[key]) for key in kind.recipe_keys if key in self.data}
         options = stage_options(self.data, kind.name, source)
+        recipe_wide = recipe_keys(self.data, kind.name)
         return kind.config_class()(out=str(folder), overwrite=self.redo, **fields, **recipe_wide, **options)
 
     def _per_source(self, kind: StageKind) -> None:
@@ -99,8 +98,7 @@ class RecipeRun:
         configs = [self._config(kind, self.folder(s, kind.name), {"inputs": self._upstream(kind, s)}, s) for s in todo]
         # a stage whose sources share something costly (generate: one engine) checks every source before it starts
         plans = [self._planned(kind, s, c) for s, c in zip(todo, configs, strict=True)] if kind.session else None
-        session = load({kind.name: kind.session}, kind.name, "stage") if kind.session else None
-        with session(configs, self.out, self.verbose) if session else nullcontext({}) as resources:
+        with kind.shared(configs, self.out, self.verbose) as resources:
             for index, (source, config) in enumerate(zip(todo, configs, strict=True)):
                 manifest = kind.run(config, plans[index] if plans else None, **resources)
                 self.say(f"{kind.name} {source['name']}: {kind.summarise(manifest['counts'], config.out)}")
@@ -119,8 +117,7 @@ class RecipeRun:
             return
         previous = ORDER[ORDER.index(kind.name) - 1]
         upstream = [(source, self.folder(source, previous)) for source in self.recipe.sources]
-        fields = load({kind.name: kind.across_sources}, kind.name, "stage")(upstream)
-        manifest = kind.run(self._config(kind, folder, fields))
+        manifest = kind.run(self._config(kind, folder, kind.fields_across_sources(upstream)))
         self.say(f"{kind.name}: {kind.summarise(manifest['counts'], folder)}")
 
     def preflight(self) -> None:

@@ -12,6 +12,7 @@ used, and `io/` receives the file names from here instead of knowing any stage's
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,14 @@ class StageKind:
             if created and outdir.path.is_dir() and not any(outdir.path.iterdir()):
                 outdir.path.rmdir()
         outdir.unlock()
+
+    def fields_across_sources(self, upstream: list[tuple[dict, Path]]) -> dict:
+        """A stage across sources: its config fields for [(recipe source, its previous stage's folder)]."""
+        return self._load(self.across_sources)(upstream)
+
+    def shared(self, configs: list, out: Path, verbose: bool):
+        """What its sources share in a recipe (a context manager of resources handed to each run), or nothing."""
+        return self._load(self.session)(configs, out, verbose) if self.session else nullcontext({})
 
     def summarise(self, counts: dict, folder: str | Path) -> str:
         if self.summary:

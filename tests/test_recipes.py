@@ -77,3 +77,29 @@ def test_stage_ranges():
 def test_run_reports_a_bad_recipe_with_exit_2(tmp_path):
     result = run_cli("run", write(tmp_path, GOOD), "--set", "mix.ratio=0:0")
     assert result.returncode == 2 and "mix.ratio" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("assignment", "key"),
+    [
+        ("dedupe.threshold=2.0", "dedupe.threshold: --threshold must be in (0, 1]"),
+        ("dedupe.shingle=0", "dedupe.shingle: --shingle must be at least 1"),
+        ("generate.temperature=-1", "generate.temperature: --temperature"),
+        ("filter.keep=0", "filter.keep: --keep must be at least 1"),
+        ("sources.0.filter={keep: 0}", "sources.0.filter.keep: --keep must be at least 1"),
+        ("sources.0.verifier=nope", "sources.0.verifier: unknown verifier 'nope'"),
+        ("filter.rules=r1,nope", "filter.rules: --rules: unknown rule 'nope'"),
+        ("filter.rule_options=[min_tokens=many]", "filter.rule_options: --rule-option min_tokens=many"),
+        ("filter.gold_min_share=2", "filter.gold_min_share: --gold-min-share"),
+        ("filter.judge_threshold=20", "filter.judge_threshold: --judge-threshold must be between 1 and 10"),
+        ("mix.total=0", "mix.total: --total must be at least 1"),
+    ],
+)
+def test_every_bad_value_names_its_recipe_key(tmp_path, assignment, key):
+    """The error is typed (errors.OptionError carries the option), so the key is exact for every stage, for a
+    source's own section and for errors raised deep inside (verifiers, rules, typed options)."""
+    judged = ["filter.verifier=math,judge", "filter.judge_model=toy"] if "judge" in assignment else []
+    with pytest.raises(UsageError) as caught:
+        load_recipe(write(tmp_path, GOOD), [*judged, assignment])
+    message = str(caught.value)
+    assert f"recipe.yaml: {key}" in message, message

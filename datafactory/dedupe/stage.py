@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from datafactory.dedupe.decontam import BenchmarkIndex
 from datafactory.dedupe.minhash import ExactIndex, NearDuplicateFinder, candidate_bands
 from datafactory.dedupe.text import ON_CHOICES, normalise, row_id, text_of, words
-from datafactory.errors import UsageError
+from datafactory.errors import OptionError
 from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import read_batches, read_chunks
 from datafactory.io.writer import ShardWriter, conform
@@ -66,13 +66,14 @@ class DedupeConfig(ReadsStages):
     def validate(self) -> None:
         self.check_stage_options()
         if self.on not in ON_CHOICES:
-            raise UsageError(f"--on {self.on!r}: choose one of {', '.join(ON_CHOICES)}")
+            raise OptionError("on", f"--on {self.on!r}: choose one of {', '.join(ON_CHOICES)}")
         if not 0 < self.threshold <= 1:
-            raise UsageError("--threshold must be in (0, 1]")
-        if self.num_perm < 16 or min(self.shingle, self.ngram, self.shard_rows, self.workers) < 1:
-            raise UsageError(
-                "--num-perm must be at least 16; --shingle, --ngram, --workers and --shard-rows at least 1"
-            )
+            raise OptionError("threshold", "--threshold must be in (0, 1]")
+        if self.num_perm < 16:
+            raise OptionError("num_perm", "--num-perm must be at least 16")
+        for option in ("shingle", "ngram", "shard_rows", "workers"):
+            if getattr(self, option) < 1:
+                raise OptionError(option, f"--{option.replace('_', '-')} must be at least 1")
 
 
 def _schema(path) -> pa.Schema:

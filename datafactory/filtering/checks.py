@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from datafactory.errors import UsageError
+from datafactory.errors import OptionError, about
 from datafactory.filtering.evaluate import EvalSpec
 from datafactory.gold_votes import FLAG_SHARE, MIN_SHARE, MIN_VOTES, VOTING_VERIFIERS, GoldOptions
 from datafactory.rules import RuleConfig, resolve_rules
@@ -66,23 +66,30 @@ class CheckOptions:
     def validate_checks(self) -> None:
         chain = self.chain
         if not chain or len(chain) > 2 or (len(chain) == 2 and (chain[1] != "judge" or chain[0] == "judge")):
-            raise UsageError(f"--verifier {self.verifier!r}: one verifier, or a rule-based one then judge (math,judge)")
-        for name in chain:
-            verifier_class(name)
-        for name in self.verifier_options:  # options of verifiers not in the chain are ignored (recipe-wide options)
-            verifier_class(name)
-        if self.worker_verifier == "code":
-            from datafactory.verifiers.code import prepare
+            raise OptionError(
+                "verifier", f"--verifier {self.verifier!r}: one verifier, or a rule-based one then judge (math,judge)"
+            )
+        with about("verifier"):
+            for name in chain:
+                verifier_class(name)
+        with about("verifier_options"):
+            for name in self.verifier_options:  # options of verifiers not in the chain are ignored (recipe-wide)
+                verifier_class(name)
+            if self.worker_verifier == "code":
+                from datafactory.verifiers.code import prepare
 
-            prepare(self.options_for("code"))
-        if self.worker_verifier == "math":
-            from datafactory.verifiers.math_compare import MathPolicy
+                prepare(self.options_for("code"))
+            if self.worker_verifier == "math":
+                from datafactory.verifiers.math_compare import MathPolicy
 
-            MathPolicy.from_options(self.options_for("math"))
+                MathPolicy.from_options(self.options_for("math"))
         self.gold_options.validate(self.worker_verifier)
         if self.timeout <= 0 or self.workers < 1:
-            raise UsageError("--timeout and --workers must be positive")
-        self.spec()  # unknown rules and rule options fail here
+            raise OptionError("timeout", "--timeout and --workers must be positive")
+        with about("rules"):
+            resolve_rules(self.rules)
+        with about("rule_options"):
+            self.spec()  # unknown rule options fail here
 
     def spec(self) -> EvalSpec:
         config = RuleConfig(language=self.language).override(self.rule_options)

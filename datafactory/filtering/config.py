@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from datafactory.errors import UsageError
+from datafactory.errors import OptionError
 from datafactory.filtering.checks import CheckOptions
 from datafactory.filtering.select import STRATEGIES
 from datafactory.stages import ReadsStages
@@ -56,13 +56,13 @@ class FilterConfig(CheckOptions, ReadsStages):
 
             check_judge_config(self)
         if self.select not in STRATEGIES:
-            raise UsageError(f"--select {self.select!r}: choose one of {', '.join(STRATEGIES)}")
+            raise OptionError("select", f"--select {self.select!r}: choose one of {', '.join(STRATEGIES)}")
         if self.keep is not None and self.keep < 1:
-            raise UsageError("--keep must be at least 1")
+            raise OptionError("keep", "--keep must be at least 1")
         if not 0 <= self.min_pass_rate <= self.max_pass_rate <= 1:
-            raise UsageError("--min-pass-rate and --max-pass-rate must satisfy 0 <= min <= max <= 1")
+            raise OptionError("min_pass_rate", "--min-pass-rate and --max-pass-rate must satisfy 0 <= min <= max <= 1")
         if self.shard_rows < 1:
-            raise UsageError("--shard-rows must be positive")
+            raise OptionError("shard_rows", "--shard-rows must be positive")
 
     def needs_gold(self) -> bool:
         """Whether the first verifier needs a gold column (the judge: when its template uses one); with

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datafactory.engines.base import EngineOptions, Request, Sampling, engine_class
-from datafactory.errors import UsageError
+from datafactory.errors import OptionError, about
 from datafactory.judge.cache import JudgeCache, cache_key
 from datafactory.judge.templates import load_template, render, template_text, template_variables
 from datafactory.judge.verdicts import parse_verdict
@@ -33,16 +33,20 @@ SCOPES = ("undecided", "all")
 
 def check_judge_config(config) -> None:
     if not config.judge_model:
-        raise UsageError("--verifier judge needs --judge-model (a path, HF id, `toy`, or a served model name)")
-    engine_class(config.judge_engine)
+        raise OptionError(
+            "judge_model", "--verifier judge needs --judge-model (a path, HF id, `toy`, or a served model name)"
+        )
+    with about("judge_engine"):
+        engine_class(config.judge_engine)
     if config.judge_scope not in SCOPES:
-        raise UsageError(f"--judge-scope {config.judge_scope!r}: choose one of {', '.join(SCOPES)}")
+        raise OptionError("judge_scope", f"--judge-scope {config.judge_scope!r}: choose one of {', '.join(SCOPES)}")
     if not 1 <= config.judge_threshold <= 10:
-        raise UsageError("--judge-threshold must be between 1 and 10")
+        raise OptionError("judge_threshold", "--judge-threshold must be between 1 and 10")
     if config.judge_max_tokens < 1:
-        raise UsageError("--judge-max-tokens must be at least 1")
+        raise OptionError("judge_max_tokens", "--judge-max-tokens must be at least 1")
     if config.judge_template:
-        load_template(config.judge_template)
+        with about("judge_template"):
+            load_template(config.judge_template)
 
 
 def template_needs_gold(config) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from datafactory.errors import BadInput, UsageError
+from datafactory.errors import BadInput, OptionError, UsageError
 from datafactory.io.outdir import OutputDir, input_digest
 from datafactory.io.readers import is_stage_shard, read_batches, read_chunks
 from datafactory.io.writer import atomic_write_bytes
@@ -58,19 +58,21 @@ class MixConfig(ReadsStages):
     def validate(self) -> None:
         self.check_stage_options()
         if self.format not in ("messages", "sharegpt"):
-            raise UsageError("--format must be messages or sharegpt")
+            raise OptionError("format", "--format must be messages or sharegpt")
         if self.on_bad_row not in ("error", "skip"):
-            raise UsageError("--on-bad-row must be error or skip")
+            raise OptionError("on_bad_row", "--on-bad-row must be error or skip")
         if self.shard_bytes is not None and parse_size(self.shard_bytes) <= 0:
-            raise UsageError(f"--shard-bytes {self.shard_bytes!r}: a shard needs a size above 0, e.g. 256MB")
+            raise OptionError(
+                "shard_bytes", f"--shard-bytes {self.shard_bytes!r}: a shard needs a size above 0, e.g. 256MB"
+            )
         if self.shard_rows is not None and self.shard_bytes is not None:
-            raise UsageError("give --shard-rows or --shard-bytes, not both")
+            raise OptionError("shard_rows", "give --shard-rows or --shard-bytes, not both")
         if self.shard_rows is not None and self.shard_rows < 1:
-            raise UsageError("--shard-rows must be at least 1")
+            raise OptionError("shard_rows", "--shard-rows must be at least 1")
         if self.total is not None and self.total < 1:
-            raise UsageError("--total must be at least 1")
+            raise OptionError("total", "--total must be at least 1")
         if not self.reasoning and not self.general:
-            raise UsageError("give at least one --reasoning or --general source")
+            raise OptionError("reasoning", "give at least one --reasoning or --general source")
         parse_ratio(self.ratio)
         for option, value in (("--shard-bytes", self.shard_bytes), ("--memory", self.memory)):
             if value is not None:

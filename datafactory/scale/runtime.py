@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import os
 
-from datafactory.errors import UsageError
+from datafactory.errors import OptionError
 
 EXECUTORS = ("local", "ray")
 
 
 def check_executor(executor: str) -> None:
     if executor not in EXECUTORS:
-        raise UsageError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+        raise OptionError("executor", f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
     if executor == "ray":
         try:
             import ray  # noqa: F401
         except ImportError:
-            raise UsageError("--executor ray needs Ray: pip install 'datafactory[ray]'") from None
+            raise OptionError("executor", "--executor ray needs Ray: pip install 'datafactory[ray]'") from None
 
 
 def init_ray(address: str | None = None):
