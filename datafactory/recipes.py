@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -77,7 +77,7 @@ SIMPLE_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bo
 
 def _check_types(path: Path, section: dict, stage: str, where: str) -> None:
     """Each value of a stage section has its option's type (`n: four` fails at load, naming `generate.n`)."""
-    declared = {f.name: str(f.type) for f in fields(CONFIGS[stage])}
+    declared = {name: str(f.type) for name, f in CONFIGS[stage].option_fields().items()}
     for key, value in section.items():
         kinds = [k.strip() for k in declared.get(key, "").split("|")]
         if value is None and "None" in kinds:
@@ -93,7 +93,7 @@ def _check_types(path: Path, section: dict, stage: str, where: str) -> None:
 
 
 def allowed_options(stage: str) -> list[str]:
-    return sorted(f.name for f in fields(CONFIGS[stage]) if f.name not in FIXED[stage])
+    return sorted(name for name in CONFIGS[stage].option_fields() if name not in FIXED[stage])
 
 
 def _fail(path: Path, key: str, message: str) -> None:
@@ -157,12 +157,12 @@ def _check_whole(path: Path, data: dict) -> None:
     for index, source in enumerate(data["sources"]):
         for stage in PER_SOURCE:
             options = stage_options(data, stage, source)
-            config = CONFIGS[stage](inputs=["-"], out="-", **recipe_keys(data, stage), **options)
+            config = CONFIGS[stage].build(inputs=["-"], out="-", **recipe_keys(data, stage), **options)
             _validated(path, stage, config, options, f"sources.{index}", source)
     for stage in (name for name in ORDER if name not in PER_SOURCE):
         options = stage_options(data, stage)
         upstream = DECLARED[stage].fields_across_sources([(s, Path("-")) for s in data["sources"]])
-        config = CONFIGS[stage](out="-", **upstream, **recipe_keys(data, stage), **options)
+        config = CONFIGS[stage].build(out="-", **upstream, **recipe_keys(data, stage), **options)
         _validated(path, stage, config, options, "", None)
 
 

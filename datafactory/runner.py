@@ -89,7 +89,7 @@ class RecipeRun:
         options (recipes.stage_options; a section cannot set what the recipe decides)."""
         options = stage_options(self.data, kind.name, source)
         recipe_wide = recipe_keys(self.data, kind.name)
-        return kind.config_class()(out=str(folder), overwrite=self.redo, **fields, **recipe_wide, **options)
+        return kind.config_class().build(out=str(folder), overwrite=self.redo, **fields, **recipe_wide, **options)
 
     def _per_source(self, kind: StageKind) -> None:
         todo = [s for s in self.recipe.sources if not self._skip(self.folder(s, kind.name), f"{kind.name} {s['name']}")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import Field, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,12 @@ class Executor:
         return engine_class(name)(settings, seed=seed)
 
 
+def nested(options: type, prefix: str):
+    """A config field holding an options object (the judge's): its fields are options named `prefix` + field on
+    the command line, in recipes and in the manifest (`judge.model` is `--judge-model`, `judge_model`)."""
+    return field(default_factory=options, metadata={"prefix": prefix})
+
+
 @dataclass(kw_only=True)
 class StageOptions:
     """The options every stage has, declared once (their flags: cli/options.py)."""
@@ -79,9 +85,36 @@ class StageOptions:
         """The options a stopped run must share with its resume (none: the stage restarts instead)."""
         return []
 
+    @classmethod
+    def option_fields(cls) -> dict[str, Field]:
+        """Every option by its flat name (its recipe key; its flag is --name): a nested options object's fields
+        under its prefix."""
+        flat: dict[str, Field] = {}
+        for spec in fields(cls):
+            prefix = spec.metadata.get("prefix")
+            if prefix is None:
+                flat[spec.name] = spec
+            else:
+                flat.update({prefix + inner.name: inner for inner in fields(spec.default_factory)})
+        return flat
+
+    @classmethod
+    def build(cls, **options):
+        """The config from flat options (recipe keys; `judge_model` goes to `judge.model`)."""
+        for spec in fields(cls):
+            prefix = spec.metadata.get("prefix")
+            if prefix is not None:
+                mine = {key: options.pop(key) for key in [k for k in options if k.startswith(prefix)]}
+                options[spec.name] = spec.default_factory(**{k[len(prefix) :]: v for k, v in mine.items()})
+        return cls(**options)
+
     def arguments(self) -> dict:
-        """The options as the manifest records them (and a resume compares them): inputs as strings."""
-        recorded = asdict(self)
+        """The options as the manifest records them (and a resume compares them), by their flat names: inputs as
+        strings."""
+        recorded = {}
+        for name, value in asdict(self).items():
+            prefix = self.__dataclass_fields__[name].metadata.get("prefix")
+            recorded.update({prefix + k: v for k, v in value.items()} if prefix is not None else {name: value})
         if "inputs" in recorded:
             recorded["inputs"] = [str(p) for p in recorded["inputs"]]
         return recorded

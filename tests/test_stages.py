@@ -191,3 +191,28 @@ def test_a_resume_after_a_filter_failure_continues_from_its_work(tmp_path):
         run_stage("filter", FilterConfig(**config))
     manifest = run_stage("filter", FilterConfig(**config, overwrite=True))
     assert manifest["counts"]["rows_in"] == manifest["counts"]["rows_kept"] == 2  # columns of either input
+
+
+def test_the_judges_options_are_one_object_under_the_names_users_know():
+    """`judge.model` inside; `--judge-model`, the recipe key `filter.judge_model` and the manifest's
+    `judge_model` outside, as before the nesting (so recipes, resumes and old manifests still agree)."""
+    from dataclasses import fields
+
+    from datafactory.filtering.config import FilterConfig
+    from datafactory.judge.options import JudgeOptions
+    from datafactory.recipes import load_recipe, stage_options
+    from tests.conftest import REPO
+
+    config = FilterConfig.build(inputs=["-"], out="-", verifier="math,judge", judge_model="toy", judge_threshold=8.0)
+    assert (config.judge.model, config.judge.threshold, config.judge.scope) == ("toy", 8.0, "undecided")
+    arguments = config.arguments()
+    assert "judge" not in arguments and arguments["judge_model"] == "toy"
+    assert {k for k in arguments if k.startswith("judge_")} == {f"judge_{f.name}" for f in fields(JudgeOptions)}
+    recipe = load_recipe(REPO / "recipes" / "r1-sft.yaml")
+    judged = [s for s in recipe.sources if "judge" in stage_options(recipe.data, "filter", s)["verifier"]]
+    for source in judged:
+        built = FilterConfig.build(inputs=["-"], out="-", **stage_options(recipe.data, "filter", source))
+        assert built.judge.engine == "openai" and built.judge.base_url.startswith("http://127.0.0.1")
+    assert len(judged) == 2
+    with pytest.raises(UsageError, match="--judge-scope 'some'"):
+        FilterConfig.build(inputs=["-"], out="-", verifier="judge", judge_model="toy", judge_scope="some").validate()

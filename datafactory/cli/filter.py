@@ -144,6 +144,7 @@ def filter_command(
 ) -> None:
     """Rejection sampling: verify answers, apply R1 readability rules, keep the best k samples per prompt."""
     from datafactory.filtering.config import FilterConfig
+    from datafactory.judge.options import JudgeOptions
     from datafactory.stages import run_stage
 
     config = FilterConfig(
@@ -155,9 +156,9 @@ def filter_command(
         id_field=id_field,
         verifier_options=verifier_options(verifier, math_option, {"test_format": test_format,
             "test_timeout": test_timeout, "memory_mb": memory_mb, "unsafe_no_sandbox": unsafe_no_sandbox}),
-        judge_model=judge_model, judge_engine=judge_engine, judge_base_url=judge_base_url,
-        judge_api_key_env=judge_api_key_env, judge_template=judge_template, judge_threshold=judge_threshold,
-        judge_scope=judge_scope, judge_max_tokens=judge_max_tokens, judge_cache=judge_cache,
+        judge=JudgeOptions(model=judge_model, engine=judge_engine, base_url=judge_base_url,
+            api_key_env=judge_api_key_env, template=judge_template, threshold=judge_threshold, scope=judge_scope,
+            max_tokens=judge_max_tokens, cache=judge_cache),
         executor=executor, ray_address=ray_address,
     )  # fmt: skip
     counts = run_stage("filter", config)["counts"]

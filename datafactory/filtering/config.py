@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datafactory.errors import OptionError
 from datafactory.filtering.checks import CheckOptions
 from datafactory.filtering.select import STRATEGIES
-from datafactory.stages import ReadsStages
+from datafactory.judge.options import JudgeOptions
+from datafactory.stages import ReadsStages, nested
 from datafactory.verifiers.base import verifier_class
 
 RESUME_KEYS = [
@@ -35,15 +36,7 @@ class FilterConfig(CheckOptions, ReadsStages):
     completion_field: str | None = None  # default: completion, response, output, or the last assistant turn
     prompt_field: str | None = None  # hashed into prompt ids when the input has none
     id_field: str | None = None  # default: prompt_id, else a hash of the prompt
-    judge_model: str | None = None
-    judge_engine: str = "vllm"
-    judge_base_url: str | None = None
-    judge_api_key_env: str | None = None
-    judge_template: str | None = None  # default: correctness with a gold field, helpful_harmless without
-    judge_threshold: float = 7.0
-    judge_scope: str = "undecided"
-    judge_max_tokens: int = 512
-    judge_cache: str | None = None
+    judge: JudgeOptions = nested(JudgeOptions, "judge_")  # --judge-*; recipe keys judge_*
 
     def resume_keys(self) -> list[str]:
         return RESUME_KEYS
@@ -52,9 +45,7 @@ class FilterConfig(CheckOptions, ReadsStages):
         self.check_stage_options()
         self.validate_checks()
         if self.judged:
-            from datafactory.judge.stage import check_judge_config
-
-            check_judge_config(self)
+            self.judge.validate()
         if self.select not in STRATEGIES:
             raise OptionError("select", f"--select {self.select!r}: choose one of {', '.join(STRATEGIES)}")
         if self.keep is not None and self.keep < 1:

@@ -185,7 +185,7 @@ def judge_suspects(
             render(SUSPECT_TEMPLATE, problem=problems.get(pid, ""), gold=suspects[pid].gold, response=answer)
         )
     replies = judge.replies(prompts, "filter: judge suspect golds", template_text(SUSPECT_TEMPLATE))
-    threshold = judge.config.judge_threshold
+    threshold = judge.config.judge.threshold
     return {pid: parse_verdict(reply, threshold).ok for pid, reply in zip(ids, replies, strict=True)}
 
 

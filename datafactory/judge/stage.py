@@ -19,43 +19,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datafactory.engines.base import EngineOptions, Request, Sampling, engine_class
-from datafactory.errors import OptionError, about
 from datafactory.judge.cache import JudgeCache, cache_key
-from datafactory.judge.templates import load_template, render, template_text, template_variables
+from datafactory.judge.templates import render, template_text, template_variables
 from datafactory.judge.verdicts import parse_verdict
 from datafactory.progress import StageProgress
 from datafactory.reasons import OPEN_REASONS
 from datafactory.rules.checks import RULES
 
 BATCH = 256
-SCOPES = ("undecided", "all")
-
-
-def check_judge_config(config) -> None:
-    if not config.judge_model:
-        raise OptionError(
-            "judge_model", "--verifier judge needs --judge-model (a path, HF id, `toy`, or a served model name)"
-        )
-    with about("judge_engine"):
-        engine_class(config.judge_engine)
-    if config.judge_scope not in SCOPES:
-        raise OptionError("judge_scope", f"--judge-scope {config.judge_scope!r}: choose one of {', '.join(SCOPES)}")
-    if not 1 <= config.judge_threshold <= 10:
-        raise OptionError("judge_threshold", "--judge-threshold must be between 1 and 10")
-    if config.judge_max_tokens < 1:
-        raise OptionError("judge_max_tokens", "--judge-max-tokens must be at least 1")
-    if config.judge_template:
-        with about("judge_template"):
-            load_template(config.judge_template)
 
 
 def template_needs_gold(config) -> bool:
     """Whether the chosen template reads `gold` (the default template is chosen by whether there is one)."""
-    return bool(config.judge_template) and "gold" in template_variables(config.judge_template)
+    return bool(config.judge.template) and "gold" in template_variables(config.judge.template)
 
 
 def resolve_template(config, has_gold: bool) -> str:
-    return config.judge_template or ("correctness" if has_gold else "helpful_harmless")
+    return config.judge.template or ("correctness" if has_gold else "helpful_harmless")
 
 
 def problem_of(messages) -> str:
@@ -72,7 +52,7 @@ class JudgePass:
     def __init__(self, config, template: str, engine=None):
         self.config, self.template = config, template
         self.template_text = template_text(template)
-        self.cache = JudgeCache(config.judge_cache)
+        self.cache = JudgeCache(config.judge.cache)
         self.engine, self.owned = engine, engine is None
         self.requests_sent = 0
 
@@ -81,9 +61,9 @@ class JudgePass:
             from datafactory.engines.local_model import resolve_model
 
             config = self.config
-            model = resolve_model(config.judge_model) if config.judge_engine != "openai" else config.judge_model
-            options = EngineOptions(model=model, base_url=config.judge_base_url, api_key_env=config.judge_api_key_env)
-            self.engine = engine_class(config.judge_engine)(options, seed=0)
+            model = resolve_model(config.judge.model) if config.judge.engine != "openai" else config.judge.model
+            options = EngineOptions(model=model, base_url=config.judge.base_url, api_key_env=config.judge.api_key_env)
+            self.engine = engine_class(config.judge.engine)(options, seed=0)
         return self.engine
 
     def close(self) -> None:
@@ -110,7 +90,7 @@ class JudgePass:
         reasons = row["reasons"] or []
         if any(reason in RULES for reason in reasons):
             return False  # a rule already rejected it: no judgement can keep it
-        if self.config.judge_scope == "all" or self.config.worker_verifier == "judge":
+        if self.config.judge.scope == "all" or self.config.worker_verifier == "judge":
             return True
         return any(reason in OPEN_REASONS for reason in reasons)
 
@@ -134,11 +114,11 @@ class JudgePass:
         the text of the template the prompts were rendered from, when not the pass's own (the cache key holds it)."""
         config = self.config
         text = template or self.template_text
-        keys = [cache_key(config.judge_model, text, p, config.judge_max_tokens) for p in prompts]
+        keys = [cache_key(config.judge.model, text, p, config.judge.max_tokens) for p in prompts]
         known = self.cache.get_many(keys)
         missing = list(dict.fromkeys(k for k in keys if k not in known))
         prompt_of = dict(zip(keys, prompts, strict=True))
-        sampling = Sampling(n=1, temperature=0.0, top_p=1.0, max_tokens=config.judge_max_tokens, seed=0)
+        sampling = Sampling(n=1, temperature=0.0, top_p=1.0, max_tokens=config.judge.max_tokens, seed=0)
         with StageProgress(label, len(missing), unit="verdicts") as progress:
             for start in range(0, len(missing), BATCH):
                 batch = missing[start : start + BATCH]
@@ -152,7 +132,7 @@ class JudgePass:
         return [known[k] for k in keys]
 
     def _apply(self, row: dict, reply: str) -> None:
-        result = parse_verdict(reply, self.config.judge_threshold)
+        result = parse_verdict(reply, self.config.judge.threshold)
         row["judge_verdict"] = {True: "pass", False: "fail", None: "error"}[result.ok]
         scored = result.verdict not in ("correct", "incorrect", "error")
         row["judge_analysis"] = f"[{result.verdict}] {result.analysis or ''}".strip() if scored else result.analysis
