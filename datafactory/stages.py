@@ -216,14 +216,18 @@ class StageKind:
     def _abandon(self, outdir: OutputDir, created: bool) -> None:
         """After a failure: keep what a resume can use; otherwise remove what the stage wrote (and the folder, if
         this run made it and nothing else is there: an engine.log explaining the failure stays)."""
-        work = outdir.path / self.resumes_from if self.resumes_from else None
-        written = outdir.shards() or (work and work.is_dir() and any(work.iterdir()))
-        resumable = written and not self.restarts and outdir.path == outdir.final  # --overwrite starts afresh
-        if not resumable and (created or self.restarts):
-            outdir.clear()
-            if created and outdir.path.is_dir() and not any(outdir.path.iterdir()):
-                outdir.path.rmdir()
-        outdir.unlock()
+        try:
+            work = outdir.path / self.resumes_from if self.resumes_from else None
+            written = outdir.shards() or (work and work.is_dir() and any(work.iterdir()))
+            resumable = written and not self.restarts and outdir.path == outdir.final  # --overwrite starts afresh
+            if not resumable and (created or self.restarts):
+                outdir.clear()
+                if created and outdir.path.is_dir() and not any(outdir.path.iterdir()):
+                    outdir.path.rmdir()
+        except OSError:
+            pass  # the failure being reported matters more; what is left is cleared by the next run
+        finally:
+            outdir.unlock()
 
     def fields_across_sources(self, upstream: list[tuple[dict, Path]]) -> dict:
         """A stage across sources: its config fields for [(recipe source, its previous stage's folder)]."""
