@@ -43,6 +43,15 @@ def parse(cls, assignments: list[str] | dict, flag: str, choices: dict[str, tupl
     return out
 
 
+def build(cls, assignments: list[str] | dict, flag: str):
+    """An options object of `cls` from NAME=VALUE assignments: each value by its declared type (and the class's
+    `CHOICES`), then the class's own `validate()` for what types cannot say (a range, say)."""
+    options = cls(**parse(cls, assignments, flag, getattr(cls, "CHOICES", None)))
+    if hasattr(options, "validate"):
+        options.validate()
+    return options
+
+
 def typed(name: str, value, hint, flag: str, allowed: tuple | None = None):
     """`value` (text from the command line, or a YAML scalar) as the declared type `hint`."""
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)

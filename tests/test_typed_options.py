@@ -56,3 +56,46 @@ def test_the_cli_says_a_bad_option_value_in_one_line(tmp_path):
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
     assert "require_boxed=ture: not a valid value; expected true or false" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_every_verifier_declares_its_options_and_their_defaults_are_valid():
+    """A verifier's options are a declared dataclass (or none), as llm's models declare Options."""
+    from dataclasses import fields, is_dataclass
+
+    from datafactory.verifiers.base import VERIFIERS, verifier_class
+
+    declared = {name: verifier_class(name).Options for name in VERIFIERS}
+    assert {name for name, options in declared.items() if options} == {"math", "code"}
+    for name, options in declared.items():
+        if options is not None:
+            assert is_dataclass(options) and fields(options)
+            assert verifier_class(name).parse_options({}) == options()
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("{code: {test_format: pytest}}", "code verifier option test_format=pytest: choose one of auto, humaneval"),
+        ("{code: {test_timeout: 0}}", "--test-timeout must be positive"),
+        ("{code: {memory_mb: lots}}", "code verifier option memory_mb=lots: not a valid value; expected a whole"),
+        ("{math: {lists: sorted}}", "--math-option lists=sorted: choose one of unordered, ordered"),
+        ("{exact: {case: insensitive}}", "--verifier exact takes no options (got case)"),
+    ],
+)
+def test_verifier_options_in_a_recipe_are_typed_and_name_the_key(tmp_path, assignment, message):
+    from datafactory.recipes import load_recipe
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f"out: {tmp_path / 'run'}\nmodel: toy\nsources:\n  - name: a\n    category: reasoning\n    inputs: [a.jsonl]\n"
+    )
+    with pytest.raises(UsageError) as caught:
+        load_recipe(recipe, [f"filter.verifier_options={assignment}"])
+    assert f"filter.verifier_options: {message}" in str(caught.value), caught.value
+
+
+def test_code_flags_are_checked_by_their_declared_types_before_any_row_is_read(tmp_path):
+    for flags, message in ((["--test-format", "nope"], "test_format=nope"), (["--memory-mb", "0"], "--memory-mb")):
+        result = run_cli("filter", tmp_path / "none.jsonl", "-o", tmp_path / "o", "--verifier", "code", *flags)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()

@@ -32,7 +32,7 @@ from datafactory.cli.options import (
     verifier_options,
 )  # fmt: skip
 from datafactory.filtering.checks import CheckOptions as Checks
-from datafactory.verifiers.code import OPTION_DEFAULTS as CODE_DEFAULTS
+from datafactory.verifiers.code import DEFAULTS as CODE_DEFAULTS
 
 EXAMPLES = """
 **Examples**
@@ -108,10 +108,10 @@ def filter_command(
     rl_prompts: Annotated[
         str | None, typer.Option(help="Write prompts with 0 < pass rate < 1 to this JSONL file.")
     ] = None,
-    test_format: TestFormat = CODE_DEFAULTS["test_format"],
-    test_timeout: TestTimeout = CODE_DEFAULTS["test_timeout"],
-    memory_mb: MemoryMb = CODE_DEFAULTS["memory_mb"],
-    unsafe_no_sandbox: UnsafeNoSandbox = CODE_DEFAULTS["unsafe_no_sandbox"],
+    test_format: TestFormat = CODE_DEFAULTS.test_format,
+    test_timeout: TestTimeout = CODE_DEFAULTS.test_timeout,
+    memory_mb: MemoryMb = CODE_DEFAULTS.memory_mb,
+    unsafe_no_sandbox: UnsafeNoSandbox = CODE_DEFAULTS.unsafe_no_sandbox,
     math_option: MathOption = None,
     judge_model: Annotated[
         str | None, typer.Option(help="judge verifier: the judge model (a path, HF id, `toy`, or a served name).")

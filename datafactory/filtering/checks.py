@@ -73,16 +73,14 @@ class CheckOptions:
             for name in chain:
                 verifier_class(name)
         with about("verifier_options"):
-            for name in self.verifier_options:  # options of verifiers not in the chain are ignored (recipe-wide)
-                verifier_class(name)
+            # every verifier's options, by the types it declares; options of one not in the chain check too
+            # (recipe-wide options) but are not used
+            for name, values in self.verifier_options.items():
+                verifier_class(name).parse_options(values or {})
             if self.worker_verifier == "code":
                 from datafactory.verifiers.code import prepare
 
                 prepare(self.options_for("code"))
-            if self.worker_verifier == "math":
-                from datafactory.verifiers.math_compare import MathPolicy
-
-                MathPolicy.from_options(self.options_for("math"))
         self.gold_options.validate(self.worker_verifier)
         if self.timeout <= 0 or self.workers < 1:
             raise OptionError("timeout", "--timeout and --workers must be positive")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from datafactory.errors import UsageError
 from datafactory.registry import load
 
 
@@ -36,9 +37,26 @@ class Verifier:
     needs_gold = True
     row_fields: tuple[str, ...] = ()  # extra columns the verifier reads from the row (tests, entry points, …)
     decided_later = False  # True: a later pass of the filter decides its rows (the judge), the workers do not
+    # Its options, declared as a dataclass (typed; `CHOICES` and `validate()` for what a type cannot say), and the
+    # name errors give them; None: it takes none. They arrive as {name: value} (flags, recipe `verifier_options`).
+    Options: type | None = None
+    options_flag = ""
 
     def __init__(self, options: dict | None = None):
         self.options = options or {}
+
+    @classmethod
+    def parse_options(cls, values: dict | list[str]):
+        """Its options object from NAME=VALUE values (None if it takes none); a bad name or value is a usage error
+        naming the option and what is allowed."""
+        if cls.Options is None:
+            if values:
+                names = ", ".join(values if isinstance(values, dict) else [str(v) for v in values])
+                raise UsageError(f"--verifier {cls.name} takes no options (got {names})")
+            return None
+        from datafactory.typed_options import build
+
+        return build(cls.Options, values, cls.options_flag or f"{cls.name} verifier option")
 
     def verify(self, response: str, gold, row: dict) -> Verdict:
         raise NotImplementedError

@@ -20,6 +20,7 @@ import re
 import secrets
 import textwrap
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,13 +30,32 @@ from datafactory.verifiers.base import Verdict, Verifier, failed, passed
 from datafactory.verifiers.harness import FAILED_MARKER, PASS_MARKER, TAMPERED_MARKER
 from datafactory.verifiers.plain_tests import imported_modules, rewrite
 
-OPTION_DEFAULTS = {"test_format": "auto", "test_timeout": 10.0, "memory_mb": 1024, "unsafe_no_sandbox": False}
-
 FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 CODE_LINE = re.compile(r"^(def |class |import |from \S+ import )", re.MULTILINE)
 HARNESS = Path(__file__).with_name("harness.py")
 FORMATS = ("auto", "humaneval", "mbpp", "stdio")
 FLOAT_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class CodeOptions:
+    """The code verifier's options: `--test-format`, `--test-timeout`, `--memory-mb`, `--unsafe-no-sandbox`."""
+
+    test_format: str = "auto"  # auto: from the row's columns (test + entry_point, test_list, tests)
+    test_timeout: float = 10.0  # wall-clock seconds per program run
+    memory_mb: int = 1024  # address-space limit per program
+    unsafe_no_sandbox: bool = False  # limits only, no bubblewrap
+
+    CHOICES = {"test_format": FORMATS}
+
+    def validate(self) -> None:
+        if self.test_timeout <= 0:
+            raise UsageError("--test-timeout must be positive")
+        if self.memory_mb < 1:
+            raise UsageError("--memory-mb must be at least 1")
+
+
+DEFAULTS = CodeOptions()  # the flags' defaults
 
 
 def extract_code(response: str) -> str | None:
@@ -170,20 +190,16 @@ def _excerpt(text: str, limit: int = 300) -> str:
 
 class CodeVerifier(Verifier):
     name = "code"
+    Options = CodeOptions
+    options_flag = "code verifier option"
     needs_gold = False
     row_fields = ("prompt", "test", "entry_point", "test_list", "test_imports", "tests", "input_output")
 
     def __init__(self, options: dict | None = None):
         super().__init__(options)
-        self.options = {**OPTION_DEFAULTS, **self.options}
-        self.format = self.options["test_format"]
-        if self.format not in FORMATS:
-            raise UsageError(f"--test-format {self.format!r}: choose one of {', '.join(FORMATS)}")
-        self.unsafe = bool(self.options["unsafe_no_sandbox"])
-        self.limits = Limits(
-            wall_seconds=float(self.options["test_timeout"]),
-            memory_mb=int(self.options["memory_mb"]),
-        )
+        settings = self.parse_options(self.options)
+        self.format, self.unsafe = settings.test_format, settings.unsafe_no_sandbox
+        self.limits = Limits(wall_seconds=settings.test_timeout, memory_mb=settings.memory_mb)
 
     def verify(self, response: str, gold, row: dict) -> Verdict:
         kind = detect_format(row, self.format)
@@ -241,4 +257,4 @@ class CodeVerifier(Verifier):
 
 def prepare(options: dict) -> None:
     """Checks to run once before a filter with the code verifier starts."""
-    check_sandbox(bool(options.get("unsafe_no_sandbox", False)))
+    check_sandbox(CodeVerifier.parse_options(options).unsafe_no_sandbox)

@@ -99,6 +99,8 @@ def _prose(text: str) -> bool:
 
 class MathVerifier(Verifier):
     name = "math"
+    Options = MathPolicy
+    options_flag = "--math-option"
 
     def __init__(self, options: dict | None = None):
         super().__init__(options)
@@ -109,7 +111,7 @@ class MathVerifier(Verifier):
         self.on_main_thread = threading.current_thread() is threading.main_thread()
         self._gold_cache: dict[str, list] = {}
         self._verdicts: dict[tuple[str, str], bool | None] = {}
-        self.policy = MathPolicy.from_options(self.options)
+        self.policy = self.parse_options(self.options)
 
     def _parsed(self, latex: str) -> list:
         timeout = PARSE_TIMEOUT if self.on_main_thread else None

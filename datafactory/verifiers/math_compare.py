@@ -40,12 +40,13 @@ class MathPolicy:
     @classmethod
     def from_options(cls, options: dict | list[str]) -> MathPolicy:
         """The policy from `--math-option` NAME=VALUE items (or their dict), each checked by its declared type."""
-        from datafactory.typed_options import parse
+        from datafactory.typed_options import build
 
-        values = parse(cls, options, "--math-option", cls.CHOICES)
-        if not 0 <= values.get("approx_rel_tol", 0.0) < 1:
+        return build(cls, options, "--math-option")
+
+    def validate(self) -> None:
+        if not 0 <= self.approx_rel_tol < 1:
             raise UsageError("--math-option approx_rel_tol must be in [0, 1)")
-        return cls(**values)
 
 
 def percent_equal(gold: Fraction, answer: Fraction, gold_percent: bool, answer_percent: bool, policy: str) -> bool:
