@@ -174,8 +174,8 @@ class RecipeRun:
             result["rejected"].update({k: v for k, v in filtered.get("verdicts", {}).items() if k != "pass"})
             result["duplicates"].update(deduped.get("removed", {}))
         result["tokens_to_total"] = self._tokens_to_total(result)
-        mixed = _manifest(self.out / "sft").get("counts", {})
+        mixed = _manifest(self.folder({}, "mix")).get("counts", {})
         if mixed:
             result["mix"] = {c: v["taken"] for c, v in mixed.get("per_category", {}).items()}
-            result["out"] = str(self.out / "sft")
+            result["out"] = str(self.folder({}, "mix"))
         return result

@@ -203,7 +203,11 @@ class StageKind:
             use_small_pages()
         plan = plan or self.plan(config)
         outdir, arguments = self.output_dir(config.out), config.arguments()
-        outdir.check(arguments, config.overwrite, plan.inputs, config.resume_keys(), work=self.resumes_from)
+        try:
+            outdir.check(arguments, config.overwrite, plan.inputs, config.resume_keys(), work=self.resumes_from)
+        except BaseException:
+            outdir.unlock()  # refused: OUT is as it was, and free for the next run in this process
+            raise
         created = outdir.path == outdir.staging_path or not outdir.path.exists()
         try:
             outdir.prepare(arguments, restart=self.restarts)

@@ -98,6 +98,7 @@ def test_a_new_stage_is_one_module_and_one_registration(tmp_path, rows, count_st
     assert view.kind is count_stage and view.counts["rows_kept"] == 2 and view.shards() == [out / "part-00000.parquet"]
     with pytest.raises(UsageError, match="holds a finished count run"):  # the frame's refusal, not the stage's
         run_stage("count", CountConfig(inputs=[str(rows)], out=str(out)))
+    assert not (tmp_path / ".counts.lock").exists()  # a refused run lets go of OUT at once
     (out / "mine.txt").write_text("a user's note")
     again = run_stage("count", CountConfig(inputs=[str(rows)], out=str(out), column="text", overwrite=True))
     assert again["counts"]["rows_kept"] == 3 and (out / "mine.txt").read_text() == "a user's note"
