@@ -162,9 +162,12 @@ def test_ctrl_c_is_a_line_and_status_130_not_a_silent_0(tmp_path):
     folder.mkdir()
     rows = samples(20_000)
     pq.write_table(pa.Table.from_pylist(rows), folder / "part-00000.parquet")
+    # Ctrl-C as a terminal delivers it: a suite started in the background (`make test &`, nohup) runs with SIGINT
+    # ignored, which its children inherit and Python then honours, so the run would rightly finish with 0
     process = subprocess.Popen(
         [sys.executable, "-m", "datafactory", "filter", str(folder), "-o", str(tmp_path / "o"), "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a terminal's default
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (tmp_path / "o" / "_work").is_dir() and time.monotonic() < deadline:
