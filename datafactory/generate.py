@@ -3,7 +3,7 @@
 Why two passes over the input: the first validates every row (so bad input writes nothing) and fixes the
 pass-through schema; the second streams prompts through the engine (`sample_loop.py`): `-n` samples each, or with
 `--target K` until K samples pass the filter's checks. A prompt's samples always land in the same shard, so after
-a crash the finished prompts are exactly those found in complete shards.
+a crash the finished prompts are exactly those found in complete shards. Its options: generate_config.py.
 """
 
 from __future__ import annotations
@@ -13,131 +13,27 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from datafactory.engine_logs import engine_output, say
-from datafactory.engines.base import Engine, EngineOptions, Sampling, engine_class
+from datafactory.engines.base import Engine, engine_class
 from datafactory.engines.local_model import resolve_model
-from datafactory.errors import DataFactoryError, OptionError, UsageError
-from datafactory.filtering.checks import CHECK_KEYS, CheckOptions
+from datafactory.errors import DataFactoryError, UsageError
+from datafactory.generate_config import LOCAL_ENGINES, GenerateConfig
 from datafactory.interrupts import check as check_stop
 from datafactory.interrupts import stop_requested
 from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import expand_inputs, iter_chunks
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
-from datafactory.prompts import Prompt, PromptBuilder, check_field_names
-from datafactory.rules import resolve_rules
+from datafactory.prompts import Prompt, PromptBuilder
 from datafactory.sample_loop import LoopTally, PromptDraws, SampleLoop, default_window, elapsed_rate, sample_seed
 from datafactory.schema import PassthroughTypes, samples_schema
-from datafactory.stages import Executor, Plan, Result, StageOptions
+from datafactory.stages import Executor, Plan, Result
 from datafactory.verifiers.base import verifier_class
-
-RESUME_KEYS = [
-    "inputs", "model", "engine", "n", "temperature", "top_p", "max_tokens", "seed", "system",
-    "prompt_field", "id_field", "target",
-]  # fmt: skip
-LOCAL_ENGINES = {"vllm", "transformers"}
-
-
-@dataclass
-class GenerateConfig(CheckOptions, StageOptions):
-    """Sampling options; the check options (verifier, rules, gold field, …) matter only with `target`."""
-
-    inputs: list[str]
-    out: str
-    model: str
-    engine: str = "vllm"
-    n: int = 4
-    target: int | None = None  # sample until this many samples pass the checks, at most n
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_tokens: int = 4096
-    seed: int = 0
-    system: str | None = None
-    prompt_field: str | None = None
-    id_field: str | None = None
-    limit: int | None = None
-    shard_rows: int = 10_000
-    chunk_prompts: int | None = None
-    base_url: str | None = None
-    api_key_env: str | None = None
-    concurrency: int = 16
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float | None = None
-    max_model_len: int | None = None
-    kv_cache_gb: float | None = None
-    dtype: str = "auto"
-    engine_extra: dict = field(default_factory=dict)
-    engine_options: dict = field(default_factory=dict)  # --engine-option NAME=VALUE: the engine's own arguments
-    replicas: int = 1
-    verbose: bool = False  # the engine's own output on the terminal instead of OUT/engine.log
-
-    def sampling(self) -> Sampling:
-        return Sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.seed)
-
-    def engine_settings(self) -> EngineOptions:
-        return EngineOptions(
-            model=self.model,
-            base_url=self.base_url,
-            api_key_env=self.api_key_env,
-            concurrency=self.concurrency,
-            tensor_parallel_size=self.tensor_parallel_size,
-            gpu_memory_utilization=self.gpu_memory_utilization,
-            max_model_len=self.max_model_len,
-            kv_cache_gb=self.kv_cache_gb,
-            dtype=self.dtype,
-            extra={**self.engine_extra, **self.engine_options},
-        )
-
-    def resume_keys(self) -> list[str]:
-        return RESUME_KEYS + (CHECK_KEYS if self.target is not None else [])
-
-    def validate(self) -> None:
-        checks = [
-            (self.n >= 1, "n", "-n must be at least 1"),
-            (self.temperature >= 0, "temperature", "--temperature must be >= 0"),
-            (0 < self.top_p <= 1, "top_p", "--top-p must be in (0, 1]"),
-            (self.max_tokens >= 1, "max_tokens", "--max-tokens must be at least 1"),
-            (self.shard_rows >= 1, "shard_rows", "--shard-rows must be at least 1"),
-            (self.limit is None or self.limit >= 1, "limit", "--limit must be at least 1"),
-            (self.concurrency >= 1, "concurrency", "--concurrency must be at least 1"),
-            (
-                self.chunk_prompts is None or self.chunk_prompts >= 1,
-                "chunk_prompts",
-                "--chunk-prompts must be at least 1",
-            ),
-            (self.replicas >= 1, "replicas", "--replicas must be at least 1"),
-            (self.replicas == 1 or self.executor == "ray", "replicas", "--replicas above 1 needs --executor ray"),
-            (
-                self.target is None or 1 <= self.target <= self.n,
-                "target",
-                f"--target must be between 1 and -n ({self.n})",
-            ),
-        ]
-        for ok, option, message in checks:
-            if not ok:
-                raise OptionError(option, message)
-        check_field_names(self.prompt_field, self.id_field)
-        self.check_stage_options()
-        if self.target is not None:
-            self._check_target()
-
-    def _check_target(self) -> None:
-        if self.judged:
-            raise OptionError(
-                "verifier",
-                f"--verifier {self.verifier}: the judge cannot check samples inside generate; use --target with "
-                "math, code, choice or exact (or none with rules), then `filter --verifier math,judge`",
-            )
-        self.validate_checks()
-        if self.worker_verifier == "none" and not resolve_rules(self.rules):
-            raise OptionError(
-                "target", "--target needs checks that can reject a sample: a --verifier other than none, or --rules"
-            )
 
 
 @dataclass

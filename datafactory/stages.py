@@ -260,7 +260,7 @@ STAGES = {
     for stage in (
         StageKind(
             "generate",
-            "datafactory.generate:GenerateConfig",
+            "datafactory.generate_config:GenerateConfig",
             "datafactory.generate:check_generate",
             "datafactory.generate:sample",
             "samples",

@@ -152,7 +152,7 @@ def generate(
     ] = False,
 ) -> None:
     """Sample reasoning traces: many completions per prompt, written as sharded Parquet with provenance."""
-    from datafactory.generate import GenerateConfig
+    from datafactory.generate_config import GenerateConfig
     from datafactory.stages import run_stage
 
     config = GenerateConfig(
