@@ -16,7 +16,6 @@ import yaml
 
 from datafactory.errors import UsageError
 from datafactory.filtering.checks import CHECK_KEYS
-from datafactory.mix.plan import parse_ratio
 from datafactory.registry import load
 from datafactory.stages import ORDER
 from datafactory.stages import STAGES as DECLARED
@@ -221,11 +220,6 @@ def validate(path: Path, data: dict) -> None:
     for stage in ORDER:
         _check_keys(path, data.get(stage) or {}, allowed_options(stage), stage)
         _check_types(path, data.get(stage) or {}, stage, stage)
-    ratio = (data.get("mix") or {}).get("ratio", "3:1")
-    try:
-        parse_ratio(str(ratio))
-    except UsageError as err:
-        _fail(path, "mix.ratio", str(err))
     _check_whole(path, data)
 
 

@@ -93,6 +93,10 @@ def test_run_reports_a_bad_recipe_with_exit_2(tmp_path):
         ("filter.gold_min_share=2", "filter.gold_min_share: --gold-min-share"),
         ("filter.judge_threshold=20", "filter.judge_threshold: --judge-threshold must be between 1 and 10"),
         ("mix.total=0", "mix.total: --total must be at least 1"),
+        ("mix.ratio=3to1", "mix.ratio: --ratio '3to1': expected REASONING:GENERAL"),
+        ("mix.memory=lots", "mix.memory: --memory 'lots': expected a size"),
+        ("mix.shard_bytes=huge", "mix.shard_bytes: --shard-bytes 'huge': expected a size"),
+        ("mix.executor=slurm", "mix.executor: --executor 'slurm': choose one of local, ray"),
     ],
 )
 def test_every_bad_value_names_its_recipe_key(tmp_path, assignment, key):

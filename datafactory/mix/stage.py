@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from datafactory.errors import BadInput, OptionError, UsageError
+from datafactory.errors import BadInput, OptionError, UsageError, about
 from datafactory.io.outdir import OutputDir, input_digest
 from datafactory.io.readers import is_stage_shard, read_batches, read_chunks
 from datafactory.io.writer import atomic_write_bytes
@@ -61,7 +61,9 @@ class MixConfig(ReadsStages):
             raise OptionError("format", "--format must be messages or sharegpt")
         if self.on_bad_row not in ("error", "skip"):
             raise OptionError("on_bad_row", "--on-bad-row must be error or skip")
-        if self.shard_bytes is not None and parse_size(self.shard_bytes) <= 0:
+        with about("shard_bytes"):
+            shard_bytes = parse_size(self.shard_bytes, "--shard-bytes") if self.shard_bytes is not None else None
+        if shard_bytes is not None and shard_bytes <= 0:
             raise OptionError(
                 "shard_bytes", f"--shard-bytes {self.shard_bytes!r}: a shard needs a size above 0, e.g. 256MB"
             )
@@ -73,10 +75,11 @@ class MixConfig(ReadsStages):
             raise OptionError("total", "--total must be at least 1")
         if not self.reasoning and not self.general:
             raise OptionError("reasoning", "give at least one --reasoning or --general source")
-        parse_ratio(self.ratio)
-        for option, value in (("--shard-bytes", self.shard_bytes), ("--memory", self.memory)):
-            if value is not None:
-                parse_size(value, option)
+        with about("ratio"):
+            parse_ratio(self.ratio)
+        if self.memory is not None:
+            with about("memory"):
+                parse_size(self.memory, "--memory")
 
 
 def _row_path(records: list[dict], source: Source, path: Path, sharegpt: bool, bad_rows: list[str]) -> list[tuple]:
