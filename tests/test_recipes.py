@@ -107,3 +107,31 @@ def test_every_bad_value_names_its_recipe_key(tmp_path, assignment, key):
         load_recipe(write(tmp_path, GOOD), [*judged, assignment])
     message = str(caught.value)
     assert f"recipe.yaml: {key}" in message, message
+
+
+def _nonsense_values():
+    """Every option of every stage with a value of its own type that makes no sense (-5, a made-up word)."""
+    from datafactory.recipes import CONFIGS, allowed_options
+
+    for stage, config in CONFIGS.items():
+        fields = config.option_fields()
+        for key in allowed_options(stage):
+            kind = str(fields[key].type)
+            if kind.startswith(("int", "float")):
+                yield stage, key, "-5"
+            elif kind.startswith("str"):
+                yield stage, key, "zz-nonsense"
+
+
+def test_whatever_option_is_wrong_the_error_names_that_key(tmp_path):
+    """Not only the cases someone thought of: every option given a nonsense value either loads or fails naming
+    its own key (an error from deep code without OptionError would name only the section)."""
+    failures, anonymous = 0, []
+    for stage, key, value in _nonsense_values():
+        try:
+            load_recipe(write(tmp_path, GOOD), [f"{stage}.{key}={value}"])
+        except UsageError as err:
+            failures += 1
+            if f": {stage}.{key}: " not in str(err):
+                anonymous.append(f"{stage}.{key}={value}: {err}")
+    assert failures > 30 and not anonymous, anonymous

@@ -82,8 +82,10 @@ class CheckOptions:
 
                 prepare(self.options_for("code"))
         self.gold_options.validate(self.worker_verifier)
-        if self.timeout <= 0 or self.workers < 1:
-            raise OptionError("timeout", "--timeout and --workers must be positive")
+        if self.timeout <= 0:
+            raise OptionError("timeout", "--timeout must be positive")
+        if self.workers < 1:
+            raise OptionError("workers", "--workers must be at least 1")
         with about("rules"):
             resolve_rules(self.rules)
         with about("rule_options"):

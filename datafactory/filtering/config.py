@@ -50,8 +50,11 @@ class FilterConfig(CheckOptions, ReadsStages):
             raise OptionError("select", f"--select {self.select!r}: choose one of {', '.join(STRATEGIES)}")
         if self.keep is not None and self.keep < 1:
             raise OptionError("keep", "--keep must be at least 1")
-        if not 0 <= self.min_pass_rate <= self.max_pass_rate <= 1:
-            raise OptionError("min_pass_rate", "--min-pass-rate and --max-pass-rate must satisfy 0 <= min <= max <= 1")
+        for option in ("min_pass_rate", "max_pass_rate"):
+            if not 0 <= getattr(self, option) <= 1:
+                raise OptionError(option, f"--{option.replace('_', '-')} must be between 0 and 1")
+        if self.min_pass_rate > self.max_pass_rate:
+            raise OptionError("min_pass_rate", "--min-pass-rate must not be above --max-pass-rate")
         if self.shard_rows < 1:
             raise OptionError("shard_rows", "--shard-rows must be positive")
 
