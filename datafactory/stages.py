@@ -149,10 +149,12 @@ class Plan:
 
 @dataclass
 class Result:
-    """What a stage's work returns to the frame: its counts, and further manifest fields."""
+    """What a stage's work returns to the frame: its counts, further manifest fields, and the sha256 of files it
+    already hashed (path -> digest, so finishing does not read them again)."""
 
     counts: dict
     manifest: dict[str, Any] = field(default_factory=dict)
+    digests: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,7 @@ class StageKind:
         except BaseException:
             self._abandon(outdir, created)
             raise
-        return outdir.finish(arguments, plan.recorded_inputs(), result.counts, **result.manifest)
+        return outdir.finish(arguments, plan.recorded_inputs(), result.counts, result.digests, **result.manifest)
 
     def _abandon(self, outdir: OutputDir, created: bool) -> None:
         """After a failure: keep what a resume can use; otherwise remove what the stage wrote (and the folder, if

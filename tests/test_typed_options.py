@@ -4,6 +4,7 @@ import pytest
 
 from datafactory.errors import UsageError
 from datafactory.rules import RuleConfig
+from datafactory.verifiers.math import MathVerifier
 from datafactory.verifiers.math_compare import MathPolicy
 from tests.conftest import run_cli, write_jsonl
 
@@ -40,14 +41,14 @@ def test_a_bad_rule_option_names_the_option_and_what_is_allowed(items, message):
 
 
 def test_math_options_take_declared_types_and_choices_from_flags_and_recipes_alike():
-    assert MathPolicy.from_options(["percent=either", "approx_rel_tol=1e-6"]) == MathPolicy("either", 1e-6)
-    assert MathPolicy.from_options({"approx_rel_tol": 0.001, "lists": "ordered"}).lists == "ordered"
+    assert MathVerifier.parse_options(["percent=either", "approx_rel_tol=1e-6"]) == MathPolicy("either", 1e-6)
+    assert MathVerifier.parse_options({"approx_rel_tol": 0.001, "lists": "ordered"}).lists == "ordered"
     with pytest.raises(UsageError, match="--math-option percent=maybe: choose one of number, fraction, either"):
-        MathPolicy.from_options({"percent": "maybe"})
+        MathVerifier.parse_options({"percent": "maybe"})
     with pytest.raises(UsageError, match="--math-option approx_rel_tol=tiny: not a valid value; expected a number"):
-        MathPolicy.from_options(["approx_rel_tol=tiny"])
+        MathVerifier.parse_options(["approx_rel_tol=tiny"])
     with pytest.raises(UsageError, match=r"approx_rel_tol must be in \[0, 1\)"):
-        MathPolicy.from_options(["approx_rel_tol=2"])
+        MathVerifier.parse_options(["approx_rel_tol=2"])
 
 
 def test_the_cli_says_a_bad_option_value_in_one_line(tmp_path):

@@ -178,9 +178,7 @@ class OutputDir:
         atomic_write_bytes(self.manifest_path, data + b"\n")
         return manifest
 
-    def finish(
-        self, arguments: dict, inputs: list[Path], counts: dict, sub: str | None = None, digests=None, **extra
-    ) -> dict:
+    def finish(self, arguments: dict, inputs: list[Path], counts: dict, digests=None, **extra) -> dict:
         """Write the final manifest (every shard with rows and sha256), then `_SUCCESS` last. `digests` (path →
         sha256) are files the stage has already hashed, on threads that had time to spare."""
         known = {str(path): digest for path, digest in (digests or {}).items()}
@@ -194,7 +192,7 @@ class OutputDir:
             "shards": [_shard_entry(p, known=known) for p in self.shards()],
             **extra,
         }
-        for folder in [sub] if sub else self.folders:
+        for folder in self.folders:
             if self.shards(folder):
                 manifest[f"{folder}_shards"] = [_shard_entry(p, folder, known) for p in self.shards(folder)]
         written = self.write_manifest(manifest)

@@ -226,7 +226,7 @@ def mix_sources(config: MixConfig, plan: MixPlan, outdir: OutputDir, executor: E
     shutil.rmtree(work)
     write_card(outdir.path, config, counts, sharegpt)
     write_llamafactory_info(outdir.path, config.name, [p.name for p in outdir.shards()], sharegpt)
-    return Result(counts, {"digests": digests})
+    return Result(counts, digests=digests)
 
 
 def _spool_and_write(

@@ -37,13 +37,6 @@ class MathPolicy:
         "extract": ("strict", "lenient"),
     }
 
-    @classmethod
-    def from_options(cls, options: dict | list[str]) -> MathPolicy:
-        """The policy from `--math-option` NAME=VALUE items (or their dict), each checked by its declared type."""
-        from datafactory.typed_options import build
-
-        return build(cls, options, "--math-option")
-
     def validate(self) -> None:
         if not 0 <= self.approx_rel_tol < 1:
             raise UsageError("--math-option approx_rel_tol must be in [0, 1)")
