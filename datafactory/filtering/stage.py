@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput
 from datafactory.filtering.config import FilterConfig
-from datafactory.filtering.evaluate import Evaluation, task_of_row
+from datafactory.filtering.evaluate import EvalSpec, Evaluation, task_of_row
 from datafactory.filtering.gold_audit import GoldResults, audit_golds
 from datafactory.filtering.inputs import InputShape, plan_input
 from datafactory.filtering.pool import WorkerPool
@@ -200,7 +200,7 @@ def summary(counts: dict, folder) -> str:
 
 @dataclass
 class FilterPlan(Plan):
-    spec: object  # the checks the workers run
+    spec: EvalSpec  # the checks the workers run
     schemas: list[pa.Schema]  # each input's columns, with those its shape adds
     shapes: list[InputShape]
     unified: pa.Schema
