@@ -117,10 +117,11 @@ class NearDuplicateFinder:
         self._parts: list = []  # (band hashes, 16-bit signatures) per batch, or futures of them
         self._pool = executor  # Ray tasks (--executor ray), else local processes
         if executor is None and workers > 1:
-            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+            from datafactory.worker_processes import worker_context
+
+            self._pool = ProcessPoolExecutor(workers, mp_context=worker_context())
 
     def add(self, row: int, text: str, row_id: str) -> None:
         self._pending.append(text)

@@ -9,7 +9,6 @@ batch, and nothing hangs. Results come back in submission order.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import signal
 import time
 from collections import deque
@@ -18,13 +17,15 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 from datafactory.filtering.evaluate import EvalSpec, Evaluator, result_for
+from datafactory.worker_processes import worker_context
 
 PRELOAD = ["datafactory.filtering.evaluate", "datafactory.verifiers.math", "math_verify", "sympy"]
 
 
 def _worker_main(conn, spec: EvalSpec) -> None:
     """Evaluate batches until told to stop, or until the parent is gone (Ctrl-C, SIGTERM): then end quietly.
-    Ctrl-C reaches the whole process group; the parent decides what an interrupt means, not the workers."""
+    Ctrl-C reaches the whole process group; the parent decides what an interrupt means, not the workers (they
+    ignore it from birth, see worker_processes.py; said again here for a fork server someone else started)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     evaluator = Evaluator(spec)
     try:
@@ -75,8 +76,7 @@ class WorkerPool:
 
     def __init__(self, spec: EvalSpec, workers: int = 2, timeout: float = 20.0, start_timeout: float = 120.0):
         self.spec, self.size, self.timeout, self.start_timeout = spec, max(1, workers), timeout, start_timeout
-        self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(PRELOAD)
+        self.context = worker_context(PRELOAD)
         self.workers: list[_Worker] = []
         self.timeouts = self.crashes = 0
         self._stream: deque[_Job] = deque()
