@@ -91,6 +91,9 @@ def _limit(limits: Limits, drop_uid: bool):
 
     def apply() -> None:
         os.setsid()
+        # as from a shell: the verifier worker running us is deaf to Ctrl-C (worker_processes.py); the program is not
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         cpu = int(limits.wall_seconds) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb << 20, limits.memory_mb << 20))

@@ -2,18 +2,18 @@
 
 Why: Ctrl-C in a terminal reaches every process of the group, and one pressed while workers started printed
 their tracebacks over the one line the CLI promises (the fork server importing sympy, a child unpickling its
-start-up data). The parent decides what an interrupt means: it stops, says so, and its workers end when it is
-gone. So the fork server starts with SIGINT ignored, which it and every worker it forks inherit from their
-first instruction (an ignored signal survives exec; Python keeps it ignored); and a stop signal to the parent
-while it launches a worker waits until the launch is whole (cut between handing the fork server its pipes and
-writing the child's start-up data, it leaves a child that dies with EOFError).
+start-up data); dedupe could hang. The parent decides what an interrupt means: it stops, says so, and its workers
+end when it is gone. So the fork server starts with SIGINT blocked (as CPython's resource tracker starts), which
+it and every worker it forks inherit from their first instruction, while the parent's own Ctrl-C waits, pending,
+for the instant of that start rather than being lost; and a stop signal to the parent while it launches a worker
+waits until the launch is whole (cut between handing the fork server its pipes and writing the child's start-up
+data, it leaves a child that dies with EOFError).
 """
 
 from __future__ import annotations
 
 import signal
-import threading
-from multiprocessing import forkserver
+from multiprocessing import forkserver, resource_tracker
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 
 from datafactory.interrupts import held
@@ -39,12 +39,12 @@ def worker_context(preload: list[str] | None = None) -> WorkerContext:
 
 
 def _start_server_deaf_to_ctrl_c() -> None:
-    """Start the fork server (once per process) while SIGINT is ignored here, for the instant of its exec."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
-        forkserver.ensure_running()
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Start the fork server (once per process) with SIGINT blocked in this thread, which it inherits.
+
+    The resource tracker starts first: its own start unblocks the signals it blocked, ours included."""
+    resource_tracker.ensure_running()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         forkserver.ensure_running()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import signal
 import socket
 import subprocess
 import threading
@@ -217,3 +218,21 @@ def test_humaneval_completions_that_continue_the_prompt(verifier, shared_data):
     wrong = verifier.verify("    return None\n", None, task)
     assert not wrong.ok and wrong.detail
     assert verifier.verify("I cannot solve this.", None, task).detail  # a failure always says why
+
+
+def test_a_program_gets_ctrl_c_as_from_a_shell_though_its_verifier_worker_is_deaf_to_it():
+    """Verifier workers start with SIGINT blocked and ignored (worker_processes.py); a program that handles
+    KeyboardInterrupt or its own SIGINT handler must not fail for that. The worker's state is made here."""
+    program = (
+        "import signal\n"
+        "try:\n    signal.raise_signal(signal.SIGINT)\nexcept KeyboardInterrupt:\n    print('default')\n"
+        "signal.signal(signal.SIGINT, lambda *_: print('handled'))\nsignal.raise_signal(signal.SIGINT)\n"
+    )
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        result = run_python(program, "", Limits(wall_seconds=5))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    assert result.stdout.split() == ["default", "handled"], (result.status, result.stderr[-300:])

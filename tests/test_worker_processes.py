@@ -72,18 +72,18 @@ IGNORES = textwrap.dedent("""
     import signal, sys
     from multiprocessing import forkserver
 
-    def ignored(pid="self"):  # from the kernel: SIGINT in the process's ignored set
-        line = next(l for l in open(f"/proc/{pid}/status") if l.startswith("SigIgn:"))
-        return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+    def deaf(pid="self"):  # from the kernel: SIGINT in the process's blocked or ignored set
+        fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
+        return any(int(fields[key].split()[0], 16) >> (signal.SIGINT - 1) & 1 for key in ("SigBlk", "SigIgn"))
 
     def child(conn):
-        conn.send(ignored())
+        conn.send(deaf())
 
     if __name__ == "__main__":
         from datafactory.worker_processes import worker_context
         context = worker_context()
-        print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)  # the parent still takes Ctrl-C
-        print(ignored(forkserver._forkserver._forkserver_pid))
+        print(signal.getsignal(signal.SIGINT) is signal.default_int_handler and not deaf())  # the parent hears
+        print(deaf(forkserver._forkserver._forkserver_pid))
         parent, conn = context.Pipe()
         process = context.Process(target=child, args=(conn,))
         process.start()
@@ -97,6 +97,36 @@ def test_the_fork_server_and_its_workers_ignore_ctrl_c_from_their_first_instruct
     script.write_text(IGNORES)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["True", "True", "True"], (done.stdout, done.stderr)
+
+
+LOST = textwrap.dedent("""
+    import signal
+    from multiprocessing import util
+
+    real = util.spawnv_passfds
+
+    def spawn(path, args, passfds):  # Ctrl-C to the parent at the instant the fork server starts
+        if any("multiprocessing.forkserver" in str(arg) for arg in args):
+            signal.raise_signal(signal.SIGINT)
+        return real(path, args, passfds)
+
+    if __name__ == "__main__":
+        from datafactory.worker_processes import worker_context
+        util.spawnv_passfds = spawn
+        try:
+            worker_context()
+            print("lost")
+        except KeyboardInterrupt:
+            print("interrupted")
+    """)
+
+
+def test_a_ctrl_c_while_the_fork_server_starts_is_not_lost(tmp_path):
+    """Ignoring SIGINT for that instant (another way to make the server deaf) would drop the user's Ctrl-C."""
+    script = tmp_path / "lost.py"
+    script.write_text(LOST)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "interrupted", (done.stdout, done.stderr)
 
 
 def test_held_raises_the_first_stop_when_the_block_ends_and_a_second_at_once():
