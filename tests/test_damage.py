@@ -166,12 +166,17 @@ def test_ctrl_c_is_a_line_and_status_130_not_a_silent_0(tmp_path, after):
     folder.mkdir()
     rows = samples(20_000)
     pq.write_table(pa.Table.from_pylist(rows), folder / "part-00000.parquet")
-    # a terminal's default: a suite started in the background (`make test &`, nohup) runs with SIGINT ignored,
-    # which its children inherit and Python then honours, so the run would rightly finish with 0
+
+    def as_from_a_terminal():
+        # a suite started in the background (`make test &`, nohup) runs with SIGINT ignored, which its children
+        # inherit and Python then honours, so the run would rightly finish with 0; a terminal blocks nothing
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
     process = subprocess.Popen(
         [sys.executable, "-m", "datafactory", "filter", str(folder), "-o", str(tmp_path / "o"), "--workers", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=as_from_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (tmp_path / "o" / "_work").is_dir() and time.monotonic() < deadline:
