@@ -5,7 +5,7 @@ Why apart from the stage: the CLI, recipes and the runner build it; only the sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from datafactory.engines.base import EngineOptions, Sampling
 from datafactory.errors import OptionError
@@ -19,6 +19,7 @@ RESUME_KEYS = [
     "prompt_field", "id_field", "target",
 ]  # fmt: skip
 LOCAL_ENGINES = {"vllm", "transformers"}
+ENGINE = EngineOptions(model="")  # the engine options' defaults, declared there once
 
 
 @dataclass
@@ -41,14 +42,14 @@ class GenerateConfig(CheckOptions, StageOptions):
     limit: int | None = None
     shard_rows: int = 10_000
     chunk_prompts: int | None = None
-    base_url: str | None = None
-    api_key_env: str | None = None
-    concurrency: int = 16
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float | None = None
-    max_model_len: int | None = None
-    kv_cache_gb: float | None = None
-    dtype: str = "auto"
+    base_url: str | None = ENGINE.base_url
+    api_key_env: str | None = ENGINE.api_key_env
+    concurrency: int = ENGINE.concurrency
+    tensor_parallel_size: int = ENGINE.tensor_parallel_size
+    gpu_memory_utilization: float | None = ENGINE.gpu_memory_utilization
+    max_model_len: int | None = ENGINE.max_model_len
+    kv_cache_gb: float | None = ENGINE.kv_cache_gb
+    dtype: str = ENGINE.dtype
     engine_extra: dict = field(default_factory=dict)
     engine_options: dict = field(default_factory=dict)  # --engine-option NAME=VALUE: the engine's own arguments
     replicas: int = 1
@@ -58,18 +59,9 @@ class GenerateConfig(CheckOptions, StageOptions):
         return Sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.seed)
 
     def engine_settings(self) -> EngineOptions:
-        return EngineOptions(
-            model=self.model,
-            base_url=self.base_url,
-            api_key_env=self.api_key_env,
-            concurrency=self.concurrency,
-            tensor_parallel_size=self.tensor_parallel_size,
-            gpu_memory_utilization=self.gpu_memory_utilization,
-            max_model_len=self.max_model_len,
-            kv_cache_gb=self.kv_cache_gb,
-            dtype=self.dtype,
-            extra={**self.engine_extra, **self.engine_options},
-        )
+        """The engine's options: every one this config shares with EngineOptions, by name, and the extras."""
+        shared = {f.name: getattr(self, f.name) for f in fields(EngineOptions) if f.name in self.__dataclass_fields__}
+        return EngineOptions(**shared, extra={**self.engine_extra, **self.engine_options})
 
     def resume_keys(self) -> list[str]:
         return RESUME_KEYS + (CHECK_KEYS if self.target is not None else [])
