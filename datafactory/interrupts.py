@@ -46,8 +46,8 @@ def held() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
-    previous = {s: handler for s, handler in previous.items() if handler is not None}  # None: not Python's to set
+    # a handler of None was not set from Python, and cannot be put back: that signal is left alone
+    previous = {s: handler for s in STOP_SIGNALS if (handler := signal.getsignal(s)) is not None}
 
     def hold(signum, frame) -> None:
         caught.append(signum)
