@@ -44,6 +44,13 @@ def _cli_isolation(request):
     _current["isolated"] = True
 
 
+def as_from_a_terminal() -> None:
+    """A child's signal state as a terminal's shell starts it (a `preexec_fn`): a suite run in the background
+    (`make test &`, nohup) has SIGINT ignored, which children inherit and Python honours; a terminal blocks nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 def run_cli(*args: str | Path, timeout: float = 600, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     """Run the real `datafactory` entry point in a subprocess; in the fast lane (DATAFACTORY_TEST_IN_PROCESS=1,
     `make test-fast`) in this process instead (`datafactory.cli.main`, exit status, stdout and stderr captured)

@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import signal
 import socket
 import subprocess
 import threading
@@ -220,19 +219,22 @@ def test_humaneval_completions_that_continue_the_prompt(verifier, shared_data):
     assert verifier.verify("I cannot solve this.", None, task).detail  # a failure always says why
 
 
-def test_a_program_gets_ctrl_c_as_from_a_shell_though_its_verifier_worker_is_deaf_to_it():
-    """Verifier workers start with SIGINT blocked and ignored (worker_processes.py); a program that handles
-    KeyboardInterrupt or its own SIGINT handler must not fail for that. The worker's state is made here."""
-    program = (
-        "import signal\n"
-        "try:\n    signal.raise_signal(signal.SIGINT)\nexcept KeyboardInterrupt:\n    print('default')\n"
-        "signal.signal(signal.SIGINT, lambda *_: print('handled'))\nsignal.raise_signal(signal.SIGINT)\n"
+def test_a_program_gets_ctrl_c_as_from_a_shell_though_its_verifier_worker_is_deaf_to_it(tmp_path):
+    """Verifier workers start with SIGINT blocked (worker_processes.py); a program whose tests handle
+    KeyboardInterrupt, or install a SIGINT handler, must pass as it would from a shell. Through a real filter."""
+    test = (
+        "def check(candidate):\n    import signal\n    try:\n        candidate()\n"
+        "    except KeyboardInterrupt:\n        pass\n    else:\n        raise AssertionError('no KeyboardInterrupt')\n"
+        "    seen = []\n    signal.signal(signal.SIGINT, lambda *_: seen.append(1))\n    candidate()\n"
+        "    assert seen == [1]\n"
     )
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        result = run_python(program, "", Limits(wall_seconds=5))
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    assert result.stdout.split() == ["default", "handled"], (result.status, result.stderr[-300:])
+    solution = "import signal\n\ndef interrupt():\n    signal.raise_signal(signal.SIGINT)\n"
+    row = {"prompt_id": "int", "sample_index": 0, "completion": f"<think>\nRaise it.\n</think>\n\n{fenced(solution)}",
+           "finish_reason": "stop", "prompt": "def interrupt():\n", "test": test, "entry_point": "interrupt"}  # fmt: skip
+    (tmp_path / "s").mkdir()
+    pq.write_table(pa.Table.from_pylist([row]), tmp_path / "s" / "part-00000.parquet")
+    out = tmp_path / "o"
+    result = run_cli("filter", tmp_path / "s", "-o", out, "--verifier", "code", "--test-timeout", "5")
+    assert result.returncode == 0, result.stderr
+    kept = pq.read_table(out / "part-00000.parquet").to_pylist()
+    assert [(r["verdict"], r["reasons"]) for r in kept] == [("pass", [])], [(r["verdict"], r["reasons"]) for r in kept]

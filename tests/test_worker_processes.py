@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from datafactory.dedupe.minhash import BATCH
 from datafactory.interrupts import held
+from tests.conftest import as_from_a_terminal
 
 CUT_LAUNCH = textwrap.dedent("""
     import signal, sys, time
@@ -127,6 +129,40 @@ def test_a_ctrl_c_while_the_fork_server_starts_is_not_lost(tmp_path):
     script.write_text(LOST)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "interrupted", (done.stdout, done.stderr)
+
+
+DEDUPE = textwrap.dedent("""
+    import os, signal, time
+
+    if __name__ == "__main__":
+        from datafactory.dedupe.minhash import BATCH, NearDuplicateFinder
+        texts = {row: f"note {row} on {row * 7} and {row % 13} " + "word " * 20 for row in range(2 * BATCH)}
+        texts[2 * BATCH - 1] = texts[0]  # one near-duplicate to find
+        finder = NearDuplicateFinder(workers=2)
+        for row in range(BATCH):  # the first batch goes to the pool: its workers start
+            finder.add(row, texts[row], str(row))
+        try:
+            os.killpg(0, signal.SIGINT)  # Ctrl-C at a terminal: every process of the group
+            time.sleep(2)
+        except KeyboardInterrupt:
+            print("interrupted")
+        for row in range(BATCH, 2 * BATCH):
+            finder.add(row, texts[row], str(row))
+        print(finder.resolve(lambda rows: {row: texts[row] for row in rows}))
+    """)
+
+
+def test_dedupe_workers_outlive_a_ctrl_c_that_the_parent_handles(tmp_path):
+    """The MinHash pool once lost its workers to Ctrl-C (tracebacks, and dedupe hung). The parent here takes the
+    KeyboardInterrupt and carries on: the same workers must still answer, and print nothing."""
+    script = tmp_path / "dedupe.py"
+    script.write_text(DEDUPE)
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          start_new_session=True, preexec_fn=as_from_a_terminal)  # fmt: skip
+    duplicate = {2 * BATCH - 1: ("0", 1.0)}
+    assert done.stdout.split("\n")[:2] == ["interrupted", str(duplicate)], (done.stdout, done.stderr)
+    assert done.stderr == ""
 
 
 def test_held_raises_the_first_stop_when_the_block_ends_and_a_second_at_once():
