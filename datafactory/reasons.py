@@ -28,7 +28,6 @@ KIND = {
     "output_limit": ANSWER,
     "syntax_error": ANSWER,
     "tests_not_run": ANSWER,
-    "tampered": ANSWER,
     "no_code": ANSWER,
     "undecided": OPEN,
     "no_answer": OPEN,

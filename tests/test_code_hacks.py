@@ -2,15 +2,16 @@
 
 Each hostile program below is what a policy under rejection sampling or RL may write to be counted as a pass
 without solving the task: it ends the process early through every door there is, forges the success line,
-hunts for the harness's token, or bends the tests' comparisons and modules. None may pass. Each has a
-correct twin that does pass, so a failure here is the hack being caught, not a broken harness.
+hunts for the harness's token, bends the tests' names, classes, library functions and comparisons, returns values
+whose operators lie or lazy iterables, or reads the tests. None may pass. Each has a correct twin that does pass,
+so a failure here is the hack being caught, not a broken harness. Benchmark scale: test_generic_cheats.py.
 """
 
 import pytest
 
 from datafactory.sandbox import Limits, bwrap_path, run_python
 from datafactory.verifiers.code import CodeVerifier
-from datafactory.verifiers.harness import PASS_MARKER
+from datafactory.verifiers.harness.tests_side import PASS_MARKER
 
 pytestmark = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed (make test installs it)")
 
@@ -113,7 +114,12 @@ TAMPERING = {
     "patch_builtins_exec": "import builtins\nbuiltins.exec = lambda *a, **k: None\n",
     "patch_assertion_error": "import builtins\nbuiltins.AssertionError = KeyboardInterrupt\n",
     "define_check": "def check(candidate):\n    pass\n",
-    "replace_code_of_functions": "def add(a, b):\n    return 0\nadd.__code__ = (lambda a, b: a + b).__code__\n",
+    "lying_sub_and_abs": "class Zero:\n    def __sub__(self, other):\n        return 0\n    __rsub__ = __sub__\n"
+    "    def __abs__(self):\n        return 0\ndef add(a, b):\n    return Zero() if a == 0.5 else a + b\n",
+    "lying_float_subclass": "class F(float):\n    def __eq__(self, other):\n        return True\n    __hash__ = float.__hash__\n"
+    "def add(a, b):\n    return F(0)\n",
+    "redefine_math_module": "class M:\n    isclose = staticmethod(lambda *a, **k: True)\nmath = M()\n"
+    "def add(a, b):\n    return a + b if a > 0 and a == int(a) else 0\n",
 }
 MBPP_TAMPERING = {
     "always_true": "class Yes:\n    def __bool__(self):\n        return True\n"
@@ -189,12 +195,129 @@ def test_reasons_name_what_happened(verifier):
     early = verifier.verify(fenced("import os\nos._exit(0)\n" + WRONG), None, HUMANEVAL)
     assert early.reason == "tests_not_run"
     patched = verifier.verify(fenced(TAMPERING["patch_math_isclose"]), None, HUMANEVAL)
-    assert patched.reason == "tests_failed"  # the tests used math as it was before the program ran
-    correct_but_patching = "import math\nmath.isclose = lambda *a, **k: True\ndef add(a, b):\n    return a + b\n"
-    tampered = verifier.verify(fenced(correct_but_patching), None, HUMANEVAL)
-    assert tampered.reason == "tampered" and "math.isclose" in tampered.detail
+    assert patched.reason == "tests_failed"  # the tests used a math of their own
     equal = verifier.verify(fenced(TAMPERING["always_equal"]), None, HUMANEVAL)
-    assert equal.reason == "tests_failed" and "Same" in equal.detail
+    assert equal.reason == "tests_failed" and "only plain values count" in equal.detail
+    crashed = verifier.verify(fenced("raise ValueError('no luck')\n"), None, HUMANEVAL)
+    assert crashed.reason == "runtime_error" and "no luck" in crashed.detail
+
+
+def test_what_a_program_does_to_itself_is_its_own_business(verifier):
+    """The tests cannot be touched: a correct program that also patches its own interpreter, or rewrites its own
+    function's code into a correct one, solved the task."""
+    patching = (
+        "import math, builtins\nmath.isclose = lambda *a, **k: True\nbuiltins.AssertionError = KeyboardInterrupt\n"
+    )
+    assert verifier.verify(fenced(patching + "def add(a, b):\n    return a + b\n"), None, HUMANEVAL).ok
+    rewritten = "def add(a, b):\n    return 0\nadd.__code__ = (lambda a, b: a + b).__code__\n"
+    assert verifier.verify(fenced(rewritten), None, HUMANEVAL).ok
+
+
+# Issue 28's classes: nothing the program defines or changes may influence how the tests evaluate.
+HELPERS = {
+    "prompt": "import math\nimport collections\nimport random\n\ndef double(x):\n    return 2 * x\n\n"
+    'def tally(word):\n    """Count the letters of word."""\n',
+    "test": "def check(candidate):\n    assert candidate('abca') == collections.Counter({'a': 2, 'b': 1, 'c': 1})\n"
+    "    assert set(candidate('xy')) == {'x', 'y'}\n    assert double(len(candidate('pq'))) == 4\n"
+    "    assert abs(len(candidate('aaa')) - 1) < 1e-6\n"
+    "    rng = random.Random(7)\n    for _ in range(5):\n        n = rng.randrange(1, 9)\n"
+    "        assert sum(candidate('z' * n).values()) == n\n",
+    "entry_point": "tally",
+}
+SOLVED = "import collections\n\ndef tally(word):\n    return dict(collections.Counter(word))\n"
+REDEFINED_NAMES = {  # names the tests call, which a shared interpreter takes from the program's globals
+    "abs": "def abs(x):\n    return 0\n",
+    "set": "def set(x):\n    return {'x', 'y'}\n",
+    "helper_of_the_prompt": "def double(x):\n    return 4\n",
+    "module_objects": "class _Anything:\n    def __getattr__(self, name):\n"
+    "        return lambda *a, **k: {'a': 2, 'b': 1, 'c': 1}\ncollections = _Anything()\nmath = _Anything()\n",
+    "builtins_module": "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.set = lambda x: {'x', 'y'}\n",
+}
+PATCHED = {  # classes and library functions the tests use
+    "counter_eq": "import collections\ncollections.Counter.__eq__ = lambda self, other: True\n",
+    "random_randrange": "import random\nrandom.Random.randrange = lambda self, *a, **k: 1\n",
+    "dict_subclass_lies": "class D(dict):\n    def __eq__(self, other):\n        return True\n"
+    "    def values(self):\n        return [1]\n",
+}
+WRONG_TALLY = "def tally(word):\n    return {'z': 1} if word == 'z' else {'a': 1}\n"  # right only when n == 1
+
+
+def test_the_helper_task_is_solvable_so_its_hacks_fail_for_a_reason(verifier):
+    assert verifier.verify(fenced(SOLVED), None, HELPERS).ok
+    assert not verifier.verify(fenced(WRONG_TALLY), None, HELPERS).ok
+
+
+@pytest.mark.parametrize("name", sorted(REDEFINED_NAMES) + sorted(PATCHED))
+def test_names_classes_and_library_functions_the_tests_use_are_their_own(verifier, name):
+    hack = {**REDEFINED_NAMES, **PATCHED}[name]
+    wrong = "def tally(word):\n    return D()\n" if "class D" in hack else WRONG_TALLY
+    result = verifier.verify(fenced(hack + wrong), None, HELPERS)
+    assert not result.ok, (name, result)
+    assert verifier.verify(fenced(hack + SOLVED), None, HELPERS).ok, name  # the hack alone breaks nothing
+
+
+LAZY = {
+    "generator": "def is_even(n):\n    return (x for x in [n])\n",
+    "map": "def is_even(n):\n    return map(abs, [n])\n",
+    "filter_object": "def is_even(n):\n    return filter(None, [n, 1])\n",
+    "zip_object": "def is_even(n):\n    return zip([n])\n",
+    "iterator": "def is_even(n):\n    return iter([n])\n",
+    "object_with_bool": "class Yes:\n    def __bool__(self):\n        return True\ndef is_even(n):\n    return Yes()\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAZY))
+def test_lazy_iterables_and_objects_have_no_truth_of_their_own(verifier, name):
+    row = {"test_list": ["assert is_even(4)", "assert is_even(10)"], "test_imports": []}
+    assert verifier.verify(fenced("def is_even(n):\n    return n % 2 == 0\n"), None, row).ok
+    result = verifier.verify(fenced(LAZY[name]), None, row)
+    assert not result.ok and result.reason == "tests_failed", (name, result)
+
+
+def test_a_generator_the_tests_turn_into_a_list_is_read_as_plain_items(verifier):
+    row = {"test_list": ["assert list(evens(5)) == [0, 2, 4]", "assert sorted(evens(3)) == [0, 2]"]}
+    assert verifier.verify(fenced("def evens(n):\n    return (i for i in range(n) if i % 2 == 0)\n"), None, row).ok
+    lying = (
+        "class L:\n    def __eq__(self, other):\n        return True\ndef evens(n):\n    return iter([L(), L(), L()])\n"
+    )
+    assert not verifier.verify(fenced(lying), None, row).ok
+
+
+CANARY = "canary-4d1f-expected-answer"
+READ_THE_TESTS = """
+import os, sys
+NEEDLE = 'canary-4d1f-' + 'expected-answer'  # in two parts: the program's own file holds no whole copy
+found = []
+def look(path):
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path, 'rb') as handle:
+            if NEEDLE.encode() in handle.read(1 << 20):
+                found.append(path)
+    except OSError:
+        pass
+for top in ('/box', '/tmp', '/dev/shm', '/dev', '/', '/proc/self/fd'):
+    for root, dirs, files in os.walk(top):
+        if root.count('/') > 3 or root.startswith(('/usr', '/proc/sys')):
+            dirs[:] = []
+        for name in files:
+            look(os.path.join(root, name))
+try:
+    found += ['stdin'] if NEEDLE in sys.stdin.read() else []
+except (OSError, ValueError):
+    pass
+def add(a, b):
+    return a + b if found else 0
+"""
+
+
+def test_the_program_cannot_read_its_tests(verifier):
+    """The tests and everything of the tests' interpreter live where the program's sandbox cannot look."""
+    row = {**HUMANEVAL, "test": HUMANEVAL["test"] + f"    assert '{CANARY}'\n"}
+    assert verifier.verify(fenced("def add(a, b):\n    return a + b\n"), None, row).ok
+    result = verifier.verify(fenced(READ_THE_TESTS), None, row)
+    assert not result.ok and result.reason == "tests_failed", result
 
 
 SECRET = "sk-datafactory-canary-7f3a"

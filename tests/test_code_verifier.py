@@ -66,10 +66,37 @@ def test_stdin_stdout_cases_with_floats_and_trailing_whitespace(verifier):
     wrong = {"tests": [{"input": "1\n5\n", "output": "5.1\ndone"}]}
     result = verifier.verify(fenced(code), None, wrong)
     assert result.reason == "tests_failed" and result.detail.startswith("test 0:")
-    as_json = {"input_output": json.dumps({"inputs": ["2\n1 1\n"], "outputs": ["1\ndone\n"]})}
+    as_json = {"input_output": json.dumps({"inputs": ["2\n1 1\n"], "outputs": ["1.0\ndone\n"]})}
     assert verifier.verify(fenced(code), None, as_json).ok
     assert same_output("1 2  \n\n", "1 2") and not same_output("1 2 3", "1 2")
     assert same_output("0.30000000000000004", "0.3") and not same_output("0.31", "0.3")
+
+
+@pytest.mark.parametrize(
+    ("printed", "expected", "same"),
+    [
+        ("1000000001", "1000000000", False),  # integers compare exactly (a relative tolerance let this pass)
+        ("1_000", "1000", False),
+        ("1.0e+03", "1000", False),
+        ("1000.0", "1000", False),
+        ("Infinity", "inf", False),  # words compare exactly
+        ("INF", "inf", False),
+        ("nan", "nan", True),
+        ("-0", "0", False),
+        ("YES", "yes", False),
+        ("0.3333333", "0.333333333", True),  # an expected decimal number: within 1e-6, relative or absolute
+        ("2", "2.0", True),
+        ("2.0000001", "2.0", True),
+        ("2.001", "2.0", False),
+        ("1e-07", "1.0e-07", True),
+        ("1_0.0", "10.0", False),  # only a plain number may stand for a decimal one
+        ("inf", "1e309", False),
+        ("0x10", "16.0", False),
+    ],
+)
+def test_stdout_tokens_compare_exactly_unless_a_decimal_number_is_expected(printed, expected, same):
+    assert same_output(f"{printed}\n", f"{expected}\n") is same
+    assert same_output(f"a {printed} b", f"a {expected} b") is same
 
 
 def test_extraction_syntax_errors_and_missing_code(verifier):
@@ -220,17 +247,21 @@ def test_humaneval_completions_that_continue_the_prompt(verifier, shared_data):
 
 
 def test_a_program_gets_ctrl_c_as_from_a_shell_though_its_verifier_worker_is_deaf_to_it(tmp_path):
-    """Verifier workers start with SIGINT blocked (worker_processes.py); a program whose tests handle
-    KeyboardInterrupt, or install a SIGINT handler, must pass as it would from a shell. Through a real filter."""
+    """Verifier workers start with SIGINT blocked (worker_processes.py); a program that gets KeyboardInterrupt
+    (which its tests expect), or installs a SIGINT handler, must pass as it would from a shell. Through a real
+    filter."""
     test = (
-        "def check(candidate):\n    import signal\n    try:\n        candidate()\n"
+        "def check(candidate):\n    try:\n        candidate(False)\n"
         "    except KeyboardInterrupt:\n        pass\n    else:\n        raise AssertionError('no KeyboardInterrupt')\n"
-        "    seen = []\n    signal.signal(signal.SIGINT, lambda *_: seen.append(1))\n    candidate()\n"
-        "    assert seen == [1]\n"
+        "    assert candidate(True) == [1]\n"
     )
-    solution = "import signal\n\ndef interrupt():\n    signal.raise_signal(signal.SIGINT)\n"
+    solution = (
+        "import signal\n\ndef interrupt(handle):\n    seen = []\n    if handle:\n"
+        "        signal.signal(signal.SIGINT, lambda *_: seen.append(1))\n    signal.raise_signal(signal.SIGINT)\n"
+        "    return seen\n"
+    )
     row = {"prompt_id": "int", "sample_index": 0, "completion": f"<think>\nRaise it.\n</think>\n\n{fenced(solution)}",
-           "finish_reason": "stop", "prompt": "def interrupt():\n", "test": test, "entry_point": "interrupt"}  # fmt: skip
+           "finish_reason": "stop", "prompt": "def interrupt(handle):\n", "test": test, "entry_point": "interrupt"}  # fmt: skip
     (tmp_path / "s").mkdir()
     pq.write_table(pa.Table.from_pylist([row]), tmp_path / "s" / "part-00000.parquet")
     out = tmp_path / "o"

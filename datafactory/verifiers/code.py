@@ -1,13 +1,15 @@
 """Code answers: run the response's program against the row's tests, in the sandbox.
 
 Test formats, detected from the row's columns unless `test_format` is set:
-- humaneval: `prompt` + program + `test` + `check(entry_point)` (when that does not compile and the program
-  defines the entry point itself: the prompt's imports + program + tests);
-- mbpp: `test_imports` + program + each assert of `test_list`, reporting the first failing assert's index;
+- humaneval: the program is `prompt` + completion (when that does not compile and the program defines the entry
+  point itself: the prompt's imports + program); the tests are `test`, then `check(entry_point)`, with the prompt
+  as their helper code;
+- mbpp: the program alone; the tests are each assert of `test_list`, with `test_imports` as their helper code,
+  reporting the first failing assert's index;
+For both, the tests run apart from the program, in an interpreter of their own (the split harness, harness/).
 - stdio: `tests` (or `input_output`) as [{"input": …, "output": …}] (APPS/Codeforces/LiveCodeBench style; a JSON
   string or {"inputs": [...], "outputs": [...]} also work); the program runs once per case and its output is
-  compared line by line, trailing whitespace and trailing blank lines ignored, numbers equal within 1e-6
-  (relative or absolute).
+  compared line by line and token by token, trailing whitespace and trailing blank lines ignored (`same_output`).
 The program is the last fenced code block of the response; without one, the whole response when it has a line
 starting with `def `, `class `, `import ` or `from `; otherwise `no_code`.
 """
@@ -17,24 +19,23 @@ from __future__ import annotations
 import json
 import math
 import re
-import secrets
+import sys
 import textwrap
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
+from datafactory import cgroup
 from datafactory.errors import UsageError
 from datafactory.sandbox import Limits, check_sandbox, run_python
+from datafactory.verifiers import harness
 from datafactory.verifiers.base import Verdict, Verifier, failed, passed
-from datafactory.verifiers.harness import FAILED_MARKER, PASS_MARKER, TAMPERED_MARKER
-from datafactory.verifiers.plain_tests import imported_modules, rewrite
 
 FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 CODE_LINE = re.compile(r"^(def |class |import |from \S+ import )", re.MULTILINE)
-HARNESS = Path(__file__).with_name("harness.py")
 FORMATS = ("auto", "humaneval", "mbpp", "stdio")
-FLOAT_TOLERANCE = 1e-6
+FLOAT_TOLERANCE = 1e-6  # relative or absolute, for an expected decimal number only
+DECIMAL = re.compile(r"[+-]?((\d+\.\d*|\.\d+)([eE][+-]?\d+)?|\d+[eE][+-]?\d+)")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -88,18 +89,20 @@ def stdio_cases(row: dict) -> list[tuple[str, str]]:
     return [(str(c.get("input", "")), str(c.get("output", ""))) for c in cases]
 
 
-def _same_token(a: str, b: str) -> bool:
-    if a == b:
+def _same_token(got: str, expected: str) -> bool:
+    """Equal text, or, where the expected token is a decimal number (a decimal point: `2.50`, `-1.5e-07`), a
+    plain number (digits, one point, an exponent; no `_`, no `inf`) within FLOAT_TOLERANCE of it. Integers and
+    words compare exactly: `1000000001` is not `1000000000`, nor `1_000` or `1.0e+03` `1000`."""
+    if got == expected:
         return True
-    try:
-        x, y = float(a), float(b)
-    except ValueError:
+    if not (DECIMAL.fullmatch(expected) and PLAIN_NUMBER.fullmatch(got)):
         return False
-    return math.isclose(x, y, rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE)
+    return math.isclose(float(got), float(expected), rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE)
 
 
 def same_output(got: str, expected: str) -> bool:
-    """Line by line, trailing whitespace and trailing blank lines ignored, numbers within the float tolerance."""
+    """Line by line and token by token, trailing whitespace and trailing blank lines ignored; a decimal number
+    expected is matched within the float tolerance (`_same_token`), everything else exactly."""
     lines = [line.rstrip() for line in got.rstrip().splitlines()]
     wanted = [line.rstrip() for line in expected.rstrip().splitlines()]
     if len(lines) != len(wanted):
@@ -112,62 +115,31 @@ def same_output(got: str, expected: str) -> bool:
     return True
 
 
-def mbpp_job(code: str, row: dict) -> dict:
-    return {
-        "kind": "mbpp",
-        "setup": code,
-        "imports": "\n".join(row.get("test_imports") or []),
-        "tests": list(row.get("test_list") or []),
-    }
+def mbpp_job(code: str, row: dict) -> harness.Job:
+    imports = "\n".join(row.get("test_imports") or [])
+    return harness.Job("mbpp", code, imports, tuple(row.get("test_list") or []))
 
 
-def job_files(job: dict) -> dict[str, str]:
-    """The files the harness reads (harness.py `_job`); tests rewritten to compare plain values only.
-    Raises SyntaxError/ValueError when the program or a test does not compile."""
-    _compile(job["setup"])
-    files = {"setup.py": job["setup"]}
-    if job["kind"] == "humaneval":
-        files["tests.py"] = rewrite(job["test"])
-    else:
-        files["imports.py"] = job["imports"]
-        files.update({f"test_{index}.py": rewrite(test) for index, test in enumerate(job["tests"])})
-    modules = sorted(set().union(*map(imported_modules, files.values())))  # the tests', and the program's
-    files["kind.txt"] = f"{job['kind']}\n{job.get('entry_point', '')}\n{' '.join(modules)}"
-    return files
-
-
-def humaneval_job(code: str, row: dict) -> dict:
-    """`prompt` + program, then the tests' `check(entry_point)`. The program may continue the prompt (the function
-    body, as the human-eval harness expects; indented by us when it came unindented) or define the entry point
-    itself (when prompt + program does not compile: the prompt's import lines + program)."""
+def humaneval_job(code: str, row: dict) -> harness.Job:
+    """The program is `prompt` + completion (the function body, as the human-eval harness expects; indented by us
+    when it came unindented), or the program alone when it defines the entry point itself (when prompt + program
+    does not compile: the prompt's import lines + program). The prompt is the tests' helper code (helpers such as
+    `poly` that the tests call) where it compiles, its import lines where not."""
     prompt = row.get("prompt") or ""
+    imports = "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
     setup = f"{prompt}\n{code}"
     if f"def {row['entry_point']}(" in code and not _compiles(setup):
-        imports = "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
         setup = f"{imports}\n{code}"
     elif not _compiles(setup) and _compiles(indented := f"{prompt}\n{textwrap.indent(code, '    ')}"):
         setup = indented
-    return {"kind": "humaneval", "setup": setup, "test": row["test"], "entry_point": row["entry_point"]}
+    helper = prompt if _compiles(prompt) else imports
+    return harness.Job("humaneval", setup, helper, (row["test"],), row["entry_point"])
 
 
 def humaneval_program(code: str, row: dict) -> str:
     """The plain program an unprotected runner would execute (benchmarks compare the harness against it)."""
     job = humaneval_job(code, row)
-    return f"{job['setup']}\n\n{job['test']}\n\ncheck({job['entry_point']})\n"
-
-
-@lru_cache(maxsize=1)
-def harness_source() -> str:
-    return HARNESS.read_text()
-
-
-def run_tests(files: dict[str, str], limits: Limits, unsafe: bool):
-    """Run a job's files under the harness. A pass needs this run's fresh token back on stdout: a program that
-    ends the process early, with any status, cannot produce it."""
-    token = secrets.token_hex(16)
-    result = run_python(harness_source(), "", limits, unsafe, files=files, secret=token, site=False)
-    proven = result.stdout.rstrip().endswith(f"{PASS_MARKER} {token}")
-    return result, proven
+    return f"{job.program}\n\n{job.tests[0]}\n\ncheck({job.entry_point})\n"
 
 
 def _compiles(program: str) -> bool:
@@ -204,7 +176,7 @@ class CodeVerifier(Verifier):
     def verify(self, response: str, gold, row: dict) -> Verdict:
         kind = detect_format(row, self.format)
         code = extract_code(response)
-        if code is None and kind == "humaneval" and _compiles(humaneval_job(response, row)["setup"]):
+        if code is None and kind == "humaneval" and _compiles(humaneval_job(response, row).program):
             code = response  # the human-eval format: the completion continues the prompt (the function body)
         if code is None or not code.strip():
             return failed("no_code", detail="no fenced code block, and no line starting with def, class or import")
@@ -214,22 +186,16 @@ class CodeVerifier(Verifier):
             return self._stdio(code, row)
         job = mbpp_job(code, row) if kind == "mbpp" else humaneval_job(code, row)
         try:
-            files = job_files(job)
+            _compile(job.program)
         except (SyntaxError, ValueError) as err:
             return failed("syntax_error", code, detail=f"{type(err).__name__}: {err}"[:300])
-        result, proven = run_tests(files, self.limits, self.unsafe)
-        if result.status == "ok" and proven:
-            return passed(code)
-        if result.status == "ok":
-            return failed("tests_not_run", code, detail="the program ended the process before its tests finished")
-        if TAMPERED_MARKER in result.stderr:
-            return failed("tampered", code, detail=_excerpt(result.stderr.split(TAMPERED_MARKER)[-1]))
-        marker = re.search(rf"{FAILED_MARKER} (\w+) (\w+)", result.stderr)
-        index = f"test {marker.group(1)}: " if marker and marker.group(1).isdigit() else ""
-        detail = index + (_excerpt(result.stderr) or f"exit status {result.returncode}")
-        if result.status == "runtime_error" and marker is not None and marker.group(2) == "AssertionError":
-            return failed("tests_failed", code, detail=detail)
-        return failed(result.status, code, detail=detail)
+        try:
+            for source in (job.helper, *job.tests):
+                _compile(source)
+        except (SyntaxError, ValueError) as err:
+            return failed("no_gold", code, detail=f"the row's tests do not compile: {type(err).__name__}: {err}"[:300])
+        outcome = harness.run(job, self.limits, self.unsafe)
+        return passed(code) if outcome.passed else failed(outcome.status, code, detail=outcome.detail)
 
     def _stdio(self, code: str, row: dict) -> Verdict:
         try:
@@ -258,3 +224,9 @@ class CodeVerifier(Verifier):
 def prepare(options: dict) -> None:
     """Checks to run once before a filter with the code verifier starts."""
     check_sandbox(CodeVerifier.parse_options(options).unsafe_no_sandbox)
+    if not cgroup.available():
+        print(
+            "warning: no writable cgroup here: --memory-mb and the process cap hold per process, not for a "
+            "program's processes together (run as root on a host or container with cgroups to bound the total)",
+            file=sys.stderr,
+        )
