@@ -31,6 +31,15 @@ EXCEPTIONS = {
     ("$x \\in [-2,7]$", "$-2 \\\\le x \\\\le 7$"): "the suite labels this pair both ways (with and without "
     "allow_set_relation_comp); math-verify reads the prediction as -2 <= x <= 7 and our intervals=equivalent policy "
     "counts that as x in [-2, 7]",
+    **dict.fromkeys(
+        [
+            ("$x = 11$", "$x = 5+5+1 = 7 =11$"),
+            ("$x = 1/3$", "$x = 5+5+1 = 1/3 \\approx 11$"),
+            ("$z = 1 + 1 = 2$", "$z = 3+3 = 2$"),
+            ("$10/9$", "Answer $ \\frac{1}{2} \\$ = \\frac{10}{9} $"),
+        ],
+        "policy: a chain of values that differ is not an answer (math_relations.py); math-verify takes its last side",
+    ),
     (
         "\\\\boxed{W(n) = 1 \\\\text{ and } W(n) = -1",
         "W(x)=1orW(x)=-1",

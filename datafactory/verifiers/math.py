@@ -24,6 +24,7 @@ from datafactory.verifiers.math_answer import (
     top_level_items,
 )
 from datafactory.verifiers.math_compare import MathPolicy, percent_equal, strict_equal, too_big
+from datafactory.verifiers.math_relations import stated_answer
 from datafactory.verifiers.simple import normalise_text
 
 PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -58,7 +59,7 @@ class TooBig(Exception):
 
 
 MAX_ANSWER_CHARS = 2_000
-MAX_NESTING = 30
+MAX_NESTING = 10  # math-verify's sympy work grows exponentially with nesting: 16 fractions deep took 4 s
 
 
 def pathological(answer: str) -> str | None:
@@ -110,6 +111,7 @@ class MathVerifier(Verifier):
         self.configs = [LatexExtractionConfig(), ExprExtractionConfig()]
         self.on_main_thread = threading.current_thread() is threading.main_thread()
         self._gold_cache: dict[str, list] = {}
+        self._stated_golds: dict[str, str] = {}
         self._verdicts: dict[tuple[str, str], bool | None] = {}
         self.policy = self.parse_options(self.options)
 
@@ -131,13 +133,18 @@ class MathVerifier(Verifier):
         if (answer is None or not answer.strip()) and self.policy.extract == "lenient":
             answer = self.lenient_answer(response)
         if expected is None:  # the answer is still recorded: samples vote on it (gold_votes.py), if it is math
-            return failed("no_gold", self.votable(answer), detail="the row's gold (--gold-field) is empty")
+            stated, problem = self.statement(answer) if self.votable(answer) else (answer, None)
+            return failed("no_gold", None if problem else self.votable(stated), detail="the row's gold is empty")
         if answer is None or not answer.strip():
             return failed(
                 "no_answer", detail="no \\boxed{} and no 'the answer is' (--math-option extract=lenient reads more)"
             )
         if unreasonable := pathological(answer):  # decided in microseconds, before any parser sees it
             return failed("undecided", answer[:200], detail=f"the answer is {unreasonable}: not compared")
+        answer, problem = self.statement(answer)
+        if problem:
+            return failed("wrong_answer", answer[:200], detail=problem)
+        expected = self.stated_gold(expected)
         key = (expected, answer)
         if key not in self._verdicts:  # a prompt's samples often repeat an answer: decide it once
             if len(self._verdicts) > CACHE_SIZE:
@@ -155,6 +162,23 @@ class MathVerifier(Verifier):
         if equal is None:
             return failed("undecided", answer, detail="the answer or the gold cannot be compared as math")
         return passed(answer) if equal else failed("wrong_answer", answer, f"{answer} vs gold {expected}"[:300])
+
+    def statement(self, answer: str) -> tuple[str, str | None]:
+        """What the answer states, where it holds `=` or an arrow (math_relations.py), and why it states none."""
+        try:
+            return stated_answer(answer, self.equal)
+        except TooBig:
+            return answer, None
+
+    def stated_gold(self, gold: str) -> str:
+        """The gold as the answer is read (`x = 11` states 11), so that both sides compare alike; a gold that states
+        no answer is left as written."""
+        if gold not in self._stated_golds:
+            if len(self._stated_golds) > CACHE_SIZE:
+                self._stated_golds.clear()
+            stated, problem = self.statement(gold)
+            self._stated_golds[gold] = gold if problem else stated
+        return self._stated_golds[gold]
 
     @staticmethod
     def votable(answer: str | None) -> str | None:

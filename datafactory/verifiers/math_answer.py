@@ -9,6 +9,7 @@ at all ("the answer is 3 + 2√2"). Each of those made math-verify misjudge a tr
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from datafactory.trace import boxed_spans
 
@@ -39,12 +40,19 @@ SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 SUPERSCRIPT_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
 ROOT = re.compile(r"([√∛∜])\s*(\d+(?:\.\d+)?|[A-Za-z]|\\[A-Za-z]+|\([^()]*\)|\{[^{}]*\})")
 ELLIPSIS = re.compile(r"\\[lc]?dots\b|\.\.\.")
+MATH_ALPHANUMERIC = re.compile("[\U0001d400-\U0001d7ff\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+
+
+def plain_letters(text: str) -> str:
+    """Mathematical alphanumeric symbols (`𝟓`, `𝐱`: above U+FFFF, so the box looked empty) and full-width digits
+    and letters as the plain characters they stand for."""
+    return MATH_ALPHANUMERIC.sub(lambda match: unicodedata.normalize("NFKC", match.group(0)), text)
 
 
 def final_answer(response: str, units: bool = True) -> str | None:
     """The final-answer block's boxes joined as a list (`2, 3`), junk boxes skipped; else the text after the last
     "the answer is"; None when there is neither."""
-    response = TEMPLATE_BOX.sub(lambda m: f"\\boxed{{{m.group(1)}}}", response)
+    response = TEMPLATE_BOX.sub(lambda m: f"\\boxed{{{m.group(1)}}}", plain_letters(response))
     response = TEMPLATE_TOKEN.sub("", response)
     boxes = [(start, end, content) for start, end, content in boxed_spans(response) if _meaningful(content)]
     phrases = list(ANSWER_PHRASE.finditer(response))
