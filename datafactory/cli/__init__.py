@@ -10,7 +10,7 @@ import typer
 
 from datafactory import __version__
 from datafactory.errors import DataFactoryError
-from datafactory.interrupts import request_stop
+from datafactory.interrupts import request_stop, stop_requested
 from datafactory.memory import keep_freed_memory
 
 app = typer.Typer(
@@ -62,7 +62,9 @@ WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPE
 
 def _stop(signum, _frame) -> None:
     """SIGTERM (a scheduler, `kill`) ends the run as Ctrl-C does: the stack unwinds, so engines shut down their
-    worker processes and shards stay whole; the exit status says which signal it was (128 + number)."""
+    worker processes and shards stay whole; the exit status says which signal it was (128 + number). SIGINT too,
+    also when the shell started us with it ignored (a background job): a SIGINT sent on purpose then stops the
+    run with the same line and status, instead of reaching only the engine's processes."""
     STOPPED_BY["signal"] = signum
     request_stop(signum)
     raise KeyboardInterrupt
@@ -77,6 +79,7 @@ def main() -> None:
     keep_freed_memory()
     _register()
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         code = app(standalone_mode=False)
     except DataFactoryError as err:
@@ -89,12 +92,16 @@ def main() -> None:
     except typer.Abort:
         _interrupted()
     except OSError as err:
+        if stop_requested():  # what a stop broke on its way out (an engine's pipe) is the stop
+            _interrupted()
         if err.errno not in WRITE_ERRORS:
             raise
         where = f": {err.filename}" if err.filename else ""
         print(f"error: {err.strerror}{where} (the output is unfinished; the same command resumes)", file=sys.stderr)
         sys.exit(1)
     except Exception as err:
+        if stop_requested():  # an engine whose processes took the same signal dies with its own error
+            _interrupted()
         if not _click_error(err):
             raise
         print(usage_line(err), file=sys.stderr)

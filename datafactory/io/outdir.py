@@ -33,7 +33,10 @@ class OutputDir:
 
     def __init__(self, path: str | Path, stage: str, files: tuple[str, ...] = (), folders: tuple[str, ...] = ()):
         self.files, self.folders = tuple(files), tuple(folders)
-        self.final = Path(path)  # where the output lives when finished
+        self.given = Path(path)
+        # where the output lives when finished: the real folder, so that every spelling of it (a symbolic link,
+        # `.`, `../x`) takes the same lock and an --overwrite replaces the folder, never the link to it
+        self.final = Path(os.path.realpath(path))
         self.path = self.final  # where this run writes: a hidden folder beside it while it --overwrites
         self.stage = stage
         self.started = now()
@@ -94,6 +97,7 @@ class OutputDir:
 
         A half-written OUT resumes only when `resume_keys` of the arguments are unchanged.
         """
+        self._check_location(overwrite)
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"{self.path}: output path exists and is not a directory")
         self.lock()
@@ -112,6 +116,21 @@ class OutputDir:
         if self.shards() or (work and (self.path / work).is_dir()):
             self._check_resumable(arguments, resume_keys)
             self.resumed = True
+
+    def _check_location(self, overwrite: bool) -> None:
+        if self.given.is_symlink() and not self.given.exists():
+            raise UsageError(
+                f"{self.given}: a symbolic link to {os.readlink(self.given)}, which does not exist; "
+                "create that folder or choose another -o"
+            )
+        if self.final == self.final.parent:
+            raise UsageError(f"{self.given}: cannot write a stage's output to the file system's root; choose a folder")
+        here = Path.cwd().resolve()
+        if overwrite and (self.final == here or self.final in here.parents):
+            raise UsageError(
+                f"{self.given}: --overwrite would replace the current folder (or one above it); "
+                "name a folder below it with -o"
+            )
 
     def prepare(self, arguments: dict, restart: bool = False) -> None:
         """Make OUT ready to write, after `check()`: clear it for --overwrite (or for stages that `restart` rather
