@@ -53,8 +53,32 @@ _RecipeLoader.add_implicit_resolver(
 )
 
 
+def _mapping_without_duplicates(loader: _RecipeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """A mapping whose every key is written once: YAML's last-one-wins would drop a value without a word."""
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is written twice", mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_RecipeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def _yaml(text: str):
     return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def _yaml_error(path: Path, err: yaml.YAMLError) -> str:
+    """A YAML error as one line: where, and what (PyYAML prints 4 to 7 lines with a picture of the spot)."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    return f"{path}: not valid YAML ({where}{problem}{f', {context}' if context else ''})"
 
 
 @dataclass
@@ -123,7 +147,10 @@ def apply_overrides(data: dict, assignments: list[str], path: Path) -> dict:
             else:
                 raise UsageError(f"--set {assignment!r}: {part!r} does not exist in {path}")
         last = parts[-1]
-        value = _yaml(raw) if raw else None
+        try:
+            value = _yaml(raw) if raw else None
+        except yaml.YAMLError as err:
+            raise UsageError(f"--set {assignment!r}: {_yaml_error(Path('the value'), err)}") from None
         if isinstance(target, list) and last.isdigit():
             target[int(last)] = value
         else:
@@ -191,6 +218,9 @@ def _validated(path: Path, stage: str, config, options: dict, where: str, source
 
 def validate(path: Path, data: dict) -> None:
     _check_keys(path, data, TOP_KEYS, "")
+    for key in ("name", "out", "model"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            _fail(path, key, f"expected text, got {data[key]!r:.40}")
     for required in ("out", "model", "sources"):
         if required not in data or data[required] in (None, "", []):
             _fail(path, required, "missing (required)")
@@ -228,9 +258,11 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     if not path.is_file():
         raise UsageError(f"{path}: no such recipe file")
     try:
-        data = _yaml(path.read_text()) or {}
+        data = _yaml(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not valid UTF-8 (byte {err.start}); save the recipe as UTF-8") from None
     except yaml.YAMLError as err:
-        raise UsageError(f"{path}: not valid YAML ({err})") from None
+        raise UsageError(_yaml_error(path, err)) from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: a recipe is a mapping of sections")
     data = apply_overrides(data, overrides or [], path)

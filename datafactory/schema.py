@@ -122,10 +122,17 @@ def samples_schema(passthrough: PassthroughTypes) -> pa.Schema:
     return pa.schema(SAMPLES_FIELDS + passthrough.fields())
 
 
-def unified_schema(schemas: list[pa.Schema]) -> pa.Schema:
-    """One schema for several input files (an int column here, a float there: float), or a usage error saying
-    which columns disagree."""
+def unified_schema(schemas: list[pa.Schema], paths: list | None = None) -> pa.Schema:
+    """One schema for several input files (an int column here, a float there: float), or a usage error naming the
+    first file whose columns disagree with those before it."""
     try:
         return pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        if paths:
+            union = schemas[0]
+            for path, schema in zip(paths[1:], schemas[1:], strict=True):
+                try:
+                    union = pa.unify_schemas([union, schema], promote_options="permissive")
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as clash:
+                    raise UsageError(f"{path}: its columns' types differ from the inputs before it ({clash})") from None
         raise UsageError(f"the inputs' columns have incompatible types: {err}") from None

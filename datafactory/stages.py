@@ -12,11 +12,13 @@ used, and `io/` receives the file names from here instead of knowing any stage's
 from __future__ import annotations
 
 import json
+import math
 from contextlib import nullcontext
 from dataclasses import Field, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from datafactory.errors import OptionError
 from datafactory.io.outdir import MANIFEST, OutputDir
 from datafactory.io.writer import SHARD_PATTERN
 from datafactory.registry import load
@@ -77,6 +79,9 @@ class StageOptions:
         from datafactory.scale.runtime import check_executor
 
         check_executor(self.executor)
+        for name, value in self.arguments().items():  # one check for every number option of every stage
+            if isinstance(value, float) and not math.isfinite(value):
+                raise OptionError(name, f"--{name.replace('_', '-')} {value}: expected a finite number")
 
     def chosen_executor(self) -> Executor:
         return Executor(self.executor, self.ray_address)
@@ -224,6 +229,7 @@ class StageKind:
         this run made it and nothing else is there: an engine.log explaining the failure stays)."""
         try:
             work = outdir.path / self.resumes_from if self.resumes_from else None
+            outdir.remove_temporaries(*([work] if work else []))  # a half-written file helps no resume
             written = outdir.shards() or (work and work.is_dir() and any(work.iterdir()))
             resumable = written and not self.restarts and outdir.path == outdir.final  # --overwrite starts afresh
             if not resumable and (created or self.restarts):

@@ -8,6 +8,7 @@ choices), and an error names the option, the value and what is allowed.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from dataclasses import fields
@@ -75,10 +76,12 @@ def typed(name: str, value, hint, flag: str, allowed: tuple | None = None):
             if isinstance(value, bool):
                 raise ValueError
             parsed = float(text)
+            if not math.isfinite(parsed):  # nan disables every comparison it meets; inf any limit
+                raise ValueError
         else:
             parsed = text
     except ValueError:
-        expected = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, "text")
+        expected = {bool: "true or false", int: "a whole number", float: "a finite number"}.get(kind, "text")
         expected += " (or none)" if optional else ""
         raise UsageError(f"{flag} {name}={value}: not a valid value; expected {expected}") from None
     if allowed is not None and parsed not in allowed:

@@ -30,7 +30,7 @@ def test_rule_options_take_their_declared_types(items, expected):
         (["require_boxed=ture"], "--rule-option require_boxed=ture: not a valid value; expected true or false"),
         (["max_tokens=lots"], "--rule-option max_tokens=lots: not a valid value; expected a whole number (or none)"),
         (["long_paragraph_chars=3.5"], "expected a whole number"),
-        (["repetition_max_share=high"], "expected a number"),
+        (["repetition_max_share=high"], "expected a finite number"),
         (["require_boxed"], "--rule-option 'require_boxed': expected NAME=VALUE"),
         (["boxed=true"], "--rule-option boxed: unknown; choose from language,"),
     ],
@@ -45,7 +45,9 @@ def test_math_options_take_declared_types_and_choices_from_flags_and_recipes_ali
     assert MathVerifier.parse_options({"approx_rel_tol": 0.001, "lists": "ordered"}).lists == "ordered"
     with pytest.raises(UsageError, match="--math-option percent=maybe: choose one of number, fraction, either"):
         MathVerifier.parse_options({"percent": "maybe"})
-    with pytest.raises(UsageError, match="--math-option approx_rel_tol=tiny: not a valid value; expected a number"):
+    with pytest.raises(
+        UsageError, match="--math-option approx_rel_tol=tiny: not a valid value; expected a finite number"
+    ):
         MathVerifier.parse_options(["approx_rel_tol=tiny"])
     with pytest.raises(UsageError, match=r"approx_rel_tol must be in \[0, 1\)"):
         MathVerifier.parse_options(["approx_rel_tol=2"])
@@ -77,7 +79,7 @@ def test_every_verifier_declares_its_options_and_their_defaults_are_valid():
     ("assignment", "message"),
     [
         ("{code: {test_format: pytest}}", "code verifier option test_format=pytest: choose one of auto, humaneval"),
-        ("{code: {test_timeout: 0}}", "--test-timeout must be positive"),
+        ("{code: {test_timeout: 0}}", "--test-timeout must be above 0"),
         ("{code: {memory_mb: lots}}", "code verifier option memory_mb=lots: not a valid value; expected a whole"),
         ("{math: {lists: sorted}}", "--math-option lists=sorted: choose one of unordered, ordered"),
         ("{exact: {case: insensitive}}", "--verifier exact takes no options (got case)"),

@@ -78,8 +78,16 @@ def _interrupted() -> None:
 def main() -> None:
     keep_freed_memory()
     _register()
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _main()
+    finally:  # a library caller (the suite's in-process runs) gets its own handlers back
+        for signum, handler in previous.items():
+            if handler is not None:  # None: not set from Python, cannot be put back
+                signal.signal(signum, handler)
+
+
+def _main() -> None:
     try:
         code = app(standalone_mode=False)
     except DataFactoryError as err:

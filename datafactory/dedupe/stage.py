@@ -91,7 +91,7 @@ class DedupePlan(Plan):
 
 def check_dedupe(config: DedupeConfig) -> DedupePlan:
     files = config.input_files()
-    schema = unified_schema([_schema(p) for p in files])
+    schema = unified_schema([_schema(p) for p in files], files)
     benchmark = (
         BenchmarkIndex(config.decontaminate, config.ngram, config.decontaminate_field) if config.decontaminate else None
     )

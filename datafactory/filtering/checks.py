@@ -88,6 +88,7 @@ class CheckOptions:
             raise OptionError("workers", "--workers must be at least 1")
         with about("rules"):
             resolve_rules(self.rules)
+        RuleConfig(language=self.language).validate()
         with about("rule_options"):
             self.spec()  # unknown rule options fail here
 

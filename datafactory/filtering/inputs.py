@@ -49,13 +49,18 @@ class InputShape:
             row["messages"] = prompt_messages
         else:
             completion = row.get(self.completion)
+            if row.get("messages") is not None:
+                _check_turns(row["messages"], path, number, "messages")
         row["completion"] = completion
         if self.ids is not None:
-            row["prompt_id"] = row.get(self.ids) if self.ids == "prompt_id" else _text(row.get(self.ids))
+            row["prompt_id"] = _identifier(row.get(self.ids), path, number, self.ids)
         else:
             if prompt_messages is None:
                 prompt_messages = [{"role": "user", "content": _text(row.get(self.prompt))}]
             row["prompt_id"] = prompt_hash(prompt_messages)
+        index = row.get("sample_index")
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+            raise BadInput(f"expected a whole number from 0, got {index!r:.40}", path, number, "sample_index")
         return row
 
 
@@ -95,8 +100,21 @@ def _text(value) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
 
-def _split_chat(turns, path, number: int, column: str) -> tuple[list[dict], str]:
-    """(prompt messages, last assistant content) of a messages or ShareGPT conversation."""
+def _identifier(value, path, number: int, column: str) -> str:
+    """A prompt id: text, or a whole number written as text; anything else (null, a list) is bad input."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value:
+        raise BadInput(f"expected a prompt id (text or a whole number), got {value!r:.40}", path, number, column)
+    return value
+
+
+ROLES = ("system", "user", "assistant", "tool", "function", "developer")
+
+
+def _check_turns(turns, path, number: int, column: str) -> list[dict]:
+    """The turns of a messages or ShareGPT conversation as {role, content}: a list of objects with a known role
+    and text (or null) content; anything else is bad input, not a prompt read wrong."""
     if not isinstance(turns, list) or not turns:
         raise BadInput("expected a list of turns", path, number, column)
     messages = []
@@ -105,7 +123,17 @@ def _split_chat(turns, path, number: int, column: str) -> tuple[list[dict], str]
             raise BadInput("a turn is not an object", path, number, column)
         role = turn.get("role", SHAREGPT_ROLES.get(turn.get("from")))
         content = turn.get("content", turn.get("value"))
+        if role not in ROLES:
+            raise BadInput(f"a turn with role {role!r:.30}: expected one of {', '.join(ROLES)}", path, number, column)
+        if content is not None and not isinstance(content, str):
+            raise BadInput(f"a {role} turn whose content is not text", path, number, column)
         messages.append({"role": role, "content": _text(content)})
+    return messages
+
+
+def _split_chat(turns, path, number: int, column: str) -> tuple[list[dict], str]:
+    """(prompt messages, last assistant content) of a messages or ShareGPT conversation."""
+    messages = _check_turns(turns, path, number, column)
     if messages[-1]["role"] != "assistant":
         raise BadInput("the last turn is not the assistant's: nothing to filter", path, number, column)
     return messages[:-1], messages[-1]["content"]

@@ -9,7 +9,9 @@ batch, and nothing hangs. Results come back in submission order.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -71,11 +73,30 @@ class _Worker:
         self.conn.close()
 
 
+WORKER_MB = 512  # what one verifier worker may take (sympy, a sandbox's pipes): memory caps the workers too
+
+
+def worker_cap() -> int:
+    """The most verifier workers this machine can run: 4 per core (code verification waits on its sandboxes), and
+    no more than its memory holds at WORKER_MB each."""
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+    return max(1, min(4 * (os.cpu_count() or 1), memory_mb // WORKER_MB))
+
+
+def capped(workers: int) -> int:
+    """`--workers` within what this machine can run (checks.worker_cap), saying so when it asked for more."""
+    cap = worker_cap()
+    if workers > cap:
+        print(f"note: --workers {workers}: this machine runs at most {cap} (its cores and memory); using {cap}",
+              file=sys.stderr)  # fmt: skip
+    return max(1, min(workers, cap))
+
+
 class WorkerPool:
     """`map(batches)` yields one list of results per batch of task dicts, in order."""
 
     def __init__(self, spec: EvalSpec, workers: int = 2, timeout: float = 20.0, start_timeout: float = 120.0):
-        self.spec, self.size, self.timeout, self.start_timeout = spec, max(1, workers), timeout, start_timeout
+        self.spec, self.size, self.timeout, self.start_timeout = spec, capped(workers), timeout, start_timeout
         self.context = worker_context(PRELOAD)
         self.workers: list[_Worker] = []
         self.timeouts = self.crashes = 0

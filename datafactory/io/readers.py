@@ -144,8 +144,13 @@ def _read_jsonl(path: Path, chunk_rows: int) -> Iterator[Chunk]:
                     record = json.loads(line)
                 except json.JSONDecodeError as err:
                     raise BadInput(f"invalid JSON ({err.msg} at column {err.colno})", path, number) from None
+                except RecursionError:
+                    raise BadInput("invalid JSON (nested too deeply to read)", path, number) from None
+                except ValueError as err:  # a number of more digits than Python reads
+                    raise BadInput(f"invalid JSON ({err})", path, number) from None
                 if not isinstance(record, dict):
                     raise BadInput(f"expected a JSON object, got {type(record).__name__}", path, number)
+                _check_values(record, path, number)
                 if not rows:
                     first = number
                 record["__row__"] = number
@@ -160,6 +165,33 @@ def _read_jsonl(path: Path, chunk_rows: int) -> Iterator[Chunk]:
         yield Chunk(path, first, rows)
     if not seen:
         raise BadInput("file has no rows", path)
+
+
+INT64 = 1 << 63
+MAX_DEPTH = 64  # Arrow stores nesting as types: deeper is no table anyone means to write
+
+
+def _check_values(record: dict, path: Path, number: int) -> None:
+    """What JSON can hold and a Parquet table cannot: whole numbers beyond 64 bits, text with a lone surrogate
+    (`"\\ud800"`), nesting deeper than MAX_DEPTH. One line naming the field, instead of a traceback later."""
+    stack = [(key, value, 1) for key, value in record.items()]
+    while stack:
+        field, value, depth = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadInput("text with a lone surrogate (not encodable as UTF-8)", path, number, field) from None
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if not -INT64 <= value < INT64:
+                raise BadInput(f"a whole number of {value.bit_length()} bits (at most 64)", path, number, field)
+        elif isinstance(value, list | dict):
+            if depth > MAX_DEPTH:
+                raise BadInput(f"nested more than {MAX_DEPTH} deep", path, number, field)
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((field, item, depth + 1) for item in items)
+            if isinstance(value, dict):
+                stack.extend((field, key, depth + 1) for key in value)
 
 
 def is_stage_shard(path: Path) -> bool:

@@ -18,7 +18,10 @@ def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "datafactory", "font.size": 9})
+    # text.parse_math off: a source or folder named with two `$` is a name, not TeX for mathtext to choke on
+    matplotlib.rcParams.update(
+        {"svg.fonttype": "none", "svg.hashsalt": "datafactory", "font.size": 9, "text.parse_math": False}
+    )
     import matplotlib.pyplot as plt
 
     return plt

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from datafactory.errors import UsageError
+from datafactory.errors import OptionError, UsageError
 
 
 @dataclass
@@ -29,7 +29,25 @@ class RuleConfig:
 
         for name, value in parse(RuleConfig, assignments, "--rule-option").items():
             setattr(self, name, value)
+        self.validate()
         return self
+
+    def validate(self) -> None:
+        """What the types cannot say: a known language, thresholds in range (a negative length disables a rule)."""
+        from datafactory.rules.language import LANGID_LANGUAGES
+
+        if self.language not in LANGID_LANGUAGES:
+            raise OptionError(
+                "language", f"--language {self.language}: language_mixed knows {', '.join(LANGID_LANGUAGES)}"
+            )
+        at_least_one = ("long_paragraph_chars", "repetition_ngram", "repetition_max_line_repeats")
+        for name in at_least_one + ("max_tokens", "min_tokens"):
+            value = getattr(self, name)
+            if value is not None and value < (1 if name in at_least_one else 0):
+                raise UsageError(f"--rule-option {name}={value}: must be at least {1 if name in at_least_one else 0}")
+        for name in ("repetition_max_share", "language_min_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise UsageError(f"--rule-option {name}={getattr(self, name)}: must be above 0 and at most 1")
 
 
 RULE_ORDER = [

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 import textwrap
@@ -33,6 +34,7 @@ from datafactory.verifiers.base import Verdict, Verifier, failed, passed
 FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 CODE_LINE = re.compile(r"^(def |class |import |from \S+ import )", re.MULTILINE)
 FORMATS = ("auto", "humaneval", "mbpp", "stdio")
+MAX_TEST_TIMEOUT = 3600.0
 FLOAT_TOLERANCE = 1e-6  # relative or absolute, for an expected decimal number only
 DECIMAL = re.compile(r"[+-]?((\d+\.\d*|\.\d+)([eE][+-]?\d+)?|\d+[eE][+-]?\d+)")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -50,10 +52,11 @@ class CodeOptions:
     CHOICES = {"test_format": FORMATS}
 
     def validate(self) -> None:
-        if self.test_timeout <= 0:
-            raise UsageError("--test-timeout must be positive")
-        if self.memory_mb < 1:
-            raise UsageError("--memory-mb must be at least 1")
+        if not 0 < self.test_timeout <= MAX_TEST_TIMEOUT:  # the typed parser already refused nan and inf
+            raise UsageError(f"--test-timeout must be above 0 and at most {MAX_TEST_TIMEOUT:g} seconds")
+        machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+        if not 1 <= self.memory_mb <= machine:
+            raise UsageError(f"--memory-mb must be at least 1 and at most this machine's memory ({machine:,} MB)")
 
 
 DEFAULTS = CodeOptions()  # the flags' defaults
