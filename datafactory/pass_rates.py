@@ -19,8 +19,9 @@ gives Clopper–Pearson-style bounds through Beta quantiles.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from scipy.stats import beta
+from scipy.special import betaincinv  # the Beta quantile itself: scipy.stats.beta.ppf costs ~90 µs a call around it
 
 CONFIDENCE = 0.95
 
@@ -32,18 +33,19 @@ class PassRate:
     high: float
 
 
+@lru_cache(maxsize=65536)  # a run's prompts share a few (drawn, passed) pairs: each interval is worked out once
 def pass_rate(drawn: int, passed: int, target: int | None = None, confidence: float = CONFIDENCE) -> PassRate:
     """The unbiased estimate and exact interval for `passed` of `drawn` samples, drawn until `target` passes
     (None: a fixed number of draws, where this is passed/drawn with a Clopper–Pearson interval)."""
     if drawn <= 0:
         return PassRate(0.0, 0.0, 1.0)
     tail = (1 - confidence) / 2
-    low = float(beta.ppf(tail, passed, drawn - passed + 1)) if passed > 0 else 0.0
+    low = float(betaincinv(passed, drawn - passed + 1, tail)) if passed > 0 else 0.0
     stopped_on_pass = target is not None and passed >= target
     if stopped_on_pass:
         estimate = 1.0 if drawn == 1 else (target - 1) / (drawn - 1)
-        high = float(beta.ppf(1 - tail, target, drawn - target)) if drawn > target else 1.0
+        high = float(betaincinv(target, drawn - target, 1 - tail)) if drawn > target else 1.0
     else:
         estimate = passed / drawn
-        high = float(beta.ppf(1 - tail, passed + 1, drawn - passed)) if passed < drawn else 1.0
+        high = float(betaincinv(passed + 1, drawn - passed, 1 - tail)) if passed < drawn else 1.0
     return PassRate(estimate, low, high)
