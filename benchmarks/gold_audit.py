@@ -1,7 +1,7 @@
 """Gold audit on the toy reasoner's arithmetic prompts, whose golds are known exactly.
 
 1. `generate -n 8` once (fixed sampling does not read the gold, so the same samples serve every audit below).
-2. Suspect golds: 5% of the golds are corrupted (half by a small amount, 1-3; half by a large one, 50-500), the
+2. Suspect golds: 5% of the golds are corrupted (±1, +7, +100 or 9g+3, one kind each, as issue 28 tried), the
    samples are filtered with `--verifier math`, and `suspect_gold` is scored against the corrupted set:
    precision and recall (goal >= 0.9 both).
 3. Voted golds: every gold hidden, `filter --gold majority`; accuracy of the majority labels on prompts with a
@@ -62,9 +62,10 @@ def pass_rates(folder: Path) -> list[dict]:
 
 
 def corrupt(gold: str, rng: random.Random) -> str:
+    """The kinds of wrong gold scraped sets carry: off by one (either way), a slip (+7), a magnitude (+100), and a
+    formula applied wrongly (9g + 3). Off by one is the hard kind: a sample's own slip can match it."""
     value = int(gold)
-    change = rng.randint(1, 3) if rng.random() < 0.5 else rng.randint(50, 500)
-    return str(value + change * rng.choice([-1, 1]))
+    return str(rng.choice([value + 1, value - 1, value + 7, value + 100, 9 * value + 3]))
 
 
 def same_number(answer: str | None, gold: str) -> bool:

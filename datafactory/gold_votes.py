@@ -8,15 +8,18 @@ self-consistency and test-time RL use. Votes are counted among the samples that 
 
 The thresholds (`GoldOptions`): a consensus needs at least `min_votes` samples on one answer, a share of the
 answered samples, and strictly more votes than any other answer (a tie is no consensus, never a guess). A gold is
-`suspect_gold` when no sample passed against it, there is a consensus at `flag_share`, and the consensus answer is
-definitely not equal to the gold (an answer that cannot be compared with it is not evidence). Flagging changes no
-verdict. A gold is voted, and rows are checked against it (`gold_source`: majority), only at the stricter
+`suspect_gold` when there is a consensus at `flag_share`, the consensus answer is definitely not equal to the gold
+(an answer that cannot be compared with it is not evidence), and the consensus outvotes the gold's own support
+SUPPORT_RATIO to one: a sample that happens to make the gold's mistake no longer vetoes the flag (one did), while a
+gold with real support is not flagged. Each suspect carries a confidence (`suspicion`) the report sorts by.
+Flagging changes no verdict. A gold is voted, and rows are checked against it (`gold_source`: majority), only at the stricter
 `min_share`: for prompts without one with `mode="majority"`, and for flagged ones with `policy="replace-suspect"`.
 Figures for both thresholds: benchmarks/gold_audit.py.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
@@ -29,6 +32,18 @@ MIN_VOTES = 3
 MIN_SHARE = 0.75  # a label changes data: at 0.6 the toy reasoner's majority labels were 97.6% right, at 0.75 98.8%
 FLAG_SHARE = 0.6  # a flag asks for a look: at 0.6 it found 93% of wrong golds (95% precise), at 0.75 81%
 VOTING_VERIFIERS = ("math",)  # answers need an equality that knows 1/2 = 0.5; the math verifier's own
+PRIOR_WRONG_GOLD = 0.05  # scraped math sets carry a few percent of wrong golds
+ERROR_CONCENTRATION = 0.5  # at most this share of a prompt's wrong samples land on one same wrong answer
+# The consensus must outvote the samples that agree with the gold this many to one. Chosen on benchmarks/gold_audit.py
+# (500 toy prompts, 5% of golds wrong by ±1, +7, +100 or 9g+3): against "no sample may agree" it found more wrong
+# golds at the same or better precision, at n = 8 and n = 16; 2 to 5 and a likelihood-ratio threshold cost precision.
+SUPPORT_RATIO = 6
+
+
+def could_be_flagged(gold_support: int, answered: int) -> bool:
+    """Whether any vote among `answered` samples could flag a gold `gold_support` of them agree with."""
+    return gold_support * SUPPORT_RATIO <= answered - gold_support
+
 
 # A prompt's gold status, in pass_rates.parquet and the manifest.
 GIVEN, SUSPECT, MAJORITY, NO_CONSENSUS, NO_GOLD = "given", "suspect_gold", "majority", "no_consensus", "no_gold"
@@ -121,10 +136,28 @@ class GoldAudit:
     gold: str | None  # the given gold (as the verifier reads it)
     tally: Tally
     source: str | None  # given | majority | None (no gold to check against)
+    confidence: float | None = None  # a suspect's: how likely its gold is wrong (suspicion)
 
     @property
     def voted(self) -> bool:
         return self.source == "majority"
+
+
+def suspicion(consensus: int, gold_support: int, answered: int) -> float:
+    """How likely the gold is wrong and the consensus right, from their support among the answered samples (the
+    confidence a suspect is listed with).
+
+    A sample is right with the prompt's accuracy p (estimated by the larger side's share) and, when wrong, gives
+    one particular wrong answer with probability at most q = ERROR_CONCENTRATION. Either side may be the right
+    one; the other's votes are then that many samples making the same mistake, so the likelihood ratio of
+    "consensus right" to "gold right" is (p / ((1 - p) q)) ** (consensus - gold_support), against a prior of
+    PRIOR_WRONG_GOLD. One stray sample matching a wrong gold then costs one vote of the margin, not the flag."""
+    if answered <= 0 or consensus <= gold_support:
+        return 0.0
+    accuracy = min(max(consensus, gold_support) / answered, 0.999)
+    per_vote = math.log(accuracy / ((1 - accuracy) * ERROR_CONCENTRATION))
+    log_odds = math.log(PRIOR_WRONG_GOLD / (1 - PRIOR_WRONG_GOLD)) + (consensus - gold_support) * per_vote
+    return 1 / (1 + math.exp(-max(-50.0, min(50.0, log_odds))))
 
 
 def audit(
@@ -143,10 +176,13 @@ def audit(
         if not options.votes_without_gold:
             return GoldAudit(NO_GOLD, None, counted, None)
         return GoldAudit(MAJORITY if agreed else NO_CONSENSUS, None, counted, "majority" if agreed else None)
-    if gold_passes or not counted.agrees(options, options.flag_share) or not top_differs:
+    if not counted.agrees(options, options.flag_share) or not top_differs:
         return GoldAudit(GIVEN, gold, counted, "given")
+    if gold_passes * SUPPORT_RATIO > counted.votes:
+        return GoldAudit(GIVEN, gold, counted, "given")
+    confidence = round(suspicion(counted.votes, gold_passes, counted.answered), 4)
     replace = options.replaces_suspects and agreed and confirmed is not False
-    return GoldAudit(SUSPECT, gold, counted, "majority" if replace else "given")
+    return GoldAudit(SUSPECT, gold, counted, "majority" if replace else "given", confidence)
 
 
 def regraded(reasons: list[str], in_majority: bool, answered: bool) -> list[str]:

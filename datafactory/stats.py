@@ -157,17 +157,29 @@ def _add_filter_view(stats: Stats, path: Path) -> None:
         stats.suspect_golds = suspect_golds(rates_file)
 
 
-SUSPECT_COLUMNS = ["prompt_id", "gold", "majority_answer", "majority_votes", "answered", "gold_source"]
+SUSPECT_COLUMNS = [
+    "prompt_id",
+    "gold",
+    "majority_answer",
+    "majority_votes",
+    "answered",
+    "gold_source",
+    "gold_confidence",
+]
 
 
 def suspect_golds(rates_file: Path, limit: int = 50) -> list[dict]:
-    """The prompts flagged `suspect_gold`, most agreed-on first (the likeliest wrong golds lead the review)."""
+    """The prompts flagged `suspect_gold`, the likeliest wrong golds first (by `gold_confidence`; outputs written
+    before it by the majority's share)."""
     names = pq.read_schema(rates_file).names
     if "gold_status" not in names:
         return []
-    table = pq.read_table(rates_file, columns=[*SUSPECT_COLUMNS, "gold_status"]).to_pylist()
-    flagged = [{k: row[k] for k in SUSPECT_COLUMNS} for row in table if row["gold_status"] == "suspect_gold"]
-    flagged.sort(key=lambda r: (-r["majority_votes"] / max(1, r["answered"]), -r["majority_votes"], r["prompt_id"]))
+    columns = [c for c in SUSPECT_COLUMNS if c in names]
+    table = pq.read_table(rates_file, columns=[*columns, "gold_status"]).to_pylist()
+    flagged = [{k: row.get(k) for k in SUSPECT_COLUMNS} for row in table if row["gold_status"] == "suspect_gold"]
+    flagged.sort(
+        key=lambda r: (-(r["gold_confidence"] or 0), -r["majority_votes"] / max(1, r["answered"]), r["prompt_id"])
+    )
     return flagged[:limit]
 
 

@@ -27,6 +27,7 @@ from datafactory.gold_votes import (
     PrefixVote,
     audit,
     regraded,
+    suspicion,
     tally,
 )
 from datafactory.prompts import Prompt
@@ -116,8 +117,28 @@ def test_a_weaker_majority_is_flagged_for_review_but_not_voted_into_the_gold():
     assert _audit("7", answers, GoldOptions(policy="replace-suspect", min_share=0.6)).source == "majority"
 
 
-def test_a_gold_that_agrees_with_even_one_sample_is_never_suspect():
-    assert _audit("7", ["12"] * 7 + ["7"]).status == GIVEN
+@pytest.mark.parametrize(
+    ("answers", "suspect"),
+    [
+        (["12"] * 7 + ["7"], True),  # one sample makes the gold's mistake: it no longer vetoes the flag
+        (["12"] * 6 + ["7", "7"], False),  # two of eight is support
+        (["12"] * 5 + ["7", "7", "7"], False),  # the gold has real support: no flag
+        (["12"] * 4 + ["7"] * 4, False),  # a tie is never evidence
+        (["12"] * 6 + ["7", "9"], True),
+        (["12"] * 5 + ["7", "9", "3"], False),  # 5 against 1: under six to one
+    ],
+)
+def test_a_gold_is_weighed_against_the_consensus_not_vetoed_by_one_sample(answers, suspect):
+    result = _audit("7", answers)
+    assert (result.status == SUSPECT) is suspect, result
+    assert (result.confidence is not None) is suspect
+
+
+def test_suspicion_grows_with_the_margin_and_the_prompts_accuracy():
+    assert suspicion(7, 1, 8) > suspicion(6, 2, 8) > suspicion(5, 3, 8)
+    assert suspicion(7, 1, 8) > suspicion(7, 1, 16)  # the same margin on a prompt the model gets right less often
+    assert suspicion(3, 3, 8) == suspicion(2, 5, 8) == 0.0
+    assert 0.0 < suspicion(8, 0, 8) <= 1.0
 
 
 def test_a_majority_that_cannot_be_compared_with_the_gold_is_not_evidence():

@@ -24,6 +24,7 @@ from datafactory.gold_votes import (
     GoldOptions,
     Tally,
     audit,
+    could_be_flagged,
     regraded,
     tally,
 )
@@ -71,9 +72,10 @@ def tallies(prompts: dict[str, PromptAnswers], options: GoldOptions, pool) -> di
     out: dict[str, tuple[Tally, bool]] = {}
     needed = []
     for prompt_id, entry in prompts.items():
-        if entry.gold is not None and entry.gold_passes:
-            out[prompt_id] = (UNCOUNTED, False)  # a gold a sample passed against is never suspect
-        elif sum(a is not None and bool(a.strip()) for _, a in entry.answers) < options.min_votes:
+        answered = sum(a is not None and bool(a.strip()) for _, a in entry.answers)
+        if entry.gold is not None and not could_be_flagged(entry.gold_passes, answered):
+            out[prompt_id] = (UNCOUNTED, False)  # so many samples pass against the gold that no vote can flag it
+        elif answered < options.min_votes:
             out[prompt_id] = (tally(entry.answers, _never), False)  # too few answers to agree: no comparisons
         else:
             needed.append(prompt_id)
@@ -228,6 +230,7 @@ class GoldResults:
             "majority_share": pa.array(
                 [round(t.votes / t.answered, 4) if t and t.answered else None for t in tallies], pa.float64()
             ),
+            "gold_confidence": pa.array([a.confidence if a else None for a in audits], pa.float64()),
         }
 
 
