@@ -229,7 +229,7 @@ class StageKind:
         this run made it and nothing else is there: an engine.log explaining the failure stays)."""
         try:
             work = outdir.path / self.resumes_from if self.resumes_from else None
-            outdir.remove_temporaries(*([work] if work else []))  # a half-written file helps no resume
+            outdir.remove_temporaries()  # a half-written file helps no resume (a stage's work folder is one of its own)
             written = outdir.shards() or (work and work.is_dir() and any(work.iterdir()))
             resumable = written and not self.restarts and outdir.path == outdir.final  # --overwrite starts afresh
             if not resumable and (created or self.restarts):

@@ -98,3 +98,32 @@ def test_lock_sigterm_and_stale_lock(tmp_path, tiny_model):
         for row in pq.read_table(shard, columns=["prompt_id", "sample_index"]).to_pylist()
     ]
     assert sorted(pairs) == sorted((f"q{i}", s) for i in range(300) for s in range(N))
+
+
+def test_sigint_to_a_background_generate_is_the_terminals_line_and_status(tmp_path, tiny_model):
+    """A shell starts `datafactory generate … &` with SIGINT ignored; a SIGINT sent to the job's group later reached
+    only vLLM's engine core, and the run ended with an EngineDeadError traceback and status 1."""
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl", [{"id": f"q{i}", "problem": f"Count to {i}, slowly."} for i in range(300)]
+    )
+
+    def as_a_background_job() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    err = open(tmp_path / "g.err", "w")  # noqa: SIM115
+    job = subprocess.Popen(
+        command(prompts, tmp_path / "out", tiny_model), stdout=subprocess.DEVNULL, stderr=err,
+        start_new_session=True, preexec_fn=as_a_background_job,
+    )  # fmt: skip
+    try:
+        assert wait_for(lambda: "ready on" in (tmp_path / "g.err").read_text(), 300), (tmp_path / "g.err").read_text()
+        os.killpg(job.pid, signal.SIGINT)
+        assert job.wait(timeout=120) == 130
+    finally:
+        if job.poll() is None:
+            job.kill()
+        err.close()
+    stderr = (tmp_path / "g.err").read_text()
+    assert stderr.strip().splitlines()[-1] == "interrupted; the same command resumes", stderr[-2000:]
+    assert "Traceback" not in stderr and "EngineDeadError" not in stderr, stderr[-2000:]

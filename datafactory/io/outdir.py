@@ -184,9 +184,9 @@ class OutputDir:
                 shutil.rmtree(folder)
         self.remove_temporaries()
 
-    def remove_temporaries(self, *more: Path) -> None:
-        """Hidden temporaries a killed run left, in OUT, the stage's sub-folders (rejected/, …) and `more`."""
-        for folder in [self.path, *(self.path / sub for sub in self.folders), *more]:
+    def remove_temporaries(self) -> None:
+        """Hidden temporaries a killed run left, in OUT and the stage's sub-folders (rejected/, _work/, …)."""
+        for folder in [self.path, *(self.path / sub for sub in self.folders)]:
             if folder.is_dir():
                 for tmp in folder.glob(".*.tmp-*"):
                     tmp.unlink(missing_ok=True)
