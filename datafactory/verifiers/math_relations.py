@@ -51,13 +51,16 @@ def top_level_split(text: str, pattern: re.Pattern) -> tuple[list[str], list[str
 
 def stated_answer(answer: str, equal: Callable[[str, str], bool | None]) -> tuple[str, str | None]:
     """(the answer the text states, why it states none or None). `equal(a, b)` compares two values as math."""
+    if not (EQUALS.search(answer) or ARROWS.search(answer)):
+        return answer, None  # the common case: no relation, the text untouched
+    items = [item.strip() for item in top_level_split(answer, COMMA)[0]]
     stated, problems = [], []
-    for item in top_level_split(answer, COMMA)[0]:
-        value, problem = _one(item.strip(), equal)
+    for item in items:
+        value, problem = _one(item, equal)
         stated.append(value)
         if problem:
             problems.append(problem)
-    return ", ".join(stated), (problems[0] if problems else None)
+    return (answer if stated == items else ", ".join(stated)), (problems[0] if problems else None)
 
 
 def _one(item: str, equal) -> tuple[str, str | None]:
