@@ -100,6 +100,7 @@ def create(memory_mb: int, processes: int) -> Group | None:
     if roots is None:
         return None
     version, memory_root, pids_root = roots
+    _sweep(memory_root, pids_root)
     name = f"datafactory-{os.getpid()}-{secrets.token_hex(4)}"
     made: list[Path] = []
     try:
@@ -125,6 +126,23 @@ def create(memory_mb: int, processes: int) -> Group | None:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         return None
+
+
+_swept: list[int] = []
+
+
+def _sweep(*roots: Path) -> None:
+    """Once per process: remove the empty groups of processes that are gone (a worker ended with os._exit, or was
+    killed, before it could remove its own)."""
+    if _swept == [os.getpid()]:
+        return
+    _swept[:] = [os.getpid()]
+    for root in dict.fromkeys(roots):
+        for folder in root.glob("datafactory-*-*"):
+            owner = folder.name.split("-")[1]
+            if owner.isdigit() and not Path(f"/proc/{owner}").exists() and not _read_pids(folder):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
 
 def available() -> bool:

@@ -107,3 +107,17 @@ def test_output_is_bounded_for_the_whole_program():
     result = run_python(OUTPUT_OVER_CHILDREN, limits=Limits(output_bytes=1 << 20))
     assert result.status == "output_limit", result.status
     assert len(result.stdout) + len(result.stderr) <= (1 << 20) + (64 << 10)
+
+
+@pytest.mark.skipif(not cgroup.available(), reason="no writable cgroup here")
+def test_groups_a_killed_worker_left_are_removed_by_the_next_process(monkeypatch):
+    """Workers end with os._exit (no atexit) or are killed: their idle groups must not pile up run after run."""
+    _, memory_root, pids_root = cgroup._roots()
+    dead = 4_000_000  # above any pid this kernel hands out (pid_max is at most 4,194,304)
+    stale = [root / f"datafactory-{dead}-0000abcd" for root in (memory_root, pids_root)]
+    for folder in stale:
+        folder.mkdir()
+    monkeypatch.setattr(cgroup, "_swept", [])  # as a fresh process
+    group = cgroup.create(64, 4)
+    group.remove()
+    assert not any(folder.exists() for folder in stale)
