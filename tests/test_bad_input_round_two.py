@@ -128,7 +128,7 @@ def test_a_failed_filter_leaves_no_half_written_file(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     pq.write_table(pa.Table.from_pylist([GOOD]).slice(0, 0), empty / "part-00000.parquet")
-    run_cli("filter", empty, "-o", tmp_path / "out2")
+    _one_line_exit_2(run_cli("filter", empty, "-o", tmp_path / "out2"), "no rows")
     assert not list(tmp_path.rglob(".eval-*")), list(tmp_path.rglob(".eval-*"))
 
 
@@ -140,3 +140,17 @@ def test_the_report_reads_tex_in_a_folder_name_as_text(tmp_path):
     result = run_cli("report", folder, "-o", tmp_path / "r.html", "--title", "$\\undefined{$ run")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-800:]
     assert "$x^{2$" in (tmp_path / "r.html").read_text()
+
+
+def test_whole_number_prompt_ids_are_read_and_written_as_text(tmp_path):
+    """A Parquet or JSONL input whose ids are whole numbers (a traceback in the pass-rate writer before)."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist([{**GOOD, "prompt_id": i} for i in range(3)]), folder / "part-00000.parquet")
+    (tmp_path / "in.jsonl").write_text(_jsonl_line({**GOOD, "prompt_id": 7}) + "\n")
+    for source, ids in ((folder, ["0", "1", "2"]), (tmp_path / "in.jsonl", ["7"])):
+        out = tmp_path / f"out-{source.name}"
+        result = run_cli("filter", source, "-o", out)
+        assert result.returncode == 0, result.stderr[-800:]
+        assert pq.read_table(out / "part-00000.parquet").column("prompt_id").to_pylist() == ids
+        assert pq.read_table(out / "pass_rates.parquet").column("prompt_id").to_pylist() == ids

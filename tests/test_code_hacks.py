@@ -283,6 +283,62 @@ def test_a_generator_the_tests_turn_into_a_list_is_read_as_plain_items(verifier)
     assert not verifier.verify(fenced(lying), None, row).ok
 
 
+# The program's process is the program's: it can rewrite its own side of the wire and send anything down the pipe.
+# Each forgery answers every call of `add` with one message; none may pass, and none may break the tests' side
+# into a traceback other than a failed test.
+FORGE = """
+import sys
+wire = sys.modules['wire']
+real_send = wire.send
+def send(stream, message):
+    if isinstance(message, dict) and 'value' in message:
+        stream.write(FORGED + b'\\n')
+        stream.flush()
+        return
+    if isinstance(message, dict) and 'names' in message and NAMES is not None:
+        message = NAMES
+    real_send(stream, message)
+wire.send = send
+NAMES = None
+def add(a, b):
+    return 0
+"""
+FORGERIES = {
+    "json_object_as_value": ('FORGED = b\'{"value": {"eq": true}}\'', None),
+    "unknown_tag": ('FORGED = b\'{"value": ["Counter", [5]]}\'', None),
+    "handle_out_of_range": ('FORGED = b\'{"value": ["handle", 99999]}\'', None),
+    "nested_past_the_limit": ("FORGED = b'{\"value\": ' + b'[\"list\", [' * 5000 + b']]' * 5000 + b'}'", None),
+    "not_json": ("FORGED = b'True'", None),
+    "answer_of_another_call": ('FORGED = b\'{"names": {"add": ["call"]}}\'', None),
+    "a_module_for_the_entry_point": ("FORGED = b'{}'", {"names": {"add": ["module", "operator"]}}),
+    "a_package_outside_the_standard_library": ("FORGED = b'{}'", {"names": {"add": ["module", "numpy"]}}),
+    "a_plain_value_for_the_entry_point": ("FORGED = b'{}'", {"names": {"add": ["value", 5]}}),
+    "names_never_asked": ("FORGED = b'{}'", {"names": {"add": ["call"], "check": ["value", 0], "math": ["value", 0]}}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGERIES))
+def test_forged_answers_on_the_wire_are_refused(verifier, name):
+    forged, names = FORGERIES[name]
+    program = FORGE.replace("NAMES = None", f"NAMES = {names!r}") + forged + "\n"
+    result = verifier.verify(fenced(program), None, HUMANEVAL)
+    assert not result.ok and result.reason in ("tests_failed", "runtime_error", "tests_not_run"), (name, result)
+    assert "Traceback" not in (result.detail or ""), result.detail
+
+
+def test_the_forgery_channel_is_live(verifier):
+    """The forgeries above do reach the tests: a forged plain 5 is read as the program's answer (no more than
+    returning 5 would give it), so their failures are the wire refusing them, not a forgery that never ran."""
+    row = {"test_list": ["assert add(2, 3) == 5", "assert add(1, 1) == 5"]}
+    program = FORGE + "FORGED = b'{\"value\": 5}'\n"
+    assert verifier.verify(fenced(program), None, row).ok
+    assert not verifier.verify(
+        fenced(program.replace("add(a, b):\n    return 0", "add(a, b):\n    return 4")),
+        None,
+        {**row, "test_list": ["assert add(2, 3) == 4"]},
+    ).ok
+
+
 CANARY = "canary-4d1f-expected-answer"
 READ_THE_TESTS = """
 import os, sys

@@ -7,7 +7,7 @@ children, processes beyond the cap, disk over /tmp, /dev/shm and /dev, output ov
 import pytest
 
 from datafactory import cgroup
-from datafactory.sandbox import SHM_MB, Limits, bwrap_path, run_python
+from datafactory.sandbox import Limits, bwrap_path, run_python
 
 pytestmark = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed (make test installs it)")
 
@@ -87,8 +87,7 @@ def test_disk_is_bounded_in_total_across_every_writable_place():
     result = run_python(DISK, limits=Limits(tmp_mb=64, file_mb=16, wall_seconds=10))
     assert result.status == "ok", result.stderr[-300:]
     written = int(result.stdout.split()[-1])
-    assert 0 < written <= 64, written  # /dev was a 12 GB tmpfs without a cap
-    assert SHM_MB < 64
+    assert 0 < written <= 64, written  # /dev was a 12 GB tmpfs without a cap, / one without any
 
 
 OUTPUT_OVER_CHILDREN = """

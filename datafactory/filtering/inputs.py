@@ -30,6 +30,12 @@ class InputShape:
     prompt: str | None  # a text column to hash into ids when there is neither an id column nor a conversation
     ids: str | None  # the id column; None: hashed from the prompt
 
+    def rows_schema(self, schema: pa.Schema) -> pa.Schema:
+        """The rows' schema once `apply` ran: prompt_id as text (an input's whole-number ids are written as text),
+        and the columns the rows gain."""
+        own = [pa.field("prompt_id", pa.string()) if f.name == "prompt_id" else f for f in schema]
+        return pa.schema(own + self.added_fields(schema))
+
     def added_fields(self, schema: pa.Schema) -> list[pa.Field]:
         """Columns the rows gain: prompt_id and completion where the input has none, prompt messages for chats."""
         fields = []
@@ -101,7 +107,8 @@ def _text(value) -> str:
 
 
 def _identifier(value, path, number: int, column: str) -> str:
-    """A prompt id: text, or a whole number written as text; anything else (null, a list) is bad input."""
+    """A prompt id: text, or a whole number written as text (ids are text downstream); anything else (null, a list)
+    is bad input."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str) or not value:

@@ -212,7 +212,7 @@ def check_filter(config: FilterConfig) -> FilterPlan:
     files = config.input_files()
     stored = [file_schema(path) for path in files]
     shapes = [input_shape(path, schema, config) for path, schema in zip(files, stored, strict=True)]
-    schemas = [pa.schema(list(s) + shape.added_fields(s)) for s, shape in zip(stored, shapes, strict=True)]
+    schemas = [shape.rows_schema(s) for s, shape in zip(stored, shapes, strict=True)]
     return FilterPlan(files, spec, schemas, shapes, unified_schema(schemas, files))
 
 

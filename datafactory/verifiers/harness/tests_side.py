@@ -27,6 +27,7 @@ import sys
 PASS_MARKER = "__DATAFACTORY_PASSED__"
 FAILED_MARKER = "__DATAFACTORY_FAILED_TEST__"
 ENDED = "ProgramEnded"
+STANDARD = sys.stdlib_module_names  # what the program may name as a module: imported afresh here, nothing else
 
 
 class ProgramEnded(BaseException):
@@ -109,9 +110,9 @@ class Program:
                 continue
             if kind == "call":
                 bound[name] = Remote(self, name)
-            elif kind == "module" and rest and type(rest[0]) is str:
+            elif kind == "module" and rest and type(rest[0]) is str and rest[0].partition(".")[0] in STANDARD:
                 with contextlib.suppress(ImportError):
-                    bound[name] = importlib.import_module(rest[0])  # freshly, in this interpreter
+                    bound[name] = importlib.import_module(rest[0])  # afresh, in this interpreter
             elif kind == "value" and rest:
                 bound[name] = self._value(rest[0])
         return bound
