@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datafactory.errors import BadInput, OptionError
+from datafactory.shapes import PROMPT_COLUMNS, prompt_text
 
-PROMPT_FIELDS = ("messages", "prompt", "problem", "question")
+PROMPT_FIELDS = ("messages", *PROMPT_COLUMNS)
 ID_FIELDS = ("prompt_id", "id", "task_id", "unique_id")
 ROLES = {"system", "user", "assistant"}
 
@@ -90,7 +91,8 @@ class PromptBuilder:
             raise BadInput("missing prompt field", path, number, name)
         if row[name] is None:
             raise BadInput("prompt is null", path, number, name)
-        messages = _messages_from(row[name], path, number, name)
+        value = prompt_text(row, name) if isinstance(row[name], str) else row[name]  # Alpaca's input joined
+        messages = _messages_from(value, path, number, name)
         if self.system and messages[0]["role"] != "system":
             messages = [{"role": "system", "content": self.system}, *messages]
         digest = prompt_hash(messages)

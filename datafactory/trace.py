@@ -1,14 +1,16 @@
 """Split a completion into reasoning (inside <think>…</think>) and response, and find boxed answers.
 
 Why lenient about the opening tag: many chat templates (R1-distilled Qwen among them) put `<think>` in the
-prompt, so the completion starts inside the reasoning and only `</think>` appears.
+prompt, so the completion starts inside the reasoning and only `</think>` appears. OpenThoughts-style traces
+(`<|begin_of_thought|>…<|end_of_thought|>` then `<|begin_of_solution|>…<|end_of_solution|>`) are read the same
+way: the thought is the reasoning, the solution the response.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-OPEN, CLOSE = "<think>", "</think>"
+from datafactory.shapes import THINK, THOUGHT, unwrap_solution, uses_thought_markers
 
 
 @dataclass(frozen=True)
@@ -20,21 +22,25 @@ class Trace:
 
 
 def parse_trace(completion: str) -> Trace:
-    opens, closes = completion.count(OPEN), completion.count(CLOSE)
+    thought = THINK[1] not in completion and uses_thought_markers(completion)
+    start, end = THOUGHT if thought else THINK
+    opens, closes = completion.count(start), completion.count(end)
     if closes == 0:
-        problem = "no </think>" if opens else "no think block"
+        problem = f"no {end}" if opens else "no think block"
         return Trace("", completion.strip(), False, problem)
-    head, _, response = completion.rpartition(CLOSE)
-    before_open, _, reasoning = head.partition(OPEN) if opens else ("", "", head)
+    head, _, response = completion.rpartition(end)
+    if thought:
+        response = unwrap_solution(response)
+    before_open, _, reasoning = head.partition(start) if opens else ("", "", head)
     problem = None
     if opens > 1 or closes > 1:
         problem = "several think blocks"
     elif before_open.strip():
-        problem = "text before <think>"
+        problem = f"text before {start}"
     elif not reasoning.strip():
         problem = "empty reasoning"
     elif not response.strip():
-        problem = "no response after </think>"
+        problem = f"no response after {end}"
     return Trace(reasoning.strip(), response.strip(), problem is None, problem)
 
 

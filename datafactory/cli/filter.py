@@ -80,8 +80,8 @@ def filter_command(
     completion_field: Annotated[
         str | None,
         typer.Option(
-            help="Column holding the completion (default: completion, response, output, or the last "
-            "assistant turn of messages/conversations)."
+            help="Column holding the completion (default: completion, generations, response, output, content, "
+            "the last assistant turn of messages/conversations, solution; README: Reading the data you have)."
         ),
     ] = None,
     prompt_field: Annotated[
@@ -90,6 +90,13 @@ def filter_command(
     id_field: Annotated[
         str | None, typer.Option(help="Column holding the prompt id (default: prompt_id, else a hash of the prompt).")
     ] = None,
+    to_think_tags: Annotated[
+        bool,
+        typer.Option(
+            help="Rewrite <|begin_of_thought|>…<|end_of_thought|> <|begin_of_solution|>…<|end_of_solution|> "
+            "completions (OpenThoughts, Bespoke-Stratos) as <think>…</think> and the solution."
+        ),
+    ] = False,
     rules: Rules = Checks.rules,
     language: Language = Checks.language,
     rule_option: RuleOption = None,
@@ -153,7 +160,7 @@ def filter_command(
         rule_options=rule_option or [], keep=keep, select=select, min_pass_rate=min_pass_rate,
         max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
         rl_prompts=rl_prompts, overwrite=overwrite, allow_unfinished=allow_unfinished, completion_field=completion_field, prompt_field=prompt_field,
-        id_field=id_field,
+        id_field=id_field, to_think_tags=to_think_tags,
         verifier_options=verifier_options(verifier, math_option, {"test_format": test_format,
             "test_timeout": test_timeout, "memory_mb": memory_mb, "unsafe_no_sandbox": unsafe_no_sandbox}),
         judge=JudgeOptions(model=judge_model, engine=judge_engine, base_url=judge_base_url,

@@ -38,6 +38,8 @@ TEXT_COLUMNS = [
     "prompt",
     "problem",
     "question",
+    "instruction",
+    "input",  # Alpaca: part of the prompt (shapes.prompt_text)
 ]
 REMOVED_FIELDS = [
     pa.field("dedupe_reason", pa.string()),
@@ -76,8 +78,16 @@ class DedupeConfig(ReadsStages):
                 raise OptionError(option, f"--{option.replace('_', '-')} must be at least 1")
 
 
+OWN_COLUMNS = {f.name for f in REMOVED_FIELDS}
+
+
+def _carried(name: str) -> str:
+    """An input column named like one dedupe writes is carried as `input_<name>` (a removed/ folder read back)."""
+    return f"input_{name}" if name in OWN_COLUMNS else name
+
+
 def _schema(path) -> pa.Schema:
-    return stored_row_schema(path, drop={f.name for f in REMOVED_FIELDS})
+    return pa.schema([f.with_name(_carried(f.name)) for f in stored_row_schema(path)])
 
 
 @dataclass
@@ -231,10 +241,11 @@ def _tables(path, schema: pa.Schema):
     """The input as Arrow tables in the unified schema: Parquet batches directly, other formats through rows."""
     if path.suffix == ".parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=5000):
-            yield conform(pa.Table.from_batches([batch]), schema)
+            table = pa.Table.from_batches([batch])
+            yield conform(table.rename_columns([_carried(n) for n in table.column_names]), schema)
     else:
         for chunk in read_chunks(path, chunk_rows=5000):
-            yield pa.Table.from_pylist(chunk.rows, schema=schema)
+            yield pa.Table.from_pylist([{_carried(k): v for k, v in row.items()} for row in chunk.rows], schema=schema)
 
 
 def _contamination_or_copy(text: str, hit, rid: str, exact) -> dict | None:

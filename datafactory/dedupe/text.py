@@ -10,9 +10,9 @@ import re
 import unicodedata
 
 from datafactory.errors import BadInput, UsageError
+from datafactory.shapes import PROMPT_COLUMNS, prompt_text
 
 ON_CHOICES = ("prompt", "completion", "messages")
-PROMPT_FIELDS = ("prompt", "problem", "question")
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -57,11 +57,11 @@ def text_of(row: dict, on: str, path, number) -> str:
         )
     if isinstance(messages, list):
         return _contents(messages, None if on == "messages" else {"system", "user"})
-    for name in PROMPT_FIELDS:
+    for name in PROMPT_COLUMNS:
         if isinstance(row.get(name), str):
-            return row[name]
+            return prompt_text(row, name)
     raise BadInput(
-        f"no text to compare (need 'messages' or one of {', '.join(PROMPT_FIELDS)})", path, number, "messages"
+        f"no text to compare (need 'messages' or one of {', '.join(PROMPT_COLUMNS)})", path, number, "messages"
     )
 
 

@@ -21,6 +21,7 @@ import httpx
 
 from datafactory.engines.base import Completion, Engine, EngineOptions, Request, Sampling, Ticket
 from datafactory.errors import EngineError, UsageError
+from datafactory.shapes import reasoning_of, with_reasoning
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 BACKOFF_BASE = 0.5
@@ -37,22 +38,10 @@ def normalise_base_url(url: str) -> str:
     return url + "/v1" if urlsplit(url).path in ("", "/") else url
 
 
-REASONING_FIELDS = ("reasoning_content", "reasoning")  # DeepSeek API, SGLang, older vLLM; vLLM >= 0.10
-
-
 def completion_text(message: dict) -> str:
     """The completion as the model wrote it: servers started with a reasoning parser return the trace apart from
-    the answer, and dropping it would lose every reasoning trace. Rebuilt as R1 writes it,
-    `<think>\n{reasoning}\n</think>\n\n{content}`; when the model never closed its thinking (content is null),
-    the think block stays open, as in the raw text, so `truncated`/`bad_format` still see it."""
-    content = message.get("content")
-    reasoning = next((message[f] for f in REASONING_FIELDS if isinstance(message.get(f), str) and message[f]), None)
-    if reasoning is None:
-        return content or ""
-    reasoning = reasoning.strip("\n")
-    if content is None:
-        return f"<think>\n{reasoning}"
-    return f"<think>\n{reasoning}\n</think>\n\n{content.lstrip()}"
+    the answer, and dropping it would lose every reasoning trace (shapes.with_reasoning rebuilds it as R1 writes it)."""
+    return with_reasoning(reasoning_of(message), message.get("content"))
 
 
 class OpenAIEngine(Engine):

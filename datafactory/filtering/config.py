@@ -17,7 +17,7 @@ from datafactory.verifiers.base import verifier_class
 RESUME_KEYS = [
     "inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
     "judge_model", "judge_template", "judge_scope", "judge_threshold", "judge_max_tokens",
-    "completion_field", "prompt_field", "id_field", "gold", "gold_policy", "gold_min_votes", "gold_min_share",
+    "completion_field", "prompt_field", "id_field", "to_think_tags", "gold", "gold_policy", "gold_min_votes", "gold_min_share",
     "gold_flag_share",
 ]  # fmt: skip
 
@@ -33,9 +33,10 @@ class FilterConfig(CheckOptions, ReadsStages):
     seed: int = 0
     shard_rows: int = 10_000
     rl_prompts: str | None = None
-    completion_field: str | None = None  # default: completion, response, output, or the last assistant turn
+    completion_field: str | None = None  # default: filtering/inputs.py's order
     prompt_field: str | None = None  # hashed into prompt ids when the input has none
     id_field: str | None = None  # default: prompt_id, else a hash of the prompt
+    to_think_tags: bool = False  # OpenThoughts' thought/solution markers rewritten as <think> tags
     judge: JudgeOptions = nested(JudgeOptions, "judge_")  # --judge-*; recipe keys judge_*
 
     def resume_keys(self) -> list[str]:

@@ -1,109 +1,251 @@
 """Which columns of an input the filter reads: generate's samples as they are, and reasoning data people already have.
 
-Why: sets of traces come as ShareGPT `conversations`, `messages` with an assistant turn, or `prompt`/`response`
-columns; renaming them one error at a time is not a way to start. The completion is `--completion-field`, else
-`completion`, `response` or `output`, else the last assistant turn of `messages`/`conversations` (the turns before
-it become the row's prompt `messages`). The prompt id is `--id-field`, else `prompt_id`, else a hash of the prompt
-(as generate makes it), so samples of one prompt still group for pass rates and `--keep`.
+Why: sets of traces come in many shapes (README, "Reading the data you have"), and a shape read wrong keeps wrong
+rows without a word. The completion is `--completion-field`, else the first of: `completion`; a `generations`
+list (one sample per item, OpenR1-Math); `response`/`output`/`content` (with `reasoning_content`/`reasoning`
+before it, as R1 writes it); the last assistant turn of `messages`/`conversations`; a worked `solution`. The
+prompt is the prompt turns of the conversation, else a prompt column (Alpaca's `input` joined to its
+`instruction`), with a `system` column in front. An input column named like one the filter writes is carried as
+`input_<name>`, never dropped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from datafactory.errors import BadInput
+from datafactory.filtering.turns import assistant_completion, check_turns, prompt_turns
 from datafactory.prompts import prompt_hash
+from datafactory.schema import MESSAGES
+from datafactory.shapes import (
+    ANSWER_COLUMNS,
+    PROMPT_COLUMNS,
+    REASONING_FIELDS,
+    THINK,
+    prompt_text,
+    to_think_tags,
+    uses_thought_markers,
+    with_reasoning,
+)
 
-COMPLETION_COLUMNS = ("completion", "response", "output")
 CONVERSATION_COLUMNS = ("messages", "conversations")
-PROMPT_COLUMNS = ("prompt", "problem", "question", "instruction")
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
-MESSAGES_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+GENERATIONS = "generations"
+SOLUTION = "solution"  # a worked solution (MATH, NuminaMath): the completion when nothing else is
+COMPLETION_ORDER = ("completion", GENERATIONS, *ANSWER_COLUMNS)
+PER_GENERATION = ("finish_reasons", "is_reasoning_complete")  # and every correctness_* list (OpenR1-Math)
+
+
+def per_generation(name: str) -> bool:
+    return name in PER_GENERATION or name.startswith("correctness")
 
 
 @dataclass(frozen=True)
 class InputShape:
-    completion: str | None  # the column holding the completion; None: the last assistant turn of `conversation`
-    conversation: str | None
-    prompt: str | None  # a text column to hash into ids when there is neither an id column nor a conversation
+    completion: str | None  # a text column (or list column: `generations`); None: the conversation's last turn
+    conversation: str | None  # messages/conversations whose last assistant turn is the completion
+    prompt: str | None  # a text column the prompt is read from, when no conversation holds it
     ids: str | None  # the id column; None: hashed from the prompt
+    prompt_turns: str | None = None  # a conversation holding the prompt, when the completion comes from elsewhere
+    reasoning: str | None = None  # a column holding the completion's reasoning apart from it
+    generations: bool = False  # `completion` is a list: one sample per item
+    sliced: tuple[str, ...] = ()  # per-generation lists: sample i takes item i
+    system: bool = False  # a `system` column goes in front of the prompt
+    renamed: dict[str, str] = field(default_factory=dict)  # input column -> the name it is carried under
+    writes_messages: bool = True  # the rows' `messages` are the prompt turns this shape builds
+    to_think: bool = False  # OpenThoughts markers rewritten as <think> tags
 
     def rows_schema(self, schema: pa.Schema) -> pa.Schema:
-        """The rows' schema once `apply` ran: prompt_id as text (an input's whole-number ids are written as text),
-        and the columns the rows gain."""
-        own = [pa.field("prompt_id", pa.string()) if f.name == "prompt_id" else f for f in schema]
-        return pa.schema(own + self.added_fields(schema))
-
-    def added_fields(self, schema: pa.Schema) -> list[pa.Field]:
-        """Columns the rows gain: prompt_id and completion where the input has none, prompt messages for chats."""
+        """The rows' schema once `apply` ran: renamed columns, per-generation lists as their items, prompt_id as
+        text (whole-number ids are written as text), and the columns the rows gain."""
         fields = []
-        if "prompt_id" not in schema.names:
-            fields.append(pa.field("prompt_id", pa.string()))
-        if "completion" not in schema.names:
-            fields.append(pa.field("completion", pa.string()))
-        if self.completion is None and "messages" not in schema.names:
-            fields.append(pa.field("messages", MESSAGES_TYPE))
-        return fields
+        for f in schema:
+            if self.generations and f.name == self.completion:
+                continue  # each item is a sample's completion
+            kind = f.type.value_type if f.name in self.sliced else f.type
+            name = self.renamed.get(f.name, f.name)
+            fields.append(pa.field(name, pa.string() if name == "prompt_id" else kind))
+        names = {f.name for f in fields}
+        gained = [("prompt_id", pa.string()), ("completion", pa.string())]
+        if self.generations:
+            gained.append(("sample_index", pa.int32()))
+        if self.writes_messages:
+            gained.append(("messages", MESSAGES))
+        return pa.schema(fields + [pa.field(n, t) for n, t in gained if n not in names])
 
-    def apply(self, row: dict, path, number: int) -> dict:
-        """The row with `prompt_id` and `completion` (and, for chats, the prompt `messages`) filled in."""
-        prompt_messages = None
-        if self.completion is None:
-            prompt_messages, completion = _split_chat(row.get(self.conversation), path, number, self.conversation)
-            row["messages"] = prompt_messages
+    def apply(self, row: dict, path, number: int) -> list[dict]:
+        """The samples of one input row (one, or one per generation), each with `prompt_id`, `completion` and the
+        prompt `messages`, its other columns carried under their output names."""
+        out = {self.renamed.get(k, k): v for k, v in row.items() if not (self.generations and k == self.completion)}
+        if self.conversation is not None:
+            messages, completion = assistant_completion(row.get(self.conversation), path, number, self.conversation)
         else:
-            completion = row.get(self.completion)
-            if row.get("messages") is not None:
-                _check_turns(row["messages"], path, number, "messages")
-        row["completion"] = completion
+            messages, completion = self._prompt(row, path, number), row.get(self.completion)
+        if self.system and isinstance(row.get("system"), str) and row["system"].strip():
+            if not messages or messages[0]["role"] != "system":
+                messages = [{"role": "system", "content": row["system"]}, *(messages or [])]
+        if self.writes_messages:
+            out["messages"] = messages
+        out["prompt_id"] = self._prompt_id(row, messages, path, number)
+        if not self.generations:
+            out["completion"] = self._completion(completion, row, path, number, self.completion or self.conversation)
+            _check_sample_index(out.get("sample_index"), path, number)
+            return [out]
+        return self._samples(out, completion, row, path, number)
+
+    def _prompt(self, row: dict, path, number: int) -> list[dict] | None:
+        if self.prompt_turns is not None and row.get(self.prompt_turns) is not None:
+            if not self.writes_messages:  # generate's samples: `messages` is the prompt, kept as it is
+                return _only_prompt(row[self.prompt_turns], path, number, self.prompt_turns)
+            return prompt_turns(row[self.prompt_turns], path, number, self.prompt_turns)
+        if self.prompt is None:
+            return None
+        text = prompt_text(row, self.prompt)
+        if text is None or not text.strip():
+            if self.ids is None:
+                raise BadInput("no prompt text to tell this row's prompt from others", path, number, self.prompt)
+            return None
+        return [{"role": "user", "content": text}]
+
+    def _prompt_id(self, row: dict, messages, path, number: int) -> str:
         if self.ids is not None:
-            row["prompt_id"] = _identifier(row.get(self.ids), path, number, self.ids)
-        else:
-            if prompt_messages is None:
-                prompt_messages = [{"role": "user", "content": _text(row.get(self.prompt))}]
-            row["prompt_id"] = prompt_hash(prompt_messages)
-        index = row.get("sample_index")
-        if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
-            raise BadInput(f"expected a whole number from 0, got {index!r:.40}", path, number, "sample_index")
-        return row
+            return _identifier(row.get(self.ids), path, number, self.ids)
+        if not messages:
+            raise BadInput("no prompt to tell this row's prompt from others", path, number, self.conversation)
+        return prompt_hash(messages)
+
+    def _completion(self, text, row: dict, path, number: int, column: str):
+        if text is not None and not isinstance(text, str):
+            raise BadInput(f"expected text, got {type(text).__name__}", path, number, column)
+        if self.reasoning is not None and (text is None or (THINK[1] not in text and not uses_thought_markers(text))):
+            reasoning = row.get(self.reasoning)
+            if reasoning is not None and not isinstance(reasoning, str):
+                raise BadInput(f"expected text, got {type(reasoning).__name__}", path, number, self.reasoning)
+            if reasoning:
+                text = with_reasoning(reasoning, text)
+        return to_think_tags(text) if self.to_think and text else text
+
+    def _samples(self, out: dict, generations, row: dict, path, number: int) -> list[dict]:
+        if not isinstance(generations, list) or not generations:
+            raise BadInput("expected a non-empty list of generations", path, number, self.completion)
+        samples = []
+        for index, text in enumerate(generations):
+            sample = {**out, "sample_index": index}
+            sample["completion"] = self._completion(text, row, path, number, self.completion)
+            for column in self.sliced:
+                items = row.get(column)
+                if items is not None:
+                    if not isinstance(items, list) or len(items) != len(generations):
+                        count = len(items) if isinstance(items, list) else type(items).__name__
+                        raise BadInput(
+                            f"{count} items for {len(generations)} generations (one per generation expected)",
+                            path,
+                            number,
+                            column,
+                        )
+                    sample[column] = items[index]
+            samples.append(sample)
+        return samples
 
 
 def plan_input(
-    path, schema: pa.Schema, completion_field=None, prompt_field=None, id_field=None, gold_field=None
-) -> InputShape:
-    """Where the completion, the id and the gold come from; every missing column named in one error."""
-    names = set(schema.names)
+    path, schema: pa.Schema, completion_field=None, prompt_field=None, id_field=None, gold_field=None,
+    own: frozenset[str] = frozenset(), to_think: bool = False,
+) -> InputShape:  # fmt: skip
+    """Where the completion, the prompt, the id and the gold come from; every missing column named in one error.
+    `own`: the columns the stage writes, which an input column of the same name is carried beside."""
+    names = list(schema.names)
     missing = []
-    conversation = next((c for c in CONVERSATION_COLUMNS if c in names), None)
+    conversations = [c for c in CONVERSATION_COLUMNS if c in names]
     if completion_field:
-        completion = completion_field if completion_field in names else None
-        if completion is None:
+        source = completion_field if completion_field in names else None
+        if source is None:
             missing.append(f"'{completion_field}' (--completion-field)")
     else:
-        completion = next((c for c in COMPLETION_COLUMNS if c in names), None)
-        if completion is None and conversation is None:
-            missing.append(
-                f"a completion ({', '.join(COMPLETION_COLUMNS + CONVERSATION_COLUMNS)}, or --completion-field)"
-            )
+        source = next((c for c in COMPLETION_ORDER if c in names), None)
+        source = source or (conversations[0] if conversations else None) or (SOLUTION if SOLUTION in names else None)
+        if source is None:
+            choices = ", ".join((*COMPLETION_ORDER, *CONVERSATION_COLUMNS, SOLUTION))
+            missing.append(f"a completion ({choices}, or --completion-field)")
+    conversation = source if source is not None and _is_conversation(schema, source) else None
+    generations = source is not None and conversation is None and _is_text_list(schema, source)
     ids = id_field or ("prompt_id" if "prompt_id" in names else None)
     if id_field and id_field not in names:
         missing.append(f"'{id_field}' (--id-field)")
-    prompt = prompt_field or next((c for c in PROMPT_COLUMNS if c in names), None)
+    prompt_turns = None if conversation else next(iter(conversations), None)
+    prompt = prompt_field or (None if conversation else _first(PROMPT_COLUMNS, names))
     if prompt_field and prompt_field not in names:
         missing.append(f"'{prompt_field}' (--prompt-field)")
-    if ids is None and prompt is None and (completion is not None or conversation is None):
+    if prompt_field:
+        prompt_turns = None
+    if ids is None and prompt is None and conversation is None and prompt_turns is None:
         missing.append(f"a prompt_id or a prompt to hash one from ({', '.join(PROMPT_COLUMNS)}, or --prompt-field)")
     if gold_field and gold_field not in names:
         missing.append(f"the gold '{gold_field}' (--gold-field)")
     if missing:
-        raise BadInput(f"missing {'; '.join(missing)}; columns: {', '.join(schema.names)}", path)
-    return InputShape(completion, conversation if completion is None else None, prompt, ids)
+        raise BadInput(f"missing {'; '.join(missing)}; columns: {', '.join(names)}", path)
+    reasoning = None
+    if source not in (None, "completion") and conversation is None and not generations:
+        reasoning = next((c for c in REASONING_FIELDS if c in names and c != source), None)
+    # generate's samples keep their prompt `messages`; every other shape gets the prompt turns it was read from
+    writes_messages = not (source == "completion" and "messages" in names and prompt_field is None)
+    if writes_messages and prompt is None and conversation is None and prompt_turns is None:
+        writes_messages = False  # nothing to build them from: ids and completions only
+    sliced = tuple(n for n in names if generations and per_generation(n) and _is_list(schema, n))
+    written = set(own) | {"prompt_id", "completion"} | ({"messages"} if writes_messages else set())
+    if generations:
+        written.add("sample_index")
+    kept = {source if source in ("completion", "messages") else None, ids if ids == "prompt_id" else None}
+    renamed = _renames(names, written - kept)
+    return InputShape(
+        completion=None if conversation else source,
+        conversation=conversation,
+        prompt=prompt,
+        ids=ids,
+        prompt_turns=prompt_turns,
+        reasoning=reasoning,
+        generations=generations,
+        sliced=sliced,
+        system="system" in names,
+        renamed=renamed,
+        writes_messages=writes_messages,
+        to_think=to_think,
+    )
 
 
-def _text(value) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
+def _renames(names: list[str], written: set[str]) -> dict[str, str]:
+    """`input_<name>` for each input column the stage writes itself (`input_input_<name>` if that is taken too)."""
+    taken = set(names) | written
+    renamed = {}
+    for name in names:
+        if name in written:
+            target = f"input_{name}"
+            while target in taken:
+                target = f"input_{target}"
+            taken.add(target)
+            renamed[name] = target
+    return renamed
+
+
+def _first(candidates: tuple[str, ...], names: list[str]) -> str | None:
+    return next((c for c in candidates if c in names), None)
+
+
+def _is_list(schema: pa.Schema, name: str) -> bool:
+    kind = schema.field(name).type
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind)
+
+
+def _is_conversation(schema: pa.Schema, name: str) -> bool:
+    return _is_list(schema, name) and pa.types.is_struct(schema.field(name).type.value_type)
+
+
+def _is_text_list(schema: pa.Schema, name: str) -> bool:
+    if not _is_list(schema, name):
+        return False
+    item = schema.field(name).type.value_type
+    return pa.types.is_string(item) or pa.types.is_large_string(item) or pa.types.is_null(item)
 
 
 def _identifier(value, path, number: int, column: str) -> str:
@@ -116,31 +258,19 @@ def _identifier(value, path, number: int, column: str) -> str:
     return value
 
 
-ROLES = ("system", "user", "assistant", "tool", "function", "developer")
-
-
-def _check_turns(turns, path, number: int, column: str) -> list[dict]:
-    """The turns of a messages or ShareGPT conversation as {role, content}: a list of objects with a known role
-    and text (or null) content; anything else is bad input, not a prompt read wrong."""
-    if not isinstance(turns, list) or not turns:
-        raise BadInput("expected a list of turns", path, number, column)
-    messages = []
-    for turn in turns:
-        if not isinstance(turn, dict):
-            raise BadInput("a turn is not an object", path, number, column)
-        role = turn.get("role", SHAREGPT_ROLES.get(turn.get("from")))
-        content = turn.get("content", turn.get("value"))
-        if role not in ROLES:
-            raise BadInput(f"a turn with role {role!r:.30}: expected one of {', '.join(ROLES)}", path, number, column)
-        if content is not None and not isinstance(content, str):
-            raise BadInput(f"a {role} turn whose content is not text", path, number, column)
-        messages.append({"role": role, "content": _text(content)})
+def _only_prompt(turns, path, number: int, column: str) -> list[dict]:
+    messages = check_turns(turns, path, number, column)
+    if messages[-1]["role"] == "assistant":
+        raise BadInput(
+            "ends with an assistant turn beside a 'completion' column: which is the completion? "
+            "(--completion-field messages reads the turn)",
+            path,
+            number,
+            column,
+        )
     return messages
 
 
-def _split_chat(turns, path, number: int, column: str) -> tuple[list[dict], str]:
-    """(prompt messages, last assistant content) of a messages or ShareGPT conversation."""
-    messages = _check_turns(turns, path, number, column)
-    if messages[-1]["role"] != "assistant":
-        raise BadInput("the last turn is not the assistant's: nothing to filter", path, number, column)
-    return messages[:-1], messages[-1]["content"]
+def _check_sample_index(index, path, number: int) -> None:
+    if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+        raise BadInput(f"expected a whole number from 0, got {index!r:.40}", path, number, "sample_index")

@@ -12,14 +12,13 @@ import json
 import os
 import shutil
 from collections import Counter, deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datafactory.errors import BadInput
 from datafactory.filtering.config import FilterConfig
 from datafactory.filtering.evaluate import EvalSpec, Evaluation, task_of_row
 from datafactory.filtering.gold_audit import GoldResults, audit_golds
@@ -45,13 +44,12 @@ OWN_COLUMNS = {f.name for f in EVAL_FIELDS + WORK_FIELDS + FINAL_FIELDS}
 BATCH_ROWS = 64
 
 
-def file_schema(path: Path) -> pa.Schema:
-    return stored_row_schema(path, drop=OWN_COLUMNS)
-
-
 def input_shape(path: Path, schema: pa.Schema, config: FilterConfig) -> InputShape:
     gold = config.gold_field if config.needs_gold() else None
-    return plan_input(path, schema, config.completion_field, config.prompt_field, config.id_field, gold)
+    return plan_input(
+        path, schema, config.completion_field, config.prompt_field, config.id_field, gold,
+        own=frozenset(OWN_COLUMNS), to_think=config.to_think_tags,
+    )  # fmt: skip
 
 
 def _batches(path: Path, shape: InputShape, gold_field: str, pending: deque, extra: tuple[str, ...] = ()):
@@ -59,15 +57,13 @@ def _batches(path: Path, shape: InputShape, gold_field: str, pending: deque, ext
     The rows themselves wait in `pending`, in order, until their results come back."""
     for chunk in read_chunks(path, chunk_rows=2000):
         batch: list[dict] = []
-        for row in chunk.rows:
-            row = shape.apply(row, path, row["__row__"])
-            if not isinstance(row.get("completion") or "", str):
-                raise BadInput("expected a string", path, row["__row__"], "completion")
-            if batch and (len(batch) >= BATCH_ROWS or batch[-1]["prompt_id"] != row.get("prompt_id")):
-                yield batch
-                batch = []
-            batch.append(task_of_row(row, gold_field, extra))
-            pending.append(row)
+        for record in chunk.rows:
+            for row in shape.apply(record, path, record["__row__"]):
+                if batch and (len(batch) >= BATCH_ROWS or batch[-1]["prompt_id"] != row.get("prompt_id")):
+                    yield batch
+                    batch = []
+                batch.append(task_of_row(row, gold_field, extra))
+                pending.append(row)
         if batch:
             yield batch
 
@@ -105,7 +101,7 @@ def evaluate_file(
     text_columns = [f.name for f in schema if pa.types.is_string(f.type)]
     with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
         extra = verifier_class(config.worker_verifier).row_fields
-        batches = _batches(path, shape, config.gold_field, pending, extra)
+        batches = _batches(path, shape, shape.renamed.get(config.gold_field, config.gold_field), pending, extra)
         for results in pool.map(batches, progress.advance):
             done.extend({**_storable(pending.popleft(), text_columns), **result} for result in results)
             if len(done) >= 2000:
@@ -210,7 +206,7 @@ def check_filter(config: FilterConfig) -> FilterPlan:
     """The inputs, their shapes and schemas: a file the filter cannot read fails before OUT is touched."""
     spec = config.spec()
     files = config.input_files()
-    stored = [file_schema(path) for path in files]
+    stored = [stored_row_schema(path) for path in files]
     shapes = [input_shape(path, schema, config) for path, schema in zip(files, stored, strict=True)]
     schemas = [shape.rows_schema(s) for s, shape in zip(stored, shapes, strict=True)]
     return FilterPlan(files, spec, schemas, shapes, unified_schema(schemas, files))
@@ -221,6 +217,9 @@ def filter_rows(
 ) -> Result:
     """The stage's work; a started engine for the judge may be passed in (left open)."""
     files, spec, schemas, shapes, unified = plan.inputs, plan.spec, plan.schemas, plan.shapes, plan.unified
+    gold_columns = {shape.renamed.get(config.gold_field, config.gold_field) for shape in shapes}
+    if len(gold_columns) == 1:  # a gold named like a column the filter writes is read where it was carried
+        config = replace(config, gold_field=gold_columns.pop())
     final_schema = pa.schema(list(unified) + EVAL_FIELDS + FINAL_FIELDS)
     work = outdir.path / "_work"
     work.mkdir(exist_ok=True)

@@ -1,4 +1,4 @@
-"""Read rows from JSONL (plain or gzip), Parquet and local Hugging Face dataset folders, in bounded chunks.
+"""Read rows from JSONL or JSON arrays (plain or gzip), Parquet and local Hugging Face dataset folders, in bounded chunks.
 
 Why one reader: every stage takes the same kinds of INPUT (a file, a directory of shards, a glob), and every bad
 row must be reported the same way, naming the file and the 1-based row.
@@ -126,39 +126,70 @@ def require_finished(specs: list[str | Path], allow_unfinished: bool = False) ->
             )
 
 
+def _opener(path: Path):
+    return gzip.open if path.name.lower().endswith(".gz") else open
+
+
+def is_json_array(path: Path) -> bool:
+    """A `.json` file holding one array of objects (alpaca_data.json, sanitized-mbpp.json), not JSON Lines."""
+    with _opener(path)(path, "rb") as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"[")
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, object]]:
+    with _opener(path)(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise BadInput(f"not valid UTF-8 (byte {err.start})", path, number) from None
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise BadInput(f"invalid JSON ({err.msg} at column {err.colno})", path, number) from None
+            except RecursionError:
+                raise BadInput("invalid JSON (nested too deeply to read)", path, number) from None
+            except ValueError as err:  # a number of more digits than Python reads
+                raise BadInput(f"invalid JSON ({err})", path, number) from None
+
+
+def _json_array(path: Path) -> Iterator[tuple[int, object]]:
+    """The items of a JSON array file, streamed (ijson): row N is the array's N-th item."""
+    import ijson
+
+    number = 0
+    with _opener(path)(path, "rb") as handle:
+        try:
+            for number, record in enumerate(ijson.items(handle, "item", use_float=True), start=1):  # noqa: B007
+                yield number, record
+        except ijson.JSONError as err:
+            reason = (str(err).strip().splitlines() or ["unreadable"])[0][:120]
+            raise BadInput(f"invalid JSON after item {number} ({reason})", path, number + 1) from None
+        except UnicodeDecodeError as err:
+            raise BadInput(f"not valid UTF-8 (byte {err.start})", path, number + 1) from None
+
+
 def _read_jsonl(path: Path, chunk_rows: int) -> Iterator[Chunk]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     rows: list[dict] = []
     first = 1
     seen = 0
+    records = _json_array(path) if is_json_array(path) else _json_lines(path)
     try:
-        with opener(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                except UnicodeDecodeError as err:
-                    raise BadInput(f"not valid UTF-8 (byte {err.start})", path, number) from None
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise BadInput(f"invalid JSON ({err.msg} at column {err.colno})", path, number) from None
-                except RecursionError:
-                    raise BadInput("invalid JSON (nested too deeply to read)", path, number) from None
-                except ValueError as err:  # a number of more digits than Python reads
-                    raise BadInput(f"invalid JSON ({err})", path, number) from None
-                if not isinstance(record, dict):
-                    raise BadInput(f"expected a JSON object, got {type(record).__name__}", path, number)
-                _check_values(record, path, number)
-                if not rows:
-                    first = number
-                record["__row__"] = number
-                rows.append(record)
-                seen += 1
-                if len(rows) >= chunk_rows:
-                    yield Chunk(path, first, rows)
-                    rows = []
+        for number, record in records:
+            if not isinstance(record, dict):
+                raise BadInput(f"expected a JSON object, got {type(record).__name__}", path, number)
+            _check_values(record, path, number)
+            if not rows:
+                first = number
+            record["__row__"] = number
+            rows.append(record)
+            seen += 1
+            if len(rows) >= chunk_rows:
+                yield Chunk(path, first, rows)
+                rows = []
     except (OSError, EOFError) as err:
         raise BadInput(f"cannot read file ({err})", path) from None
     if rows:
@@ -317,8 +348,9 @@ def count_rows(path: Path) -> int:
             with pa.memory_map(str(arrow_file)) as source:
                 total += sum(batch.num_rows for batch in pa.ipc.open_stream(source))
         return total
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    if is_json_array(path):
+        return sum(1 for _ in _json_array(path))
+    with _opener(path)(path, "rb") as handle:
         return sum(1 for line in handle if line.strip())
 
 

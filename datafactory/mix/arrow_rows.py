@@ -23,10 +23,13 @@ from datafactory.mix.rows import (
     TO_SHAREGPT,
 )
 from datafactory.schema import MESSAGES
+from datafactory.shapes import ALPACA_INPUT, REASONING_FIELDS, THOUGHT
 
 ROLE_CODES = ["system", "user", "assistant"]
 METADATA = ("prompt_id", "model", "verifier", "pass_rate", "completion_tokens")
 COLUMNS = ("messages", "conversations", "reasoning", "system", *PROMPT_COLUMNS, *RESPONSE_COLUMNS, *METADATA)
+# read so that batches of the shapes the row path takes go there
+COLUMNS = tuple(dict.fromkeys((*COLUMNS, ALPACA_INPUT, "generations", *REASONING_FIELDS)))
 
 
 def _strings(table: pa.Table, name: str) -> pa.Array | None:
@@ -111,6 +114,8 @@ def _map_roles(roles: pa.Array, mapping: dict[str, str]) -> pa.Array:
 def convert(table: pa.Table, category: str, source: str, sharegpt: bool) -> tuple[pa.Table, np.ndarray] | None:
     """The SFT rows of `table` and a mask of the rows converted here; rows outside the mask go to the row path.
     None when the batch's shape is not one this path knows."""
+    if _row_path_shape(table):
+        return None
     rows = table.num_rows
     metadata = _metadata(table, category, source)
     if metadata is None:
@@ -147,6 +152,23 @@ def convert(table: pa.Table, category: str, source: str, sharegpt: bool) -> tupl
     out = pa.table({name: _list_of_turns(roles, contents, offsets, sharegpt), **metadata})
     schema = SHAREGPT_SCHEMA if sharegpt else SFT_SCHEMA
     return out.select(schema.names).cast(schema), usable
+
+
+def _row_path_shape(table: pa.Table) -> bool:
+    """Shapes the row path reads (shapes.py): Alpaca's `input`, reasoning apart from its answer (a column, or a key
+    of the turns), OpenThoughts markers, several generations in a row."""
+    names = set(table.column_names)
+    if "generations" in names or "reasoning_content" in names or {"instruction", ALPACA_INPUT} <= names:
+        return True
+    for column in ("messages", "conversations"):
+        kind = table.schema.field(column).type if column in names else None
+        if kind is not None and pa.types.is_list(kind) and pa.types.is_struct(kind.value_type):
+            if any(kind.value_type.get_field_index(f) >= 0 for f in REASONING_FIELDS):
+                return True
+    completion = _strings(table, "completion")
+    return completion is not None and any(
+        pc.any(pc.match_substring(completion, marker)).as_py() for marker in THOUGHT
+    )
 
 
 def _prompt_turns(prompt: pa.Array, system: pa.Array | None, has_system: np.ndarray):

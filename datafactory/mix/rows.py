@@ -11,11 +11,11 @@ import pyarrow as pa
 
 from datafactory.errors import BadInput
 from datafactory.schema import MESSAGES
+from datafactory.shapes import PROMPT_COLUMNS, prompt_text, reasoning_of, uses_thought_markers, with_reasoning
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 TO_SHAREGPT = {"user": "human", "assistant": "gpt", "system": "system"}
-PROMPT_COLUMNS = ("prompt", "instruction", "question", "problem")
-RESPONSE_COLUMNS = ("response", "completion", "output", "answer_text")
+RESPONSE_COLUMNS = ("response", "completion", "output", "content", "answer_text")
 
 SFT_SCHEMA = pa.schema(
     [
@@ -36,7 +36,11 @@ SHAREGPT_SCHEMA = pa.schema(
 
 
 def assistant_text(row: dict) -> str | None:
-    """`<think>\\n{reasoning}\\n</think>\\n\\n{response}` for rows with reasoning; the response alone otherwise."""
+    """`<think>\\n{reasoning}\\n</think>\\n\\n{response}` for rows with reasoning; the response alone otherwise.
+    A completion written with OpenThoughts' markers is taken as written (the filter's --to-think-tags rewrites
+    it)."""
+    if uses_thought_markers(row.get("completion")):
+        return row["completion"]
     reasoning, response = row.get("reasoning"), row.get("response")
     if isinstance(response, str):
         if isinstance(reasoning, str) and reasoning.strip():
@@ -54,6 +58,8 @@ def turn(message: dict) -> dict:
     content = message.get("content") if message.get("content") is not None else message.get("value")
     if isinstance(content, list) and content and all(_text_part(part) for part in content):
         content = "".join(part["text"] for part in content)
+    if role == "assistant" and reasoning_of(message) is not None:
+        content = with_reasoning(reasoning_of(message), content)
     return {"role": role, "content": content}
 
 
@@ -80,13 +86,29 @@ def conversation(row: dict, path, number: int) -> list[dict]:
                 "messages",
             )
         return [*messages, {"role": "assistant", "content": answer}]
-    prompt = next((row[c] for c in PROMPT_COLUMNS if isinstance(row.get(c), str)), None)
-    answer = assistant_text(row) or next((row[c] for c in RESPONSE_COLUMNS if isinstance(row.get(c), str)), None)
+    if row.get("generations") is not None:
+        raise BadInput(
+            "several generations in one row: filter it first (datafactory filter) to choose among them",
+            path,
+            number,
+            "generations",
+        )
+    prompt = next((prompt_text(row, c) for c in PROMPT_COLUMNS if isinstance(row.get(c), str)), None)
+    answer = assistant_text(row) or _answer(row)
     if prompt is None or answer is None:
         raise BadInput("unknown row shape: need messages, conversations, or prompt + response/completion", path, number)
     system = row.get("system")
     head = [{"role": "system", "content": system}] if isinstance(system, str) and system.strip() else []
     return [*head, {"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+
+
+def _answer(row: dict) -> str | None:
+    """The first response column, with a DeepSeek-style `reasoning_content` in front of it."""
+    column = next((c for c in RESPONSE_COLUMNS if isinstance(row.get(c), str)), None)
+    if column is None:
+        return None
+    reasoning = row.get("reasoning_content")
+    return with_reasoning(reasoning, row[column]) if isinstance(reasoning, str) and reasoning else row[column]
 
 
 def validate(messages: list[dict], path, number: int) -> None:
