@@ -82,9 +82,9 @@ class InputShape:
             messages, completion = assistant_completion(row.get(self.conversation), path, number, self.conversation)
         else:
             messages, completion = self._prompt(row, path, number), row.get(self.completion)
-        if self.system and isinstance(row.get("system"), str) and row["system"].strip():
-            if not messages or messages[0]["role"] != "system":
-                messages = [{"role": "system", "content": row["system"]}, *(messages or [])]
+        system = row.get("system") if self.system else None
+        if isinstance(system, str) and system.strip() and (not messages or messages[0]["role"] != "system"):
+            messages = [{"role": "system", "content": row["system"]}, *(messages or [])]
         if self.writes_messages:
             out["messages"] = messages
         out["prompt_id"] = self._prompt_id(row, messages, path, number)

@@ -162,13 +162,11 @@ def _row_path_shape(table: pa.Table) -> bool:
         return True
     for column in ("messages", "conversations"):
         kind = table.schema.field(column).type if column in names else None
-        if kind is not None and pa.types.is_list(kind) and pa.types.is_struct(kind.value_type):
-            if any(kind.value_type.get_field_index(f) >= 0 for f in REASONING_FIELDS):
-                return True
+        struct = kind is not None and pa.types.is_list(kind) and pa.types.is_struct(kind.value_type)
+        if struct and any(kind.value_type.get_field_index(f) >= 0 for f in REASONING_FIELDS):
+            return True
     completion = _strings(table, "completion")
-    return completion is not None and any(
-        pc.any(pc.match_substring(completion, marker)).as_py() for marker in THOUGHT
-    )
+    return completion is not None and any(pc.any(pc.match_substring(completion, marker)).as_py() for marker in THOUGHT)
 
 
 def _prompt_turns(prompt: pa.Array, system: pa.Array | None, has_system: np.ndarray):
