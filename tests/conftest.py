@@ -106,6 +106,22 @@ def _allow_huge_pages() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0)
 
 
+def stage_rows(folder: Path, sft: bool = False) -> list[dict]:
+    """A finished stage's rows, read as a user would (pyarrow on the folder)."""
+    import pyarrow.parquet as pq
+
+    shards = sorted(folder.glob("part-*.parquet"))
+    return [row for shard in shards for row in pq.read_table(shard).to_pylist()]
+
+
+def set_aside_rows(folder: Path) -> list[dict]:
+    """The rows a filter rejected or a dedupe removed, with their reasons."""
+    import pyarrow.parquet as pq
+
+    shards = sorted([*folder.glob("rejected/part-*.parquet"), *folder.glob("removed/part-*.parquet")])
+    return [row for shard in shards for row in pq.read_table(shard).to_pylist()]
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path

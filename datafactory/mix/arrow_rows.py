@@ -160,6 +160,8 @@ def _row_path_shape(table: pa.Table) -> bool:
     names = set(table.column_names)
     if "generations" in names or "reasoning_content" in names or {"instruction", ALPACA_INPUT} <= names:
         return True
+    if "reasoning" in names and "response" not in names:  # reasoning beside `content`/`output`
+        return True
     for column in ("messages", "conversations"):
         kind = table.schema.field(column).type if column in names else None
         struct = kind is not None and pa.types.is_list(kind) and pa.types.is_struct(kind.value_type)

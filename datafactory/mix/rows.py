@@ -69,6 +69,13 @@ def _text_part(part) -> bool:
 
 def conversation(row: dict, path, number: int) -> list[dict]:
     """The row as a list of {role, content}: prompt messages plus the assistant turn."""
+    if row.get("generations") is not None:
+        raise BadInput(
+            "several generations in one row: filter it first (datafactory filter) to choose among them",
+            path,
+            number,
+            "generations",
+        )
     messages = row.get("messages")
     conversations = row.get("conversations")
     if isinstance(conversations, list) and not isinstance(messages, list):
@@ -86,13 +93,6 @@ def conversation(row: dict, path, number: int) -> list[dict]:
                 "messages",
             )
         return [*messages, {"role": "assistant", "content": answer}]
-    if row.get("generations") is not None:
-        raise BadInput(
-            "several generations in one row: filter it first (datafactory filter) to choose among them",
-            path,
-            number,
-            "generations",
-        )
     prompt = next((prompt_text(row, c) for c in PROMPT_COLUMNS if isinstance(row.get(c), str)), None)
     answer = assistant_text(row) or _answer(row)
     if prompt is None or answer is None:
@@ -103,12 +103,12 @@ def conversation(row: dict, path, number: int) -> list[dict]:
 
 
 def _answer(row: dict) -> str | None:
-    """The first response column, with a DeepSeek-style `reasoning_content` in front of it."""
+    """The first response column, with reasoning kept apart from it (`reasoning_content`, `reasoning`) in front."""
     column = next((c for c in RESPONSE_COLUMNS if isinstance(row.get(c), str)), None)
     if column is None:
         return None
-    reasoning = row.get("reasoning_content")
-    return with_reasoning(reasoning, row[column]) if isinstance(reasoning, str) and reasoning else row[column]
+    reasoning = reasoning_of(row)
+    return with_reasoning(reasoning, row[column]) if reasoning is not None else row[column]
 
 
 def validate(messages: list[dict], path, number: int) -> None:
