@@ -37,7 +37,7 @@ def run(args: list[str]) -> tuple[float, float]:
 
 
 def counts(folder: Path) -> dict:
-    return json.loads((folder / "_manifest.json").read_text())["counts"]
+    return json.loads((folder / ".datafactory/manifest.json").read_text())["counts"]
 
 
 def one(mode: str, prompts: Path, work: Path, n: int) -> dict:

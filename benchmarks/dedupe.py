@@ -60,7 +60,7 @@ def run_datafactory(
     )  # fmt: skip
     elapsed = time.perf_counter() - start
     removed = set()
-    for shard in sorted((work / "out" / "removed").glob("part-*.parquet")):
+    for shard in sorted((work / "out" / ".removed").glob("part-*.parquet")):
         removed.update(int(x) for x in pq.read_table(shard, columns=["prompt_id"]).column("prompt_id").to_pylist())
     return elapsed, removed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
@@ -132,7 +132,7 @@ def main() -> None:
         rss_work = work / "rss"
         rss_work.mkdir()
         elapsed, _, peak_kb = run_datafactory(short, rss_work, args.threshold, args.num_perm)
-        manifest = json.loads((rss_work / "out" / "_manifest.json").read_text())
+        manifest = json.loads((rss_work / "out" / ".datafactory/manifest.json").read_text())
         print(f"peak RSS of datafactory dedupe on {len(short):,} short docs: {peak_kb / 1024:,.0f} MiB "
               f"({elapsed:.0f} s, {manifest['counts']['rows_kept']:,} kept)  (goal < 2 GB)")  # fmt: skip
 

@@ -91,7 +91,7 @@ def main() -> None:
         check=True, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     ours = time.perf_counter() - start
-    manifest = json.loads((work / "out" / "_manifest.json").read_text())
+    manifest = json.loads((work / "out" / ".datafactory/manifest.json").read_text())
     print(f"rows: {len(rows)} ({'shared data' if SHARED.is_dir() else 'synthetic'}), workers {args.workers}")
     print(f"serial math_verify.parse/verify: {len(rows) / baseline:,.0f} rows/s ({baseline:.1f} s)")
     print(f"datafactory filter --verifier math: {len(rows) / ours:,.0f} rows/s ({ours:.1f} s, whole command)")

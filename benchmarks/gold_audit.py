@@ -54,11 +54,10 @@ def with_golds(samples: Path, out: Path, golds: dict[str, str | None]) -> None:
         index = table.schema.get_field_index("answer")
         table = table.set_column(index, pa.field("answer", pa.string()), pa.array(values, pa.string()))
         pq.write_table(table, out / shard.name)
-    (out / "_SUCCESS").touch()
 
 
 def pass_rates(folder: Path) -> list[dict]:
-    return pq.read_table(folder / "pass_rates.parquet").to_pylist()
+    return pq.read_table(folder / ".pass_rates/pass_rates.parquet").to_pylist()
 
 
 def corrupt(gold: str, rng: random.Random) -> str:
@@ -144,7 +143,9 @@ def main() -> None:
         rows = [json.loads(line) for line in prompts.read_text().splitlines()]
         truth = {r["id"]: r["answer"] for r in rows}
         run(["generate", str(prompts), "-o", str(work / "samples"), "-n", str(args.n), *SAMPLING])
-        fixed_tokens = json.loads((work / "samples" / "_manifest.json").read_text())["counts"]["completion_tokens"]
+        fixed_tokens = json.loads((work / "samples" / ".datafactory/manifest.json").read_text())["counts"][
+            "completion_tokens"
+        ]
         run(["generate", str(prompts), "-o", str(work / "other"), "-n", str(args.n), *SAMPLING, "--seed", "1"])
         run(["filter", str(work / "other"), "-o", str(work / "other-kept"), *FILTER])
         competent = {r["prompt_id"] for r in pass_rates(work / "other-kept") if r["pass_rate"] >= 0.5}
@@ -170,7 +171,7 @@ def main() -> None:
         adaptive = ["--target", "1", *FILTER, "--gold", "majority"]
         run(["generate", str(unlabelled), "-o", str(work / "vote-samples"), "-n", str(args.n), *SAMPLING, *adaptive])
         run(["filter", str(work / "vote-samples"), "-o", str(work / "vote-kept"), *FILTER, "--gold", "majority"])
-        counts = json.loads((work / "vote-samples" / "_manifest.json").read_text())["counts"]
+        counts = json.loads((work / "vote-samples" / ".datafactory/manifest.json").read_text())["counts"]
         sampled_vote = pass_rates(work / "vote-kept")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -85,7 +85,7 @@ def main() -> None:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     user, system = after.ru_utime - children.ru_utime, after.ru_stime - children.ru_stime
 
-    table = pa.concat_tables(pq.read_table(p) for p in sorted((work / "sft").glob("part-*.parquet")))
+    table = pa.concat_tables(pq.read_table(p) for p in sorted((work / "sft" / "data").glob("part-*.parquet")))
     start = time.perf_counter()
     pq.write_table(table, work / "baseline.parquet", compression="zstd")
     baseline = time.perf_counter() - start

@@ -67,7 +67,7 @@ def main() -> None:
         check=True, capture_output=True,
     )  # fmt: skip
     elapsed = time.perf_counter() - start
-    counts = json.loads((work / "out" / "_manifest.json").read_text())["counts"]
+    counts = json.loads((work / "out" / ".datafactory/manifest.json").read_text())["counts"]
     judged = sum(counts["verdicts"].values())
     print(f"{len(rows):,} rows (1,000 pathological): filter --verifier math, 2 workers, --timeout 5: {elapsed:.1f} s")
     print(f"verdicts: {counts['verdicts']}")

@@ -45,7 +45,7 @@ def could_be_flagged(gold_support: int, answered: int) -> bool:
     return gold_support * SUPPORT_RATIO <= answered - gold_support
 
 
-# A prompt's gold status, in pass_rates.parquet and the manifest.
+# A prompt's gold status, in .pass_rates/ and the manifest.
 GIVEN, SUSPECT, MAJORITY, NO_CONSENSUS, NO_GOLD = "given", "suspect_gold", "majority", "no_consensus", "no_gold"
 
 

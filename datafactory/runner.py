@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from datafactory.errors import UsageError
-from datafactory.io.outdir import MANIFEST
+from datafactory.io.outdir import MANIFEST, SUCCESS
 from datafactory.io.readers import expand_inputs
 from datafactory.recipes import PROMPT_SETS, Recipe, recipe_keys, stage_options
 from datafactory.registry import load
@@ -19,7 +19,7 @@ from datafactory.stages import ORDER, STAGES, StageKind, StageOutput
 
 
 def _done(folder: Path) -> bool:
-    return (folder / "_SUCCESS").exists()
+    return (folder / SUCCESS).exists()
 
 
 def _manifest(folder: Path) -> dict:
@@ -73,7 +73,7 @@ class RecipeRun:
         """The HTML report of every stage output of the run, rewritten at the end of each run."""
         from datafactory.report.build import build_report
 
-        if not any(self.out.glob("*/*/_manifest.json")) and not any(self.out.glob("*/_manifest.json")):
+        if not any(self.out.glob(f"*/*/{MANIFEST}")) and not any(self.out.glob(f"*/{MANIFEST}")):
             return None
         return build_report([str(self.out)], str(self.out / "report.html"), title=f"datafactory run: {self.out}")
 

@@ -129,10 +129,10 @@ class StageOptions:
 class ReadsStages(StageOptions):
     """The options of a stage that reads other stages' outputs."""
 
-    allow_unfinished: bool = False  # read a stage output without _SUCCESS
+    allow_unfinished: bool = False  # read a stage output that never finished
 
     def input_files(self) -> list[Path]:
-        """The files behind `inputs` (folders, globs, files), refusing a stage output without _SUCCESS unless
+        """The files behind `inputs` (folders, globs, files), refusing a stage output that never finished unless
         `--allow-unfinished`."""
         from datafactory.io.readers import expand_inputs, require_finished
 
@@ -170,9 +170,10 @@ class StageKind:
     work: str  # "module:function": (config, plan, outdir, executor, **resources) -> Result
     rows: str  # what its shards hold, as the report names them
     group_by: str  # the column the report groups its rows by in the sample browser
-    set_aside: str | None = None  # the sub-folder of rows it set aside with their reasons (rejected/, removed/)
-    files: tuple[str, ...] = ()  # files it writes beside its shards, besides _manifest.json and _SUCCESS
-    folders: tuple[str, ...] = ()  # sub-folders it owns (set-aside rows, work in progress)
+    set_aside: str | None = None  # the hidden sub-folder of rows it set aside with their reasons (.rejected/)
+    files: tuple[str, ...] = ()  # files it writes beside its shards, besides .datafactory/
+    folders: tuple[str, ...] = ()  # sub-folders it owns (set-aside rows, work in progress), hidden from readers
+    data: str = ""  # the sub-folder its shards go in: "" for OUT itself
     restarts: bool = False  # a stopped run starts over rather than resuming (fast, or it cannot resume)
     resumes_from: str | None = None  # a sub-folder whose content alone makes a stopped run resumable
     small_pages: bool = False  # transparent huge pages off while it runs (memory.py: Arrow-heavy stages)
@@ -189,7 +190,7 @@ class StageKind:
 
     def output_dir(self, path: str | Path) -> OutputDir:
         """Its OUT folder, knowing exactly which files and folders there are the stage's own."""
-        return OutputDir(path, self.name, files=self.files, folders=self.folders)
+        return OutputDir(path, self.name, files=self.files, folders=self.folders, data=self.data)
 
     def config_class(self) -> type:
         return self._load(self.config)
@@ -202,7 +203,7 @@ class StageKind:
     def run(self, config, plan: Plan | None = None, **resources) -> dict:
         """The frame every stage runs in; returns the manifest. Check (unless `plan` is the check already run),
         open OUT (refuse a finished folder or a resume with other options), prepare it, hand the work its
-        executor, then finish the manifest and `_SUCCESS`. After a failure OUT keeps what a resume can use and
+        executor, then finish the manifest and `SUCCESS`. After a failure OUT keeps what a resume can use and
         nothing else; a folder this run created and can neither resume nor finish is removed."""
         if self.small_pages:
             from datafactory.memory import use_small_pages
@@ -263,6 +264,8 @@ def run_stage(name: str, config, plan: Plan | None = None, **resources) -> dict:
     return STAGES[name].run(config, plan, **resources)
 
 
+PASS_RATES = ".pass_rates/pass_rates.parquet"  # the filter's per-prompt pass rates, beside its rows
+
 STAGES = {
     stage.name: stage
     for stage in (
@@ -285,10 +288,9 @@ STAGES = {
             "datafactory.filtering.stage:filter_rows",
             "kept",
             "verdict",
-            set_aside="rejected",
-            files=("pass_rates.parquet",),
-            folders=("rejected", "_work"),
-            resumes_from="_work",
+            set_aside=".rejected",
+            folders=(".rejected", ".pass_rates", ".work"),
+            resumes_from=".work",
             folder="filtered",
             summary="datafactory.filtering.stage:summary",
         ),
@@ -299,8 +301,8 @@ STAGES = {
             "datafactory.dedupe.stage:remove_duplicates",
             "kept",
             "dedupe_reason",
-            set_aside="removed",
-            folders=("removed",),
+            set_aside=".removed",
+            folders=(".removed",),
             restarts=True,
             small_pages=True,
             folder="deduped",
@@ -312,8 +314,9 @@ STAGES = {
             "datafactory.mix.stage:mix_sources",
             "rows",
             "category",
-            files=("bad_rows.jsonl",),
-            folders=("_work",),
+            files=("bad_rows.jsonl", "README.md", "dataset_info.json"),
+            folders=(".work",),
+            data="data",  # beside its card, as a Hugging Face dataset repository holds them
             restarts=True,  # fast and deterministic
             small_pages=True,
             folder="sft",
@@ -348,7 +351,8 @@ class StageOutput:
         return self.manifest.get("counts", {})
 
     def shards(self) -> list[Path]:
-        return sorted(self.path.glob(SHARD_PATTERN))
+        data = self.path / self.kind.data if self.kind is not None and self.kind.data else self.path
+        return sorted(data.glob(SHARD_PATTERN))
 
     def set_aside_shards(self) -> list[Path]:
         if self.kind is None or self.kind.set_aside is None:

@@ -15,9 +15,10 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from datafactory.errors import UsageError
+from datafactory.io.outdir import MANIFEST
 from datafactory.io.readers import expand_inputs
 from datafactory.reasons import SELECTION_REASONS
-from datafactory.stages import STAGES
+from datafactory.stages import PASS_RATES, STAGES
 
 PERCENTILES = (50, 90, 99, 100)
 PASS_RATE_BUCKETS = ("0", "(0, 0.25]", "(0.25, 0.5]", "(0.5, 0.75]", "(0.75, 1)", "1")
@@ -59,7 +60,7 @@ def percentiles(values) -> dict:
 
 def compute_stats(path: str) -> Stats:
     files = [f for f in expand_inputs([path], allow_empty=True) if f.suffix == ".parquet"]
-    if not files and not (Path(path) / "_manifest.json").is_file():
+    if not files and not (Path(path) / MANIFEST).is_file():
         raise UsageError(f"{path}: no Parquet shards to summarise")
     stats = Stats(path)
     prompt_ids: set[str] = set()
@@ -79,7 +80,7 @@ def compute_stats(path: str) -> Stats:
             lengths.extend(v for v in table.column("completion_tokens").to_pylist() if v is not None)
     stats.prompts = len(prompt_ids)
     stats.length_percentiles = percentiles(lengths)
-    manifest = Path(path) / "_manifest.json"
+    manifest = Path(path) / MANIFEST
     if manifest.is_file():
         stats.manifest = json.loads(manifest.read_text())
     if stats.manifest.get("stage") == "filter":
@@ -147,7 +148,7 @@ def _add_filter_view(stats: Stats, path: Path) -> None:
     if rejected.is_dir() and list(rejected.glob("part-*.parquet")):
         stats.rejected_length_percentiles = compute_stats(str(rejected)).length_percentiles
     stats.judge = judge_stats([path, rejected])
-    rates_file = path / "pass_rates.parquet"
+    rates_file = path / PASS_RATES
     if rates_file.is_file():
         rates = pq.read_table(rates_file, columns=["pass_rate"]).column("pass_rate").to_pylist()
         histogram = dict.fromkeys(PASS_RATE_BUCKETS, 0)

@@ -107,18 +107,18 @@ def _allow_huge_pages() -> None:
 
 
 def stage_rows(folder: Path, sft: bool = False) -> list[dict]:
-    """A finished stage's rows, read as a user would (pyarrow on the folder)."""
+    """A finished stage's rows, read as a user would: pyarrow on the folder (on data/ for the mix, laid out as a
+    dataset repository)."""
     import pyarrow.parquet as pq
 
-    shards = sorted(folder.glob("part-*.parquet"))
-    return [row for shard in shards for row in pq.read_table(shard).to_pylist()]
+    return pq.read_table(folder / "data" if sft else folder).to_pylist()
 
 
 def set_aside_rows(folder: Path) -> list[dict]:
     """The rows a filter rejected or a dedupe removed, with their reasons."""
     import pyarrow.parquet as pq
 
-    shards = sorted([*folder.glob("rejected/part-*.parquet"), *folder.glob("removed/part-*.parquet")])
+    shards = sorted([*folder.glob(".rejected/part-*.parquet"), *folder.glob(".removed/part-*.parquet")])
     return [row for shard in shards for row in pq.read_table(shard).to_pylist()]
 
 

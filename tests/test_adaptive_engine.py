@@ -75,7 +75,7 @@ def test_target_stops_early_on_solved_prompts_and_spends_the_budget_on_impossibl
     per_prompt = Counter(r["prompt_id"] for r in _rows(adaptive))
     assert all(per_prompt[p] == N for p in IMPOSSIBLE)
     assert sum(count == 1 for count in per_prompt.values()) >= 15  # the toy model solves most at the first try
-    manifest = json.loads((adaptive / "_manifest.json").read_text())["counts"]
+    manifest = json.loads((adaptive / ".datafactory/manifest.json").read_text())["counts"]
     assert manifest["samples_per_prompt"] == {str(k): v for k, v in sorted(Counter(per_prompt.values()).items())}
     assert manifest["sample_budget"] == 30 * N and manifest["rows_out"] == sum(per_prompt.values())
 
@@ -99,7 +99,7 @@ def test_kill_9_then_the_same_command_ends_with_the_rows_of_an_uninterrupted_run
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert not (out / "_SUCCESS").exists() and list(out.glob("part-*.parquet"))
+    assert not (out / ".datafactory/SUCCESS").exists() and list(out.glob("part-*.parquet"))
 
     result = run_cli(*command[3:])
     assert result.returncode == 0, result.stderr
@@ -126,7 +126,7 @@ def test_openai_engine_against_vllm_serve_samples_adaptively_too(vllm_reasoning_
 
 # --- gold answers (gold_votes.py) on the same runs ------------------------------------------------------------
 def _gold_rates(folder) -> dict:
-    return {r["prompt_id"]: r for r in pq.read_table(folder / "pass_rates.parquet").to_pylist()}
+    return {r["prompt_id"]: r for r in pq.read_table(folder / ".pass_rates/pass_rates.parquet").to_pylist()}
 
 
 def test_wrong_golds_are_flagged_alike_after_fixed_and_adaptive_sampling(fixed, adaptive, tmp_path):

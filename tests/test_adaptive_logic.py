@@ -173,7 +173,7 @@ def test_filter_uses_the_unbiased_estimate_on_adaptive_rows(tmp_path):
     out = tmp_path / "kept"
     result = run_cli("filter", samples, "-o", out, "--verifier", "exact", "--rules", "none", "--rl-prompts", rl)
     assert result.returncode == 0, result.stderr
-    rates = {r["prompt_id"]: r for r in pq.read_table(out / "pass_rates.parquet").to_pylist()}
+    rates = {r["prompt_id"]: r for r in pq.read_table(out / ".pass_rates/pass_rates.parquet").to_pylist()}
     assert {k: (r["n"], r["passed_all_checks"], r["target"]) for k, r in rates.items()} == {
         "a": (1, 1, 1), "b": (3, 1, 1), "c": (4, 0, 1)
     }  # fmt: skip
@@ -181,7 +181,7 @@ def test_filter_uses_the_unbiased_estimate_on_adaptive_rows(tmp_path):
     assert rates["b"]["pass_rate"] == pytest.approx(1 / 3)  # the naive share, still recorded
     assert rates["b"]["pass_rate_high"] == pytest.approx(beta.ppf(0.975, 1, 2))
     assert [json.loads(line)["prompt_id"] for line in rl.read_text().splitlines()] == ["b"]  # both outcomes seen
-    manifest = json.loads((out / "_manifest.json").read_text())["counts"]
+    manifest = json.loads((out / ".datafactory/manifest.json").read_text())["counts"]
     assert manifest["prompts_sampled_adaptively"] == 3
     assert manifest["completion_tokens_by_verdict"] == {"wrong_answer": 10 + 11 + 10 + 11 + 12 + 13, "kept": 22}
 

@@ -153,4 +153,4 @@ def test_whole_number_prompt_ids_are_read_and_written_as_text(tmp_path):
         result = run_cli("filter", source, "-o", out)
         assert result.returncode == 0, result.stderr[-800:]
         assert pq.read_table(out / "part-00000.parquet").column("prompt_id").to_pylist() == ids
-        assert pq.read_table(out / "pass_rates.parquet").column("prompt_id").to_pylist() == ids
+        assert pq.read_table(out / ".pass_rates/pass_rates.parquet").column("prompt_id").to_pylist() == ids

@@ -425,6 +425,6 @@ def test_the_whole_filter_keeps_no_hack(tmp_path):
     assert result.returncode == 0, result.stderr
     kept = pq.read_table(tmp_path / "o" / "part-00000.parquet").column("prompt_id").to_pylist()
     assert kept == ["correct"]
-    details = pq.read_table(tmp_path / "o" / "rejected" / "part-00000.parquet").to_pylist()
+    details = pq.read_table(tmp_path / "o" / ".rejected" / "part-00000.parquet").to_pylist()
     leaked = next(r["verifier_detail"] for r in details if r["prompt_id"] == "leak")
     assert "'PATH'" in leaked and SECRET not in leaked  # the probe ran, and saw no secret of the caller's

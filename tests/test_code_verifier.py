@@ -211,7 +211,7 @@ def test_filter_with_code_verifier_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr
     table = (
         pq.read_table(out / "part-00000.parquet").to_pylist()
-        + pq.read_table(out / "rejected" / "part-00000.parquet").to_pylist()
+        + pq.read_table(out / ".rejected" / "part-00000.parquet").to_pylist()
     )
     verdicts = {r["sample_index"]: r["verdict"] for r in table}
     assert verdicts == {0: "pass", 1: "tests_failed", 2: "timeout"}

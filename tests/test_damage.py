@@ -31,13 +31,13 @@ def one_line_error(result, code=2):
 
 def test_an_unfinished_stage_output_is_refused_as_input(tmp_path):
     folder = tmp_path / "samples"
-    folder.mkdir()
+    (folder / ".datafactory").mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(samples()), folder / "part-00000.parquet")
-    (folder / "_manifest.json").write_text(json.dumps({"stage": "generate", "complete": False}))
+    (folder / ".datafactory/manifest.json").write_text(json.dumps({"stage": "generate", "complete": False}))
     for args in (["filter", folder, "-o", tmp_path / "f"], ["dedupe", folder, "-o", tmp_path / "d"],
                  ["mix", "--reasoning", f"{folder}:2", "--ratio", "1:0", "-o", tmp_path / "m"]):  # fmt: skip
         line = one_line_error(run_cli(*args))
-        assert "unfinished generate run (no _SUCCESS)" in line and "--allow-unfinished" in line
+        assert "unfinished generate run" in line and "--allow-unfinished" in line
     assert not (tmp_path / "f").exists()
     result = run_cli("filter", folder, "-o", tmp_path / "f", "--allow-unfinished")
     assert result.returncode == 0, result.stderr
@@ -55,11 +55,11 @@ def test_a_resume_with_replaced_inputs_is_refused(tmp_path):
     command = [sys.executable, "-m", "datafactory", "filter", str(source), "-o", str(tmp_path / "o"), "--workers", "1"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not (tmp_path / "o" / "_work").is_dir() and time.monotonic() < deadline:
+    while not (tmp_path / "o" / ".work").is_dir() and time.monotonic() < deadline:
         time.sleep(0.1)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not (tmp_path / "o" / "_SUCCESS").exists()
+    assert not (tmp_path / "o" / ".datafactory/SUCCESS").exists()
     pq.write_table(pa.Table.from_pylist(samples(20_000, answer="2")), source)  # other rows, same name
     line = one_line_error(run_cli("filter", source, "-o", tmp_path / "o", "--workers", "1"))
     assert "the inputs changed since the unfinished run" in line and "--overwrite" in line
@@ -80,8 +80,8 @@ def test_overwrite_keeps_the_finished_output_until_the_new_one_is_finished(tmp_p
     assert "bad.jsonl, row 51" in line
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # untouched, _SUCCESS and all
     assert run_cli("mix", "--general", good, "--ratio", "0:1", "-o", out, "--overwrite", "--seed", "3").returncode == 0
-    assert (out / "notes.txt").read_text() == "mine" and (out / "_SUCCESS").exists()
-    assert json.loads((out / "_manifest.json").read_text())["arguments"]["seed"] == 3
+    assert (out / "notes.txt").read_text() == "mine" and (out / ".datafactory/SUCCESS").exists()
+    assert json.loads((out / ".datafactory/manifest.json").read_text())["arguments"]["seed"] == 3
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith((".overwrite", ".replaced"))]
 
 
@@ -92,12 +92,12 @@ def test_a_killed_runs_hidden_shards_are_cleaned_and_timeouts_count_every_run(tm
     pq.write_table(pa.Table.from_pylist(samples(20) + samples(3, answer="2")), folder / "part-00000.parquet")
     out = tmp_path / "o"
     assert run_cli("filter", folder, "-o", out).returncode == 0
-    (out / "_SUCCESS").unlink()  # as if killed before its end
-    (out / "rejected" / f".part-00000.parquet.tmp-{uuid.uuid4().hex[:6]}").write_bytes(b"half a shard")
+    (out / ".datafactory/SUCCESS").unlink()  # as if killed before its end
+    (out / ".rejected" / f".part-00000.parquet.tmp-{uuid.uuid4().hex[:6]}").write_bytes(b"half a shard")
     result = run_cli("filter", folder, "-o", out)
     assert result.returncode == 0, result.stderr
-    assert not list((out / "rejected").glob(".*tmp-*"))
-    manifest = json.loads((out / "_manifest.json").read_text())
+    assert not list((out / ".rejected").glob(".*tmp-*"))
+    manifest = json.loads((out / ".datafactory/manifest.json").read_text())
     assert manifest["counts"]["verifier_timeouts"] == manifest["counts"]["reasons"].get("verifier_timeout", 0)
 
 
@@ -174,7 +174,7 @@ def test_ctrl_c_or_sigterm_to_the_group_is_a_line_and_a_status_not_a_silent_0(tm
         preexec_fn=as_from_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not (tmp_path / "o" / "_work").is_dir() and time.monotonic() < deadline:
+    while not (tmp_path / "o" / ".work").is_dir() and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(after)
     signum = getattr(signal, stop)
@@ -182,7 +182,7 @@ def test_ctrl_c_or_sigterm_to_the_group_is_a_line_and_a_status_not_a_silent_0(tm
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signum, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted; the same command resumes" and "Traceback" not in stderr
-    assert not (tmp_path / "o" / "_SUCCESS").exists()
+    assert not (tmp_path / "o" / ".datafactory/SUCCESS").exists()
     assert run_cli("filter", folder, "-o", tmp_path / "o", "--workers", "2").returncode == 0  # and it resumes
     verdicts = [
         verdict

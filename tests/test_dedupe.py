@@ -64,7 +64,7 @@ def test_planted_duplicates_recall_and_precision(tmp_path, planted):
     out = tmp_path / "out"
     result = run_cli("dedupe", corpus, "-o", out, "--threshold", "0.8")
     assert result.returncode == 0, result.stderr
-    removed = {r["prompt_id"]: r for r in read(out / "removed")}
+    removed = {r["prompt_id"]: r for r in read(out / ".removed")}
     kept = {r["prompt_id"] for r in read(out)}
     assert len(kept) + len(removed) == len(kinds)
     exact = [pid for pid, (kind, _, _) in kinds.items() if kind == "exact"]
@@ -79,7 +79,7 @@ def test_planted_duplicates_recall_and_precision(tmp_path, planted):
     flagged = [pid for pid, row in removed.items() if row["dedupe_reason"] == "near_duplicate"]
     assert sum(kinds[pid][0] == "near" for pid in flagged) / len(flagged) >= 0.99
     assert all(f"base{i}" in kept for i in range(400))  # the first occurrence is always kept
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads((out / ".datafactory/manifest.json").read_text())
     assert manifest["counts"]["removed"]["exact_duplicate"] == 100
     assert manifest["counts"]["per_input"][str(corpus)]["rows_in"] == len(kinds)
 
@@ -90,7 +90,7 @@ def test_same_input_gives_byte_identical_output(tmp_path, planted):
     for name in ("a", "b"):
         assert run_cli("dedupe", corpus, "-o", tmp_path / name, "--shard-rows", "200").returncode == 0
         shards = sorted((tmp_path / name).glob("part-*.parquet")) + sorted(
-            (tmp_path / name / "removed").glob("part-*.parquet")
+            (tmp_path / name / ".removed").glob("part-*.parquet")
         )
         digests.append([sha256_file(s) for s in shards])
     assert digests[0] == digests[1] and len(digests[0]) > 2
@@ -123,7 +123,7 @@ def test_decontamination_against_real_benchmarks(tmp_path, shared_data):
         "--decontaminate", shared_data / "aime24_test.jsonl",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    removed = {r["prompt_id"]: r for r in read(out / "removed")}
+    removed = {r["prompt_id"]: r for r in read(out / ".removed")}
     assert {pid for pid in removed} == {f"leak{i}" for i in range(len(leaked))}
     assert all(r["dedupe_reason"] == "contaminated" and len(r["dedupe_ngram"].split()) == 8 for r in removed.values())
     assert removed["leak0"]["dedupe_match"].startswith("gsm8k_test.jsonl:")
@@ -148,7 +148,7 @@ def test_on_completion_and_messages_and_bad_input(tmp_path):
     ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "s.parquet")
     assert run_cli("dedupe", tmp_path / "s.parquet", "-o", tmp_path / "c", "--on", "completion").returncode == 0
-    assert [r["dedupe_match"] for r in read(tmp_path / "c" / "removed")] == ["a#0"]
+    assert [r["dedupe_match"] for r in read(tmp_path / "c" / ".removed")] == ["a#0"]
     assert run_cli("dedupe", tmp_path / "s.parquet", "-o", tmp_path / "p").returncode == 0
     assert len(read(tmp_path / "p")) == 2
     write_jsonl(tmp_path / "bad.jsonl", [{"problem": "x"}, {"text": "no field"}])
@@ -187,7 +187,7 @@ def test_short_texts_one_word_edits_are_found_and_decided_on_exact_jaccard(tmp_p
     write_jsonl(tmp_path / "short.jsonl", rows)
     result = run_cli("dedupe", tmp_path / "short.jsonl", "-o", tmp_path / "out", "--no-exact")
     assert result.returncode == 0, result.stderr
-    removed = {r["prompt_id"]: r for r in read(tmp_path / "out" / "removed")}
+    removed = {r["prompt_id"]: r for r in read(tmp_path / "out" / ".removed")}
     assert sum(pid in removed for pid in edited) / len(edited) >= 0.98
     assert all(pid in removed for pid in over)
     assert not any(pid in removed for pid in under)

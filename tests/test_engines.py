@@ -40,8 +40,8 @@ def check_samples(out, n, engine, prompts=PROMPTS, max_tokens=12, skip=frozenset
         assert row["engine"] == engine and row["finish_reason"] in {"stop", "length"}
         assert 0 < row["completion_tokens"] <= max_tokens and row["prompt_tokens"] > 5
         assert json.loads(row["sampling"])["n"] == n
-    manifest = json.loads((out / "_manifest.json").read_text())
-    assert manifest["complete"] and (out / "_SUCCESS").exists()
+    manifest = json.loads((out / ".datafactory/manifest.json").read_text())
+    assert manifest["complete"] and (out / ".datafactory/SUCCESS").exists()
     assert manifest["counts"]["rows_out"] == len(rows)
     for shard in manifest["shards"]:
         assert sha256_file(out / shard["name"]) == shard["sha256"]

@@ -57,7 +57,7 @@ def test_filter_keeps_best_k_and_records_every_reason(tmp_path, samples):
         "filter", samples, "-o", out, "--rules", "r1", "--keep", "1", "--rl-prompts", tmp_path / "rl.jsonl"
     )
     assert result.returncode == 0, result.stderr
-    kept, rejected = read(out), read(out / "rejected")
+    kept, rejected = read(out), read(out / ".rejected")
     assert len(kept) + len(rejected) == 10
     assert sorted((r["prompt_id"], r["sample_index"]) for r in kept) == [("p1", 0), ("p3", 3)]
     assert all(r["verdict"] == "pass" and r["selected"] and r["reasons"] == [] for r in kept)
@@ -69,7 +69,7 @@ def test_filter_keeps_best_k_and_records_every_reason(tmp_path, samples):
     assert by_key[("p3", 1)]["reasons"] == ["bad_format"]
     assert by_key[("p3", 2)]["reasons"] == ["language_mixed"]
     assert kept[0]["reasoning"] == REASONING and kept[0]["response"] == "The answer is \\boxed{4}."
-    rates = {r["prompt_id"]: r for r in pq.read_table(out / "pass_rates.parquet").to_pylist()}
+    rates = {r["prompt_id"]: r for r in pq.read_table(out / ".pass_rates/pass_rates.parquet").to_pylist()}
     plain = {k: rates["p1"][k] for k in ("prompt_id", "n", "n_pass", "pass_rate", "target", "pass_rate_estimate")}
     assert plain == {
         "prompt_id": "p1",
@@ -84,11 +84,11 @@ def test_filter_keeps_best_k_and_records_every_reason(tmp_path, samples):
     assert {r["pass_rate"] for r in kept + rejected if r["prompt_id"] == "p1"} == {0.75}
     rl = [json.loads(line) for line in (tmp_path / "rl.jsonl").read_text().splitlines()]
     assert [r["prompt_id"] for r in rl] == ["p1"] and rl[0]["answer"] == "4"
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads((out / ".datafactory/manifest.json").read_text())
     counts = manifest["counts"]
     assert counts["rows_in"] == 10 and counts["rows_kept"] == 2 and counts["rows_rejected"] == 8
     assert counts["reasons"]["wrong_answer"] == 3 and counts["verdicts"]["not_selected"] == 2
-    assert "language_mixed" in manifest["rules"] and not (out / "_work").exists()
+    assert "language_mixed" in manifest["rules"] and not (out / ".work").exists()
 
 
 def test_pass_rate_window_and_select_longest(tmp_path, samples):
@@ -97,7 +97,7 @@ def test_pass_rate_window_and_select_longest(tmp_path, samples):
     assert result.returncode == 0, result.stderr
     kept = read(out)
     assert [(r["prompt_id"], r["sample_index"]) for r in kept] == [("p1", 2)]
-    p3 = [r for r in read(out / "rejected") if r["prompt_id"] == "p3" and r["reasons"] == ["pass_rate_out_of_range"]]
+    p3 = [r for r in read(out / ".rejected") if r["prompt_id"] == "p3" and r["reasons"] == ["pass_rate_out_of_range"]]
     assert sorted(r["sample_index"] for r in p3) == [2, 3]  # default rules: no language_mixed
 
 
@@ -109,7 +109,7 @@ def test_choice_and_exact_verifiers(tmp_path):
     ]
     write_jsonl(tmp_path / "choice.jsonl", rows)
     assert run_cli("filter", tmp_path / "choice.jsonl", "-o", tmp_path / "c", "--verifier", "choice").returncode == 0
-    verdicts = {r["prompt_id"]: r["verdict"] for r in read(tmp_path / "c") + read(tmp_path / "c" / "rejected")}
+    verdicts = {r["prompt_id"]: r["verdict"] for r in read(tmp_path / "c") + read(tmp_path / "c" / ".rejected")}
     assert verdicts == {"c1": "pass", "c2": "wrong_answer", "c3": "no_answer"}
     exact = [{"prompt_id": "e1", "completion": "<think>Recall.</think>\n\\boxed{Paris}", "answer": "paris"}]
     write_jsonl(tmp_path / "exact.jsonl", exact)
@@ -130,7 +130,7 @@ def test_pathological_answers_end_in_time_and_the_run_finishes(tmp_path):
     result = run_cli("filter", folder, "-o", out, "--timeout", "2", "--workers", "2", timeout=120)
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 30  # guards decide them before any parser runs: no timeout needed
-    rows = {r["prompt_id"]: r for r in read(out) + read(out / "rejected")}
+    rows = {r["prompt_id"]: r for r in read(out) + read(out / ".rejected")}
     assert rows["fine"]["verdict"] == "pass"
     for name in ("slow", "huge", "deep"):
         assert rows[name]["verdict"] in {"undecided", "wrong_answer"}, (name, rows[name]["verdict"])
@@ -164,7 +164,7 @@ def test_resume_skips_evaluated_inputs_and_refuses_changed_options(tmp_path, sam
     first = run_cli("filter", samples, "-o", out)
     assert first.returncode == 0
     expected = read(out)
-    (out / "_SUCCESS").unlink()  # as if stopped before the end
+    (out / ".datafactory/SUCCESS").unlink()  # as if stopped before the end
     assert run_cli("filter", samples, "-o", out, "--verifier", "exact").returncode == 2
     again = run_cli("filter", samples, "-o", out)
     assert again.returncode == 0, again.stderr
@@ -223,5 +223,5 @@ def test_empty_answers_are_rejected_whatever_the_rules(tmp_path):
     folder = write_samples(tmp_path / "s", rows)
     result = run_cli("filter", folder, "-o", tmp_path / "o", "--verifier", "none", "--rules", "none")
     assert result.returncode == 0, result.stderr
-    verdicts = {r["prompt_id"]: r["verdict"] for r in read(tmp_path / "o") + read(tmp_path / "o" / "rejected")}
+    verdicts = {r["prompt_id"]: r["verdict"] for r in read(tmp_path / "o") + read(tmp_path / "o" / ".rejected")}
     assert verdicts == {"g1": "pass", "g2": "empty_response", "g3": "empty_response"}

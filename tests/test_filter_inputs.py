@@ -31,11 +31,11 @@ def test_sharegpt_conversations_filter_and_mix_without_renaming(tmp_path):
     assert first["prompt_id"] == prompt_hash([{"role": "user", "content": "What is 2 + 2?"}])
     assert first["messages"] == [{"role": "user", "content": "What is 2 + 2?"}]
     assert first["reasoning"] == "Add the numbers: 2 + 2 = 4." and first["pass_rate"] == 2 / 3
-    rejected = read(tmp_path / "kept" / "rejected")
+    rejected = read(tmp_path / "kept" / ".rejected")
     assert {r["verdict"] for r in rejected} == {"wrong_answer", "not_selected"}
     mixed = run_cli("mix", "--reasoning", tmp_path / "kept", "--ratio", "1:0", "-o", tmp_path / "sft")
     assert mixed.returncode == 0, mixed.stderr
-    messages = read(tmp_path / "sft")[0]["messages"]
+    messages = read(tmp_path / "sft" / "data")[0]["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant"] and messages[1]["content"].startswith("<think>")
 
 

@@ -62,7 +62,7 @@ def test_hugging_face_dataset_ids_are_inputs(tmp_path):
     assert result.returncode == 0, result.stderr
     kept = pq.read_table(tmp_path / "out" / "part-00000.parquet").to_pylist()
     assert len(kept) == 30 and kept[0]["question"] == "What is 0 + 0?"
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / ".datafactory/manifest.json").read_text())
     assert manifest["counts"]["removed"]["exact_duplicate"] == 1
     wrong = run_cli("dedupe", f"hf:{folder}::validation", "-o", tmp_path / "o2", env=env)
     assert wrong.returncode == 2 and "validation" in wrong.stderr and "Traceback" not in wrong.stderr
@@ -101,7 +101,7 @@ def test_recipe_layout_mixes_stats_and_empty_outputs(tmp_path):
     everything_removed = dedupe_output(
         tmp_path / "all" / "deduped", chat, ("--decontaminate", tmp_path / "run" / "chat" / "chat-deduped.jsonl")
     )
-    assert json.loads((everything_removed / "_manifest.json").read_text())["counts"]["rows_kept"] == 0
+    assert json.loads((everything_removed / ".datafactory/manifest.json").read_text())["counts"]["rows_kept"] == 0
     result = run_cli("mix", "--reasoning", tmp_path / "run" / "math" / "deduped", "--general", everything_removed,
                      "--ratio", "3:1", "-o", tmp_path / "sft2")  # fmt: skip
     assert result.returncode == 2 and "'general': 0" in result.stderr and "Traceback" not in result.stderr

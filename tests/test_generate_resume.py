@@ -52,7 +52,7 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path, vllm_server):
 
     assert _kill_when(command, lambda: len(list(out.glob("part-*.parquet"))) >= 3) == -signal.SIGKILL
     first = {p.name: sha256_file(p) for p in out.glob("part-*.parquet")}
-    assert 3 <= len(first) < 20 and not (out / "_SUCCESS").exists()
+    assert 3 <= len(first) < 20 and not (out / ".datafactory/SUCCESS").exists()
     for shard in first:
         assert pq.ParquetFile(out / shard).metadata.num_rows == 4  # every visible shard is whole
     _kill_when(command, lambda: len(list(out.glob("part-*.parquet"))) >= len(first) + 2)

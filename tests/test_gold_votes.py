@@ -285,11 +285,11 @@ def _samples(tmp_path, with_gold_column=True):
 
 
 def _rates(folder):
-    return {r["prompt_id"]: r for r in pq.read_table(folder / "pass_rates.parquet").to_pylist()}
+    return {r["prompt_id"]: r for r in pq.read_table(folder / ".pass_rates/pass_rates.parquet").to_pylist()}
 
 
 def _rows(folder):
-    return pq.read_table(folder / "part-00000.parquet").to_pylist() + pq.read_table(folder / "rejected").to_pylist()
+    return pq.read_table(folder / "part-00000.parquet").to_pylist() + pq.read_table(folder / ".rejected").to_pylist()
 
 
 def test_filter_flags_a_suspect_gold_without_changing_any_verdict(tmp_path):
@@ -304,7 +304,7 @@ def test_filter_flags_a_suspect_gold_without_changing_any_verdict(tmp_path):
     )  # fmt: skip
     assert (rates["right-gold"]["gold_status"], rates["hard"]["gold_status"]) == (GIVEN, GIVEN)
     assert (rates["halves"]["gold_status"], rates["halves"]["majority_votes"]) == (NO_GOLD, 5)
-    gold = json.loads((out / "_manifest.json").read_text())["counts"]["gold"]
+    gold = json.loads((out / ".datafactory/manifest.json").read_text())["counts"]["gold"]
     assert gold["suspect_gold"] == 1 and gold["prompts"] == {NO_GOLD: 2, GIVEN: 2, SUSPECT: 1}
     verdicts = {(r["prompt_id"], r["sample_index"]): r["verdict"] for r in _rows(out)}
     assert all(verdicts[("wrong-gold", i)] == "wrong_answer" for i in range(8))  # flagging changes no verdict
@@ -482,7 +482,7 @@ def test_the_judge_sees_each_suspects_problem_gold_and_majority_and_only_confirm
     assert (rates["gold-wrong"]["gold_status"], rates["gold-wrong"]["gold_source"]) == (SUSPECT, "majority")
     assert (rates["model-wrong"]["gold_status"], rates["model-wrong"]["gold_source"]) == (SUSPECT, "given")
     assert rates["model-wrong"]["n_pass"] == 0 and rates["gold-wrong"]["n_pass"] == 6
-    counts = json.loads((out / "_manifest.json").read_text())["counts"]
+    counts = json.loads((out / ".datafactory/manifest.json").read_text())["counts"]
     assert counts["gold"]["suspects_judged"] == {"majority_right": 1, "gold_right": 1, "unreadable": 0}
     assert counts["judge_requests"] == 2
 
@@ -502,7 +502,7 @@ def test_answers_math_could_not_compare_never_become_the_gold(tmp_path):
     rates = _rates(out)
     for pid in ("junk", "prose"):
         assert (rates[pid]["gold_status"], rates[pid]["gold_source"]) == (GIVEN, "given"), rates[pid]
-    assert {r["verdict"] for r in pq.read_table(out / "rejected").to_pylist()} == {"undecided"}
+    assert {r["verdict"] for r in pq.read_table(out / ".rejected").to_pylist()} == {"undecided"}
 
     for row in rows:  # the same answers with no gold to compare against: no vote may make them one
         row["answer"] = None

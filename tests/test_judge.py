@@ -56,7 +56,7 @@ def arithmetic_samples(path, count=40, seed=3):
 
 
 def read_rows(folder):
-    shards = sorted(folder.glob("part-*.parquet")) + sorted((folder / "rejected").glob("part-*.parquet"))
+    shards = sorted(folder.glob("part-*.parquet")) + sorted((folder / ".rejected").glob("part-*.parquet"))
     return pa.concat_tables(pq.read_table(s) for s in shards).to_pylist()
 
 
@@ -73,12 +73,12 @@ def test_toy_judge_on_vllm_agrees_with_the_math_verifier_and_caches(tmp_path):
     stats = json.loads(run_cli("stats", tmp_path / "first", "--json").stdout)["judge"]
     assert stats["judged"] == 40 and stats["compared_with_rule_verifier"] >= 30
     assert stats["agreement"] > 0.6, stats  # chance is 0.5 on this half-right set
-    manifest = json.loads((tmp_path / "first" / "_manifest.json").read_text())
+    manifest = json.loads((tmp_path / "first" / ".datafactory/manifest.json").read_text())
     assert manifest["counts"]["judge_requests"] == 40
 
     again = run_cli("filter", samples, "-o", tmp_path / "second", *args, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    manifest = json.loads((tmp_path / "second" / "_manifest.json").read_text())
+    manifest = json.loads((tmp_path / "second" / ".datafactory/manifest.json").read_text())
     assert manifest["counts"]["judge_requests"] == 0  # every verdict came from the cache
     assert [r["judge_verdict"] for r in read_rows(tmp_path / "second")] == [r["judge_verdict"] for r in rows]
 

@@ -41,7 +41,7 @@ def sources(tmp_path):
 
 
 def read(folder):
-    return pa.concat_tables(pq.read_table(s) for s in sorted(folder.glob("part-*.parquet"))).to_pylist()
+    return pa.concat_tables(pq.read_table(s) for s in sorted(folder.glob("data/part-*.parquet"))).to_pylist()
 
 
 def mix(tmp_path, name, *args):
@@ -62,7 +62,7 @@ def test_exact_counts_for_ratios_and_totals(tmp_path, sources):
         assert sum(r["category"] == "reasoning" for r in rows) == want_r, ratio
         assert sum(r["category"] == "general" for r in rows) == want_g, ratio
         assert len({(r["source"], json.dumps(r["messages"])) for r in rows}) == len(rows)  # no replacement: no repeats
-        manifest = json.loads((out / "_manifest.json").read_text())
+        manifest = json.loads((out / ".datafactory/manifest.json").read_text())
         assert manifest["counts"]["per_category"]["reasoning"]["taken"] == want_r
 
 
@@ -110,7 +110,7 @@ def test_output_loads_in_datasets_trl_shape_and_llamafactory(tmp_path, sources):
         "150",
     )
     assert result.returncode == 0, result.stderr
-    shards = sorted(str(p) for p in out.glob("part-*.parquet"))
+    shards = sorted(str(p) for p in out.glob("data/part-*.parquet"))
     assert len(shards) == 3
     by_files = datasets.load_dataset("parquet", data_files=shards, split="train")
     by_folder = datasets.load_dataset(str(out), split="train")
@@ -127,9 +127,9 @@ def test_output_loads_in_datasets_trl_shape_and_llamafactory(tmp_path, sources):
             )
             assert row["verifier"] == "math" and row["model"] == "toy"
     info = json.loads((out / "dataset_info.json").read_text())
-    assert len(info) == 3
+    assert len(info) == 1  # the data/ folder, which holds the shards alone
     for entry in info.values():
-        assert (out / entry["file_name"]).is_file() and entry["formatting"] == "sharegpt"
+        assert (out / entry["file_name"]).is_dir() and entry["formatting"] == "sharegpt"
         assert entry["columns"] == {"messages": "messages"}
         assert entry["tags"] == {
             "role_tag": "role",
@@ -153,17 +153,17 @@ def test_same_seed_is_byte_identical_and_shard_bytes_are_respected(tmp_path, sou
     for name in ("a", "b"):
         out, result = mix(tmp_path, name, *common)
         assert result.returncode == 0, result.stderr
-        shards = sorted(out.glob("part-*.parquet"))
+        shards = sorted(out.glob("data/part-*.parquet"))
         assert len(shards) > 2 and all(s.stat().st_size <= 12_000 for s in shards)
         digests.append([sha256_file(s) for s in shards])
     assert digests[0] == digests[1]
     for name, memory in (("spilled", "0"), ("half-spilled", "40KB")):  # rows kept on disk give the same shards
         out, result = mix(tmp_path, name, *common, "--memory", memory)
         assert result.returncode == 0, result.stderr
-        assert [sha256_file(s) for s in sorted(out.glob("part-*.parquet"))] == digests[0]
-        assert not (out / "_work").exists()
+        assert [sha256_file(s) for s in sorted(out.glob("data/part-*.parquet"))] == digests[0]
+        assert not (out / ".work").exists()
     out, _ = mix(tmp_path, "c", *common, "--seed", "1")
-    assert [sha256_file(s) for s in sorted(out.glob("part-*.parquet"))] != digests[0]
+    assert [sha256_file(s) for s in sorted(out.glob("data/part-*.parquet"))] != digests[0]
 
 
 def test_bad_rows_error_or_quarantine_and_sharegpt_output(tmp_path, sources):
@@ -181,7 +181,7 @@ def test_bad_rows_error_or_quarantine_and_sharegpt_output(tmp_path, sources):
     write_jsonl(tmp_path / "bad.jsonl", bad)
     out, result = mix(tmp_path, "o", "--reasoning", math, "--general", tmp_path / "bad.jsonl", "--ratio", "1:1")
     assert result.returncode == 2 and "bad.jsonl, row 4, field 'messages': roles must alternate" in result.stderr
-    assert not list(out.glob("part-*"))
+    assert not list(out.glob("data/part-*"))
     out, result = mix(
         tmp_path,
         "o",
@@ -322,7 +322,7 @@ def test_long_rows_are_converted_and_written_in_smaller_pieces(tmp_path, sources
     monkeypatch.setattr(stage, "BATCH_BYTES", 4096)
     monkeypatch.setattr(shards, "WINDOW_BYTES", 4096)
     run_stage("mix", stage.MixConfig(out=str(tmp_path / "cut"), **config))
-    whole, cut = (pq.ParquetFile(tmp_path / name / "part-00000.parquet") for name in ("whole", "cut"))
+    whole, cut = (pq.ParquetFile(tmp_path / name / "data" / "part-00000.parquet") for name in ("whole", "cut"))
     assert whole.metadata.num_row_groups == 1 and cut.metadata.num_row_groups > 5
     assert whole.read().equals(cut.read())
 

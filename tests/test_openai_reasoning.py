@@ -58,5 +58,5 @@ def test_vllm_serve_with_a_reasoning_parser_keeps_every_trace(tmp_path, vllm_rea
     assert result.returncode == 0, result.stderr
     kept_rows = pq.read_table(kept / "part-00000.parquet").to_pylist()
     assert kept_rows and all(r["reasoning"] for r in kept_rows)
-    rejected = pq.read_table(kept / "rejected" / "part-00000.parquet").to_pylist()
+    rejected = pq.read_table(kept / ".rejected" / "part-00000.parquet").to_pylist()
     assert sum("bad_format" in r["reasons"] for r in rejected) < len(rows) / 2

@@ -89,7 +89,7 @@ def test_retries_through_429_503_and_dropped_connections_and_never_logs_the_key(
     assert len({r["completion"] for r in rows}) == 6  # a distinct seed per sample
     assert sorted(FlakyAPI.attempts.values()) == [4] * 6
     assert FlakyAPI.auth == {f"Bearer {SECRET}"}
-    for text in (result.stdout, result.stderr, (out / "_manifest.json").read_text()):
+    for text in (result.stdout, result.stderr, (out / ".datafactory/manifest.json").read_text()):
         assert SECRET not in text
 
 

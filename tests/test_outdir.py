@@ -44,7 +44,7 @@ def test_finish_writes_manifest_with_shard_hashes_then_success(tmp_path):
     writer.close()
     manifest = out.finish(args, [], {"rows_out": 3})
     assert out.is_complete()
-    on_disk = json.loads((out.path / "_manifest.json").read_text())
+    on_disk = json.loads((out.path / ".datafactory/manifest.json").read_text())
     assert on_disk == json.loads(json.dumps(manifest))
     assert on_disk["shards"] == [
         {"name": "part-00000.parquet", "rows": 3, "sha256": sha256_file(out.path / "part-00000.parquet")}

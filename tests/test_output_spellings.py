@@ -53,7 +53,7 @@ def test_overwrite_through_a_link_replaces_the_folder_and_keeps_the_link(tmp_pat
     again = run_cli("filter", samples, "-o", tmp_path / "link", "--overwrite", "--keep", "1")
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "link").is_symlink() and os.readlink(tmp_path / "link") == "out"
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / ".datafactory/manifest.json").read_text())
     assert manifest["arguments"]["keep"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "out", "s"]  # no .link.replaced, no .overwrite
 
@@ -94,7 +94,7 @@ def test_sigint_to_a_background_run_is_the_terminals_line_and_status(tmp_path):
         preexec_fn=_as_a_background_job,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not (tmp_path / "o" / "_work").is_dir() and time.monotonic() < deadline:
+    while not (tmp_path / "o" / ".work").is_dir() and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.5)
     os.kill(process.pid, signal.SIGINT)

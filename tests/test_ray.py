@@ -65,8 +65,8 @@ def test_filter_on_ray_equals_local(tmp_path):
         assert local == ray and local
     reasons = {r for row in rows_of(tmp_path / "ray", "rejected") for r in row["reasons"]}
     assert {"wrong_answer", "truncated", "language_mixed", "not_selected"} <= reasons
-    assert (tmp_path / "local" / "pass_rates.parquet").read_bytes() == (
-        tmp_path / "ray" / "pass_rates.parquet"
+    assert (tmp_path / "local" / ".pass_rates/pass_rates.parquet").read_bytes() == (
+        tmp_path / "ray" / ".pass_rates/pass_rates.parquet"
     ).read_bytes()
 
 
@@ -159,5 +159,5 @@ def test_a_ray_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
         local, ray = rows_of(tmp_path / "local", sub), rows_of(tmp_path / "ray", sub)
         assert len(ray) == len({(r["prompt_id"], r["sample_index"]) for r in ray})  # no duplicates
         assert ray == local  # nothing lost, same verdicts
-    manifest = json.loads((tmp_path / "ray" / "_manifest.json").read_text())
+    manifest = json.loads((tmp_path / "ray" / ".datafactory/manifest.json").read_text())
     assert manifest["counts"]["rows_in"] == 6000

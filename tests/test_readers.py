@@ -40,11 +40,11 @@ def test_parquet_files_shard_dirs_and_globs(tmp_path):
     shards.mkdir()
     pq.write_table(pa.Table.from_pylist(ROWS[:3]), shards / "part-00000.parquet")
     pq.write_table(pa.Table.from_pylist(ROWS[3:]), shards / "part-00001.parquet")
-    (shards / "rejected").mkdir()
-    pq.write_table(pa.Table.from_pylist(ROWS), shards / "rejected" / "part-00000.parquet")
+    (shards / ".rejected").mkdir()
+    pq.write_table(pa.Table.from_pylist(ROWS), shards / ".rejected" / "part-00000.parquet")
     assert [r[2] for r in _rows([shards])] == ["p0", "p1", "p2", "p3", "p4"]
     assert [r[1] for r in _rows([str(shards / "part-*.parquet")])] == [1, 2, 3, 1, 2]
-    assert len(_rows([shards / "rejected"])) == 5
+    assert len(_rows([shards / ".rejected"])) == 5
 
 
 def test_saved_hugging_face_dataset_folder(tmp_path):

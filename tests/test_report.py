@@ -82,16 +82,16 @@ def test_report_numbers_equal_the_manifests(run_folder, tmp_path):
     assert not re.search(r"""(src|href)=["']?(https?:)?//|url\((?!#)|<link|<script src""", html)  # nothing to fetch
     parser = Counts()
     parser.feed(html)
-    filtered = json.loads((run_folder / "filtered" / "_manifest.json").read_text())["counts"]
+    filtered = json.loads((run_folder / "filtered" / ".datafactory/manifest.json").read_text())["counts"]
     assert parser.counts["filter:run0/filtered:rows in"] == filtered["rows_in"]
     assert parser.counts["filter:run0/filtered:kept"] == filtered["rows_kept"]
     for verdict, rows in filtered["verdicts"].items():
         if verdict != "pass":
             assert parser.counts[f"filter:run0/filtered:{verdict}"] == -rows
     assert filtered["verdicts"].get("language_mixed") and filtered["verdicts"].get("wrong_answer")
-    deduped = json.loads((run_folder / "deduped" / "_manifest.json").read_text())["counts"]
+    deduped = json.loads((run_folder / "deduped" / ".datafactory/manifest.json").read_text())["counts"]
     assert parser.counts["dedupe:run0/deduped:kept"] == deduped["rows_kept"]
-    mixed = json.loads((run_folder / "sft" / "_manifest.json").read_text())["counts"]
+    mixed = json.loads((run_folder / "sft" / ".datafactory/manifest.json").read_text())["counts"]
     assert parser.counts["mix:run0/sft:rows"] == mixed["rows_out"]
     samples = json.loads(re.search(r'id="samples">(.*?)</script>', html, re.S).group(1))
     groups = {(g["stage"], g["name"]): g for g in samples}
@@ -103,14 +103,17 @@ def test_report_numbers_equal_the_manifests(run_folder, tmp_path):
 def test_report_stays_small_for_many_rows(tmp_path):
     """A filter output of 20,000 rejected rows of 3 KB each: the browser carries a sample, not the data."""
     folder = tmp_path / "big"
-    (folder / "rejected").mkdir(parents=True)
+    (folder / ".rejected").mkdir(parents=True)
+    (folder / ".datafactory").mkdir()
     text = "Long reasoning step. " * 150
     rows = [{"prompt_id": f"p{i}", "sample_index": 0, "messages": [{"role": "user", "content": "Q?"}],
              "reasoning": text, "response": "\\boxed{1}", "verdict": "wrong_answer", "reasons": ["wrong_answer"],
              "completion_tokens": 700 + i % 50, "answer": "2"} for i in range(20_000)]  # fmt: skip
-    pq.write_table(pa.Table.from_pylist(rows), folder / "rejected" / "part-00000.parquet")
+    pq.write_table(pa.Table.from_pylist(rows), folder / ".rejected" / "part-00000.parquet")
     counts = {"rows_in": 20_000, "rows_kept": 0, "verdicts": {"wrong_answer": 20_000}, "reasons": {}}
-    (folder / "_manifest.json").write_text(json.dumps({"stage": "filter", "counts": counts, "arguments": {}}))
+    (folder / ".datafactory/manifest.json").write_text(
+        json.dumps({"stage": "filter", "counts": counts, "arguments": {}})
+    )
     build(folder, tmp_path / "report.html")
     assert (tmp_path / "report.html").stat().st_size < 1_000_000
 
@@ -156,8 +159,8 @@ def test_report_renders_in_headless_chromium(run_folder, tmp_path):
 
 
 def test_bad_report_inputs_are_exit_2_with_the_file_named(tmp_path):
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "_manifest.json").write_text("{broken")
+    (tmp_path / "broken" / ".datafactory").mkdir(parents=True)
+    (tmp_path / "broken" / ".datafactory/manifest.json").write_text("{broken")
     (tmp_path / "empty").mkdir()
     for folder, message in (
         ("broken", "not a readable manifest"),
@@ -173,10 +176,12 @@ def test_generate_lengths_are_labelled_samples_not_kept(tmp_path):
     from datafactory.report.collect import collect
 
     folder = tmp_path / "samples"
-    folder.mkdir()
+    (folder / ".datafactory").mkdir(parents=True)
     rows = [{"prompt_id": f"p{i}", "sample_index": 0, "completion": "x", "completion_tokens": 10 + i} for i in range(5)]
     pq.write_table(pa.Table.from_pylist(rows), folder / "part-00000.parquet")
-    (folder / "_manifest.json").write_text(json.dumps({"stage": "generate", "counts": {"prompts": 5, "rows_out": 5}}))
+    (folder / ".datafactory/manifest.json").write_text(
+        json.dumps({"stage": "generate", "counts": {"prompts": 5, "rows_out": 5}})
+    )
     (view,) = collect([str(folder)])
     assert set(view.lengths) == {"samples"} and view.funnel == [("prompts", 5), ("samples", 5)]
 

@@ -87,7 +87,7 @@ def rows(tmp_path) -> Path:
 def test_a_new_stage_is_one_module_and_one_registration(tmp_path, rows, count_stage):
     out = tmp_path / "counts"
     manifest = run_stage("count", CountConfig(inputs=[str(rows)], out=str(out)))
-    assert (out / "_SUCCESS").exists() and manifest["complete"] and manifest["stage"] == "count"
+    assert (out / ".datafactory/SUCCESS").exists() and manifest["complete"] and manifest["stage"] == "count"
     assert manifest["counts"] == {"rows_in": 3, "rows_kept": 2} and manifest["executor"] == "local"
     assert [s["rows"] for s in manifest["shards"]] == [2]
     assert pq.read_table(out / "part-00000.parquet").to_pylist() == [
@@ -123,7 +123,7 @@ def test_a_failure_in_a_fresh_folder_leaves_nothing_and_no_lock(tmp_path, rows, 
         run_stage("count", CountConfig(inputs=[str(rows)], out=str(out), fail="half-way"))
     assert not out.exists() and not list(tmp_path.glob(".counts*"))
     run_stage("count", CountConfig(inputs=[str(rows)], out=str(out)))  # the same process may use OUT at once
-    assert (out / "_SUCCESS").exists()
+    assert (out / ".datafactory/SUCCESS").exists()
 
 
 def test_a_failure_keeps_a_users_files_and_what_a_resume_can_use(tmp_path, rows, count_stage):
@@ -134,7 +134,7 @@ def test_a_failure_keeps_a_users_files_and_what_a_resume_can_use(tmp_path, rows,
         run_stage("count", CountConfig(inputs=[str(rows)], out=str(out), fail="half-way"))
     # a stage that resumes keeps its finished shards (a resume starts after them); the user's file stays
     assert (out / "notes.md").read_text() == "mine" and (out / "part-00000.parquet").exists()
-    assert not (out / "_SUCCESS").exists()
+    assert not (out / ".datafactory/SUCCESS").exists()
     restarting = StageKind(**{**count_stage.__dict__, "restarts": True})
     STAGES["count"] = restarting
     with pytest.raises(UsageError, match="half-way"):
@@ -148,7 +148,10 @@ def test_a_failed_overwrite_leaves_the_finished_output_whole(tmp_path, rows, cou
     first = run_stage("count", CountConfig(inputs=[str(rows)], out=str(out)))
     with pytest.raises(UsageError, match="half-way"):
         run_stage("count", CountConfig(inputs=[str(rows)], out=str(out), overwrite=True, fail="half-way"))
-    assert json.loads((out / "_manifest.json").read_text()) == first and (out / "_SUCCESS").exists()
+    assert (
+        json.loads((out / ".datafactory/manifest.json").read_text()) == first
+        and (out / ".datafactory/SUCCESS").exists()
+    )
     assert not list(tmp_path.glob(".counts*"))
 
 
@@ -185,7 +188,7 @@ def test_a_resume_after_a_filter_failure_continues_from_its_work(tmp_path):
     config = dict(inputs=[str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")], out=str(out), workers=1)
     with pytest.raises(BadInput, match="b.jsonl"):
         run_stage("filter", FilterConfig(**config))
-    assert list((out / "_work").iterdir()) and not (out / "_SUCCESS").exists()
+    assert list((out / ".work").iterdir()) and not (out / ".datafactory/SUCCESS").exists()
     answer = {"role": "assistant", "content": "<think>so</think> \\boxed{2}"}
     write_jsonl(tmp_path / "b.jsonl", [{"prompt_id": "q", "messages": [user, answer], "answer": "2"}])
     with pytest.raises(UsageError, match="inputs changed"):  # the frame's resume check saw the edit

@@ -106,7 +106,7 @@ def test_demo_recipe_end_to_end_on_vllm(tmp_path):
     kept = [row for shard in shards for row in pq.read_table(shard).to_pylist()]
     assert kept
     assert all(r["verdict"] == "pass" for r in kept)
-    manifest = json.loads((out / "arithmetic" / "filtered" / "_manifest.json").read_text())
+    manifest = json.loads((out / "arithmetic" / "filtered" / ".datafactory/manifest.json").read_text())
     assert manifest["counts"]["verdicts"].get("wrong_answer", 0) > 0  # the toy model makes mistakes
     again = run_cli("run", REPO / "recipes" / "demo.yaml", *args, timeout=300)
     assert again.returncode == 0 and "already done" in again.stderr

@@ -19,7 +19,7 @@ EXAMPLES = """
 
     datafactory dedupe general/*.parquet -o deduped/ --on messages --no-near
 
-Survivors go to OUT/part-*.parquet; removed rows to OUT/removed/ with dedupe_reason, dedupe_match,
+Survivors go to OUT/part-*.parquet; removed rows to OUT/.removed/ with dedupe_reason, dedupe_match,
 dedupe_similarity and dedupe_ngram.
 """
 
@@ -30,7 +30,7 @@ def dedupe(
         list[str],
         typer.Argument(help="Rows to deduplicate (folders, files or globs), in priority order.", show_default=False),
     ],
-    out: Annotated[str, typer.Option("-o", "--out", help="Output folder: survivors, and removed/.")],
+    out: Annotated[str, typer.Option("-o", "--out", help="Output folder: survivors, and .removed/.")],
     on: Annotated[str, typer.Option(help="Compare the prompt, the completion or the whole messages.")] = "prompt",
     exact: Annotated[
         bool, typer.Option("--exact/--no-exact", metavar="", help="Remove exact duplicates (NFKC, case, whitespace).")

@@ -60,7 +60,7 @@ EXAMPLES = """
 
     datafactory filter traces.parquet -o kept/ --completion-field output --prompt-field instruction --verifier none
 
-Selected passes go to OUT/part-*.parquet; every other row, with its reasons, to OUT/rejected/.
+Selected passes go to OUT/part-*.parquet; every other row, with its reasons, to OUT/.rejected/, pass rates to OUT/.pass_rates/.
 """
 
 
@@ -69,7 +69,9 @@ def filter_command(
     inputs: Annotated[
         list[str], typer.Argument(help="Sample shards from generate (folders, files or globs).", show_default=False)
     ],
-    out: Annotated[str, typer.Option("-o", "--out", help="Output folder: kept rows, rejected/, pass_rates.parquet.")],
+    out: Annotated[
+        str, typer.Option("-o", "--out", help="Output folder: kept rows; .rejected/ and .pass_rates/ beside them.")
+    ],
     verifier: Verifier = Checks.verifier,
     gold_field: GoldField = Checks.gold_field,
     gold: Gold = Checks.gold,

@@ -52,7 +52,7 @@ def mix(
     name: Annotated[str, typer.Option(help="Dataset name in the card and dataset_info.json.")] = "datafactory_sft",
     memory: Annotated[
         str | None,
-        typer.Option(help="Converted rows kept in RAM, e.g. 8GB; the rest spill to OUT/_work (default: 1/4 of RAM)."),
+        typer.Option(help="Converted rows kept in RAM, e.g. 8GB; the rest spill to OUT/.work (default: 1/4 of RAM)."),
     ] = None,
     executor: Executor = "local",
     ray_address: RayAddress = None,

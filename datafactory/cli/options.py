@@ -22,7 +22,7 @@ Overwrite = Annotated[
 AllowUnfinished = Annotated[
     bool,
     typer.Option(
-        "--allow-unfinished", metavar="", help="Read a stage output that has no _SUCCESS (a stopped run) as it is."
+        "--allow-unfinished", metavar="", help="Read a stage output that never finished (a stopped run) as it is."
     ),
 ]
 

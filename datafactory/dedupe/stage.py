@@ -82,7 +82,7 @@ OWN_COLUMNS = {f.name for f in REMOVED_FIELDS}
 
 
 def _carried(name: str) -> str:
-    """An input column named like one dedupe writes is carried as `input_<name>` (a removed/ folder read back)."""
+    """An input column named like one dedupe writes is carried as `input_<name>` (a .removed/ folder read back)."""
     return f"input_{name}" if name in OWN_COLUMNS else name
 
 
@@ -113,7 +113,7 @@ def remove_duplicates(config: DedupeConfig, plan: DedupePlan, outdir: OutputDir,
     files, schema, benchmark = plan.inputs, plan.schema, plan.benchmark
     removals, rows_in = find_removals(files, config, benchmark, executor.tasks())
     kept = ShardWriter(outdir.path, schema, config.shard_rows)
-    removed = ShardWriter(outdir.path / "removed", pa.schema(list(schema) + REMOVED_FIELDS), config.shard_rows)
+    removed = ShardWriter(outdir.path / ".removed", pa.schema(list(schema) + REMOVED_FIELDS), config.shard_rows)
     per_input: dict[str, Counter] = {}
     row = 0
     with StageProgress("dedupe: write", rows_in, unit="rows") as progress:

@@ -217,7 +217,7 @@ class GoldResults:
         return f"checked against the majority answer {counted.top} ({counted.votes} of {counted.answered} answers)"
 
     def columns(self, prompt_ids: list[str]) -> dict[str, pa.Array]:
-        """pass_rates.parquet's gold columns: status, the gold checked against, the given gold, the top answer."""
+        """.pass_rates/'s gold columns: status, the gold checked against, the given gold, the top answer."""
         audits = [self.audits.get(pid) for pid in prompt_ids]
         tallies = [a.tally if a else None for a in audits]
         return {

@@ -1,8 +1,8 @@
-"""The filter stage: evaluate every sample, pick the best k per prompt, write kept/ and rejected/.
+"""The filter stage: evaluate every sample, pick the best k per prompt, write kept rows, .rejected/ and .pass_rates/.
 
-The options are `filtering/config.py` (FilterConfig). Why three steps: (1) rows stream through the worker pool and land, evaluated, in `OUT/_work/` — one file per input
+The options are `filtering/config.py` (FilterConfig). Why three steps: (1) rows stream through the worker pool and land, evaluated, in `OUT/.work/` — one file per input
 file, so a stopped run resumes at the first unfinished input; (2) selection reads only a few columns of those
-files; (3) the files are split into `OUT/part-*` (selected passes) and `OUT/rejected/part-*` (everything else,
+files; (3) the files are split into `OUT/part-*` (selected passes) and `OUT/.rejected/part-*` (everything else,
 with its reasons). Memory stays bounded by the per-row summaries, never the text.
 """
 
@@ -30,7 +30,7 @@ from datafactory.io.readers import count_rows, read_chunks
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
 from datafactory.schema import stored_row_schema, unified_schema
-from datafactory.stages import Executor, Plan, Result
+from datafactory.stages import PASS_RATES, Executor, Plan, Result
 from datafactory.verifiers.base import verifier_class
 
 EVAL_FIELDS = Evaluation.columns()
@@ -221,7 +221,7 @@ def filter_rows(
     if len(gold_columns) == 1:  # a gold named like a column the filter writes is read where it was carried
         config = replace(config, gold_field=gold_columns.pop())
     final_schema = pa.schema(list(unified) + EVAL_FIELDS + FINAL_FIELDS)
-    work = outdir.path / "_work"
+    work = outdir.path / ".work"
     work.mkdir(exist_ok=True)
     total = sum(count_rows(p) for p in files)
     judge = _judge_pass(config, config.gold_field in unified.names, judge_engine)
@@ -254,10 +254,10 @@ def filter_rows(
         )  # fmt: skip
         for pid, rows in by_prompt.items()
     }
-    for stale in outdir.shards() + outdir.shards("rejected"):
+    for stale in outdir.shards() + outdir.shards(".rejected"):
         stale.unlink()
     kept = ShardWriter(outdir.path, final_schema, config.shard_rows)
-    rejected = ShardWriter(outdir.path / "rejected", final_schema, config.shard_rows)
+    rejected = ShardWriter(outdir.path / ".rejected", final_schema, config.shard_rows)
     verdicts: Counter = Counter()
     reasons: Counter = Counter()
     tokens: Counter = Counter()  # completion tokens per final verdict: where the generation budget went
@@ -273,7 +273,7 @@ def filter_rows(
         rejected.add_table(table.filter(pc.invert(mask)))
     kept.close(at_least_one=True)
     rejected.close()
-    _write_pass_rates(outdir.path / "pass_rates.parquet", outcomes, golds)
+    _write_pass_rates(outdir.path / PASS_RATES, outcomes, golds)
     if config.rl_prompts:
         _write_rl_prompts(Path(config.rl_prompts), evaluated, outcomes, config.gold_field, golds)
     shutil.rmtree(work)

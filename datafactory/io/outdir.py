@@ -1,7 +1,9 @@
-"""The output-directory contract: shards, `_manifest.json`, `_SUCCESS`, resume and `--overwrite`.
+"""The output-directory contract: shards, `.datafactory/manifest.json`, `.datafactory/SUCCESS`, resume and
+`--overwrite`.
 
 Why: every stage must behave the same when pointed at an OUT that is empty, half written (resume), or finished
-(refuse unless --overwrite), and a finished run must say exactly what it read and wrote.
+(refuse unless --overwrite), and a finished run must say exactly what it read and wrote. Why hidden: pandas,
+pyarrow, polars, DuckDB and `datasets` read every visible file in a folder as data; OUT shows them its rows alone.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from datafactory import __version__
 from datafactory.errors import UsageError
 from datafactory.io.writer import SHARD_PATTERN, ShardInfo, atomic_write_bytes, sha256_file
 
-MANIFEST = "_manifest.json"
-SUCCESS = "_SUCCESS"
+META = ".datafactory"  # the run's own records, hidden from readers of the rows
+MANIFEST = f"{META}/manifest.json"
+SUCCESS = f"{META}/SUCCESS"
 
 
 def now() -> str:
@@ -28,11 +31,14 @@ def now() -> str:
 
 class OutputDir:
     """One stage's OUT folder. `check()` decides between a fresh start, a resume and a refusal. `files` and
-    `folders` are what the stage writes there besides shards, `_manifest.json` and `_SUCCESS` (declared in
-    stages.py): what a restart clears and an --overwrite replaces; anything else in OUT is the user's."""
+    `folders` are what the stage writes there besides shards and `.datafactory/` (declared in stages.py): what a
+    restart clears and an --overwrite replaces; anything else in OUT is the user's. `data`: the sub-folder its
+    shards go in ("" for OUT itself; the mix's `data/`, as a Hugging Face dataset repository has them)."""
 
-    def __init__(self, path: str | Path, stage: str, files: tuple[str, ...] = (), folders: tuple[str, ...] = ()):
-        self.files, self.folders = tuple(files), tuple(folders)
+    def __init__(
+        self, path: str | Path, stage: str, files: tuple[str, ...] = (), folders: tuple[str, ...] = (), data: str = ""
+    ):
+        self.files, self.folders, self.data = tuple(files), tuple(folders), data
         self.given = Path(path)
         # where the output lives when finished: the real folder, so that every spelling of it (a symbolic link,
         # `.`, `../x`) takes the same lock and an --overwrite replaces the folder, never the link to it
@@ -83,8 +89,12 @@ class OutputDir:
     def manifest_path(self) -> Path:
         return self.path / MANIFEST
 
+    @property
+    def data_path(self) -> Path:
+        return self.path / self.data if self.data else self.path
+
     def shards(self, sub: str | None = None) -> list[Path]:
-        folder = self.path / sub if sub else self.path
+        folder = self.path / sub if sub else self.data_path
         return sorted(folder.glob(SHARD_PATTERN)) if folder.is_dir() else []
 
     def is_complete(self) -> bool:
@@ -112,7 +122,7 @@ class OutputDir:
                 self.path = self.staging_path  # the old output stays whole until the new one is finished
             return
         if self.is_complete():
-            raise UsageError(f"{self.path}: holds a finished {self.stage} run (_SUCCESS); pass --overwrite to redo it")
+            raise UsageError(f"{self.path}: holds a finished {self.stage} run; pass --overwrite to redo it")
         if self.shards() or (work and (self.path / work).is_dir()):
             self._check_resumable(arguments, resume_keys)
             self.resumed = True
@@ -183,10 +193,13 @@ class OutputDir:
             if folder.is_dir():
                 shutil.rmtree(folder)
         self.remove_temporaries()
+        for folder in (self.path / META, self.data_path):
+            if folder != self.path and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
     def remove_temporaries(self) -> None:
-        """Hidden temporaries a killed run left, in OUT and the stage's sub-folders (rejected/, _work/, …)."""
-        for folder in [self.path, *(self.path / sub for sub in self.folders)]:
+        """Hidden temporaries a killed run left, in OUT and the stage's sub-folders (.rejected/, .work/, …)."""
+        for folder in [self.path, self.data_path, self.path / META, *(self.path / sub for sub in self.folders)]:
             if folder.is_dir():
                 for tmp in folder.glob(".*.tmp-*"):
                     tmp.unlink(missing_ok=True)
@@ -194,11 +207,12 @@ class OutputDir:
     def write_manifest(self, fields: dict) -> dict:
         manifest = {"stage": self.stage, "datafactory_version": __version__, "started": self.started, **fields}
         data = json.dumps(manifest, indent=2, ensure_ascii=False, default=str).encode()
+        self.manifest_path.parent.mkdir(exist_ok=True)
         atomic_write_bytes(self.manifest_path, data + b"\n")
         return manifest
 
     def finish(self, arguments: dict, inputs: list[Path], counts: dict, digests=None, **extra) -> dict:
-        """Write the final manifest (every shard with rows and sha256), then `_SUCCESS` last. `digests` (path →
+        """Write the final manifest (every shard with rows and sha256), then `SUCCESS` last. `digests` (path →
         sha256) are files the stage has already hashed, on threads that had time to spare."""
         known = {str(path): digest for path, digest in (digests or {}).items()}
         manifest = {
@@ -208,12 +222,12 @@ class OutputDir:
             "resumed": self.resumed,
             "inputs": [{"path": str(p), "sha256": known.get(str(p)) or input_digest(p)} for p in inputs],
             "counts": counts,
-            "shards": [_shard_entry(p, known=known) for p in self.shards()],
+            "shards": [_shard_entry(p, self.data or None, known) for p in self.shards()],
             **extra,
         }
         for folder in self.folders:
             if self.shards(folder):
-                manifest[f"{folder}_shards"] = [_shard_entry(p, folder, known) for p in self.shards(folder)]
+                manifest[f"{folder.lstrip('.')}_shards"] = [_shard_entry(p, folder, known) for p in self.shards(folder)]
         written = self.write_manifest(manifest)
         atomic_write_bytes(self.path / SUCCESS, b"")
         if self.path != self.final:
@@ -223,7 +237,7 @@ class OutputDir:
 
     def _replace_final(self) -> None:
         """Swap the finished new output in for the old one (files a user put there move along)."""
-        ours = {MANIFEST, SUCCESS, *self.files, *self.folders}
+        ours = {META, *self.files, *self.folders, *([self.data] if self.data else [])}
         for item in self.final.iterdir():
             if item.name not in ours and not item.match(SHARD_PATTERN) and not (self.path / item.name).exists():
                 item.rename(self.path / item.name)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.io.hub import hub_files, is_hub_spec
+from datafactory.io.outdir import MANIFEST, SUCCESS
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
@@ -57,9 +58,10 @@ def _kind(path: Path) -> str:
 def expand_inputs(specs: list[str | Path], allow_empty: bool = False) -> list[Path]:
     """Resolve INPUT arguments to readable files or HF dataset folders, in a stable order.
 
-    A directory means its top-level part-*.parquet shards; failing that, a saved HF dataset; failing that, its
-    top-level JSONL/Parquet files. Sub-folders (rejected/, removed/) are read only when named. `hf:NAME[:CONFIG[:SPLIT]]`
-    is a Hugging Face dataset, loaded with `datasets` (io/hub.py).
+    A directory means its part-*.parquet shards (a stage's output; the mix's are in data/); failing that, a saved
+    HF dataset; failing that, its top-level JSONL/Parquet files, or those in its data/ (a dataset repository's
+    layout). Hidden sub-folders (.rejected/, .removed/) are read only when named. `hf:NAME[:CONFIG[:SPLIT]]` is a
+    Hugging Face dataset, loaded with `datasets` (io/hub.py).
     """
     found: list[Path] = []
     for spec in specs:
@@ -69,19 +71,15 @@ def expand_inputs(specs: list[str | Path], allow_empty: bool = False) -> list[Pa
             continue
         path = Path(text).expanduser()
         if path.is_dir():
-            shards = sorted(path.glob("part-*.parquet"))
-            if shards or (path / "_manifest.json").is_file():  # a stage's output: its shards, never side files
+            shards = sorted(path.glob("part-*.parquet")) or sorted(path.glob("data/part-*.parquet"))
+            if shards or (path / MANIFEST).is_file():  # a stage's output: its shards, never side files
                 if not shards and not allow_empty:
                     raise UsageError(f"{path}: this stage output holds no rows (no part-*.parquet)")
                 found.extend(shards)
             elif _is_hf_dataset_dir(path):
                 found.append(path)
             else:
-                files = sorted(
-                    p
-                    for p in path.iterdir()
-                    if p.is_file() and p.name.lower().endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES)
-                )
+                files = _data_files(path) or (_data_files(path / "data") if (path / "data").is_dir() else [])
                 if not files:
                     raise UsageError(f"{path}: directory holds no part-*.parquet, JSONL or Parquet files")
                 found.extend(files)
@@ -100,6 +98,14 @@ def expand_inputs(specs: list[str | Path], allow_empty: bool = False) -> list[Pa
     return list(dict.fromkeys(found))
 
 
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES)
+    )
+
+
 def _readable_parquet(path: Path) -> None:
     """A truncated or corrupted Parquet file fails here, named, before any stage starts on it."""
     try:
@@ -109,19 +115,19 @@ def _readable_parquet(path: Path) -> None:
 
 
 def require_finished(specs: list[str | Path], allow_unfinished: bool = False) -> None:
-    """Refuse a stage output that has a manifest but no `_SUCCESS` (a run stopped half way): reading it would pass
+    """Refuse a stage output that has a manifest but no `SUCCESS` (a run stopped half way): reading it would pass
     a fraction of the data on as if it were all of it."""
     if allow_unfinished:
         return
     for spec in specs:
         path = Path(str(spec)).expanduser()
-        if path.is_dir() and (path / "_manifest.json").is_file() and not (path / "_SUCCESS").exists():
+        if path.is_dir() and (path / MANIFEST).is_file() and not (path / SUCCESS).exists():
             try:
-                stage = json.loads((path / "_manifest.json").read_text()).get("stage", "stage")
+                stage = json.loads((path / MANIFEST).read_text()).get("stage", "stage")
             except (OSError, ValueError):
                 stage = "stage"
             raise UsageError(
-                f"{path}: an unfinished {stage} run (no _SUCCESS); run its {stage} command again to finish it, "
+                f"{path}: an unfinished {stage} run; run its {stage} command again to finish it, "
                 "or pass --allow-unfinished to read what is there"
             )
 
@@ -227,7 +233,8 @@ def _check_values(record: dict, path: Path, number: int) -> None:
 
 def is_stage_shard(path: Path) -> bool:
     """A shard of a stage's output, which may hold zero rows (a dedupe that removed everything)."""
-    return path.name.startswith("part-") and (path.parent / "_manifest.json").is_file()
+    folder = path.parent.parent if path.parent.name == "data" else path.parent
+    return path.name.startswith("part-") and (folder / MANIFEST).is_file()
 
 
 def _batches_to_chunks(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterator[Chunk]:

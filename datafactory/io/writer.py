@@ -52,6 +52,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp, compression="zstd")
     with open(tmp, "rb") as handle:

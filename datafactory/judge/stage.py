@@ -1,7 +1,7 @@
 """The judge pass of `filter`: rows the workers left `undecided` are judged in batches through an engine.
 
 Why a pass after the workers: a judge is a model, started once and fed large batches, not a function each worker
-process can call. It runs over each evaluated input file in `OUT/_work/`, replaces the file atomically and
+process can call. It runs over each evaluated input file in `OUT/.work/`, replaces the file atomically and
 leaves a marker, so a resumed run neither loses nor repeats judgements (the reply cache covers the rest).
 
 Which rows are judged: with `--verifier judge`, every row no rule rejected; with `--verifier math,judge`, the

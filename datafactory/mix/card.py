@@ -1,7 +1,7 @@
 """What trainers and people read beside the shards: a dataset card and LLaMA-Factory's dataset_info.json.
 
 Why a YAML header: `datasets.load_dataset(OUT)` reads `configs`/`data_files` from README.md and then loads only
-the shards, not the side files.
+the shards in `data/`, and the Hugging Face Hub shows the card: uploading OUT is all it takes to publish the mix.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datafactory.stats import percentiles
 def _token_stats(folder: Path) -> dict:
     """Completion-token percentiles per category, in the order the categories first appear."""
     columns = ["category", "completion_tokens"]
-    shards = sorted(folder.glob("part-*.parquet"))
+    shards = sorted(folder.glob("data/part-*.parquet"))
     if not shards:
         return {}
     table = pa.concat_tables(pq.read_table(shard, columns=columns) for shard in shards)
@@ -47,7 +47,7 @@ configs:
 - config_name: default
   data_files:
   - split: train
-    path: "part-*.parquet"
+    path: "data/part-*.parquet"
 tags:
 - datafactory
 - sft
@@ -73,15 +73,16 @@ Completion tokens (where the source recorded them):
 | --- | --- | --- | --- | --- |
 {tokens}
 
-Load it with `datasets.load_dataset("{out.name}")` pointed at this folder, TRL's `SFTTrainer` (conversational
-format), axolotl (`type: chat_template`), or LLaMA-Factory through `dataset_info.json`.
+Load it with `datasets.load_dataset("{out.name}")` pointed at this folder (or its Hub repository once uploaded),
+pandas or polars on `data/`, TRL's `SFTTrainer` (conversational format), axolotl (`type: chat_template`), or
+LLaMA-Factory through `dataset_info.json`.
 """
     atomic_write_bytes(out / "README.md", text.encode())
 
 
-def write_llamafactory_info(out: Path, name: str, shards: list[str], sharegpt: bool) -> None:
-    """One dataset entry per shard (LLaMA-Factory wants a folder of only data files, or one file); list them all
-    in `dataset:` of the training config. Tags follow its OpenAI-style `messages` format (or ShareGPT's)."""
+def write_llamafactory_info(out: Path, name: str, sharegpt: bool) -> None:
+    """One dataset entry for the `data/` folder (LLaMA-Factory reads a folder that holds only data files). Tags
+    follow its OpenAI-style `messages` format (or ShareGPT's)."""
     if sharegpt:
         columns = {"messages": "conversations"}
         tags = {
@@ -100,8 +101,5 @@ def write_llamafactory_info(out: Path, name: str, shards: list[str], sharegpt: b
             "assistant_tag": "assistant",
             "system_tag": "system",
         }
-    entries = {}
-    for index, shard in enumerate(shards):
-        key = name if len(shards) == 1 else f"{name}_{index:05d}"
-        entries[key] = {"file_name": shard, "formatting": "sharegpt", "columns": columns, "tags": tags}
+    entries = {name: {"file_name": "data", "formatting": "sharegpt", "columns": columns, "tags": tags}}
     atomic_write_bytes(out / "dataset_info.json", (json.dumps(entries, indent=2) + "\n").encode())

@@ -51,7 +51,7 @@ def parse_ratio(text: str) -> tuple[float, float]:
 
 def parse_source(spec: str, category: str, allow_unfinished: bool = False) -> Source:
     """PATH, PATH:WEIGHT, and optionally @NAME at the end (the name defaults to the folder or file name). A stage
-    output without _SUCCESS is refused unless `allow_unfinished`."""
+    output that never finished is refused unless `allow_unfinished`."""
     name = None
     if "@" in spec:
         spec, name = spec.rsplit("@", 1)

@@ -96,6 +96,7 @@ class PlannedShardWriter:
         self.digests: dict[Path, str] = {}  # sha256 of each finished shard, hashed on its lane
 
     def write(self, advance: Callable[[int], None] = lambda rows: None) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
         lanes = [_Lane(self.directory, self.schema, self.digests) for _ in range(self.threads)]
         try:
             while self.queue or any(lane.shard for lane in lanes):

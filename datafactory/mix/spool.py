@@ -3,7 +3,7 @@
 Why memory first: a shuffle across all sources needs every converted row at hand before the first shard can be
 written, and writing them to a file only to read them back costs more than the conversion (measured with
 benchmarks/mix.py). Why a budget: a mix larger than RAM must still run, so batches beyond `budget` bytes go to
-an uncompressed Arrow file in `_work/` that is memory-mapped back; gathering reads both the same way, and the
+an uncompressed Arrow file in `.work/` that is memory-mapped back; gathering reads both the same way, and the
 shards are the same bytes whichever way a row was kept.
 """
 

@@ -2,7 +2,7 @@
 
 Two passes with bounded memory: (1) every source row is converted to an SFT row and validated (column-wise
 with Arrow where the shape allows, see arrow_rows.py) into the spool (spool.py: memory up to --memory, then
-`OUT/_work/spill.arrow`); bad rows fail the run, or go to bad_rows.jsonl with --on-bad-row skip, before anything
+`OUT/.work/spill.arrow`); bad rows fail the run, or go to bad_rows.jsonl with --on-bad-row skip, before anything
 is sampled, so counts stay exact; (2) row indices are drawn per source, every drawn row gets a random output
 position, and the rows are gathered from the spool window by window in output order and written as shards.
 Same inputs and seed: byte-identical shards, whatever --memory is.
@@ -53,7 +53,7 @@ class MixConfig(ReadsStages):
     format: str = "messages"
     on_bad_row: str = "error"
     name: str = "datafactory_sft"
-    memory: str | None = None  # converted rows held in RAM before spilling to _work/ (default: a quarter of RAM)
+    memory: str | None = None  # converted rows held in RAM before spilling to .work/ (default: a quarter of RAM)
 
     def validate(self) -> None:
         self.check_stage_options()
@@ -208,7 +208,7 @@ def mix_sources(config: MixConfig, plan: MixPlan, outdir: OutputDir, executor: E
     """The stage's work. Bad input or too few rows fail it; the frame then removes what it wrote."""
     sources, inputs = plan.sources, plan.inputs
     sharegpt = config.format == "sharegpt"
-    work = outdir.path / "_work"
+    work = outdir.path / ".work"
     work.mkdir()
     # locally, one pool for every file: its threads (and their allocator heaps) are reused, not started per file
     tasks = executor.tasks(lambda: ThreadPoolExecutor(THREADS, thread_name_prefix="mix-convert"))
@@ -225,7 +225,7 @@ def mix_sources(config: MixConfig, plan: MixPlan, outdir: OutputDir, executor: E
         digests |= input_digests.result()
     shutil.rmtree(work)
     write_card(outdir.path, config, counts, sharegpt)
-    write_llamafactory_info(outdir.path, config.name, [p.name for p in outdir.shards()], sharegpt)
+    write_llamafactory_info(outdir.path, config.name, sharegpt)
     return Result(counts, digests=digests)
 
 
@@ -262,7 +262,7 @@ def _spool_and_write(
     sizes = spool.row_sizes(batch_at, row_at) if max_bytes else None
     bounds = shard_bounds(total, rows_per_shard, max_bytes, sizes)
     fetch = lambda a, b: spool.gather(batch_at[a:b], row_at[a:b])  # noqa: E731
-    writer = PlannedShardWriter(outdir.path, spool.schema, bounds, fetch, window_rows(spool.average_row_bytes()))
+    writer = PlannedShardWriter(outdir.data_path, spool.schema, bounds, fetch, window_rows(spool.average_row_bytes()))
     with StageProgress("mix: write", total, unit="rows") as progress:
         writer.write(progress.advance)
     per_source = {

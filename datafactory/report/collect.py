@@ -17,8 +17,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
+from datafactory.io.outdir import MANIFEST
 from datafactory.report.highlight import highlight
-from datafactory.stages import ORDER, STAGES, StageOutput
+from datafactory.stages import ORDER, PASS_RATES, STAGES, StageOutput
 
 TEXT_LIMIT = 3000
 
@@ -41,18 +42,18 @@ class StageView:
 
 
 def find_stage_folders(paths: list[str]) -> list[Path]:
-    """Stage folders (with `_manifest.json`) named, or found up to three levels below a named run folder."""
+    """Stage folders (with `.datafactory/manifest.json`) named, or found up to three levels below a named run folder."""
     found: list[Path] = []
     for text in paths:
         path = Path(text)
         if not path.exists():
             raise UsageError(f"{path}: no such file or directory")
-        if (path / "_manifest.json").is_file():
+        if (path / MANIFEST).is_file():
             found.append(path)
             continue
-        below = sorted(p.parent for depth in ("*", "*/*", "*/*/*") for p in path.glob(f"{depth}/_manifest.json"))
+        below = sorted(p.parent.parent for depth in ("*", "*/*", "*/*/*") for p in path.glob(f"{depth}/{MANIFEST}"))
         if not below:
-            raise UsageError(f"{path}: no stage output here (no _manifest.json in it or below it)")
+            raise UsageError(f"{path}: no stage output here (no .datafactory/manifest.json in it or below it)")
         found.extend(below)
     return list(dict.fromkeys(found))
 
@@ -61,11 +62,11 @@ def collect(paths: list[str], per_group: int = 40, seed: int = 0) -> list[StageV
     views = []
     for folder in find_stage_folders(paths):
         try:
-            manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         except (ValueError, OSError) as err:
-            raise BadInput(f"not a readable manifest ({err})", folder / "_manifest.json") from None
+            raise BadInput(f"not a readable manifest ({err})", folder / MANIFEST) from None
         if not isinstance(manifest, dict):
-            raise BadInput("not a manifest (expected a JSON object)", folder / "_manifest.json")
+            raise BadInput("not a manifest (expected a JSON object)", folder / MANIFEST)
         stage = manifest.get("stage", "unknown")
         views.append(_view(folder, stage, manifest, per_group, seed))
     views.sort(key=lambda v: (ORDER.index(v.stage) if v.stage in ORDER else 9, str(v.path)))
@@ -89,7 +90,7 @@ def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -
         view.funnel += [(r, -n) for r, n in counts.get("verdicts", {}).items() if r != "pass"]
         view.funnel.append(("kept", counts.get("rows_kept", 0)))
         view.reasons = dict(counts.get("reasons", {}))
-        rates = folder / "pass_rates.parquet"
+        rates = folder / PASS_RATES
         if rates.is_file():
             view.pass_rates = pq.read_table(rates, columns=["pass_rate"]).column("pass_rate").to_pylist()
             view.suspect_golds = suspect_golds(rates)
