@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-LOG_NAME = "engine.log"
+LOG_NAME = ".datafactory/engine.log"  # beside the manifest, hidden from readers of the rows
 _redirected = None  # while an engine's output goes to its log: a stream on the saved terminal
 
 
@@ -47,7 +47,7 @@ TERMINAL = _Terminal()
 
 @contextlib.contextmanager
 def engine_output(folder: str | Path | None, verbose: bool = False):
-    """Within the block, descriptors 1 and 2 write to FOLDER/engine.log (appended); yields that path or None."""
+    """Within the block, descriptors 1 and 2 write to FOLDER/.datafactory/engine.log (appended); yields that path or None."""
     global _redirected
     if verbose or folder is None or _redirected is not None:
         yield None

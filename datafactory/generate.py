@@ -214,7 +214,7 @@ def start_engine(config: GenerateConfig, log: Path | None = None) -> Engine:
 @contextmanager
 def shared_engine(configs: list[GenerateConfig], out: Path, verbose: bool) -> Iterator[dict]:
     """One engine for every source of a recipe that still samples (they share the model); its own output goes
-    to OUT/engine.log for a local engine."""
+    to OUT/.datafactory/engine.log for a local engine."""
     first = configs[0]
     with engine_output(out if first.engine in LOCAL_ENGINES else None, verbose) as log:
         engine = start_engine(first, log)

@@ -53,7 +53,7 @@ class GenerateConfig(CheckOptions, StageOptions):
     engine_extra: dict = field(default_factory=dict)
     engine_options: dict = field(default_factory=dict)  # --engine-option NAME=VALUE: the engine's own arguments
     replicas: int = 1
-    verbose: bool = False  # the engine's own output on the terminal instead of OUT/engine.log
+    verbose: bool = False  # the engine's own output on the terminal instead of OUT/.datafactory/engine.log
 
     def sampling(self) -> Sampling:
         return Sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.seed)

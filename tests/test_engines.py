@@ -90,10 +90,10 @@ def test_vllm_offline_engine_on_cpu_reads_parquet_and_hf_inputs(tmp_path, tiny_m
         "-n", "4", "--max-tokens", "12", "--dtype", "float32", "--max-model-len", "512", timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    # the engine's own output is in OUT/engine.log; the terminal hears datafactory alone
+    # the engine's own output is in OUT/.datafactory/engine.log; the terminal hears datafactory alone
     assert "starting vllm for" in result.stderr and "ready on CPU in" in result.stderr
     assert "WARNING" not in result.stderr + result.stdout and "[shutdown]" not in result.stderr
-    assert "WARNING" in (out / "engine.log").read_text()
+    assert "WARNING" in (out / ".datafactory" / "engine.log").read_text()
     rows = check_samples(out, 4, "vllm", prompts=MANY + [too_long], skip={"long"})
     long_rows = [r for r in rows if r["prompt_id"] == "long"]
     assert [r["finish_reason"] for r in long_rows] == ["prompt_too_long"] * 4 and long_rows[0]["completion"] == ""

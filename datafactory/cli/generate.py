@@ -148,7 +148,10 @@ def generate(
     ] = 1,
     overwrite: Overwrite = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", metavar="", help="Show the engine's own output (default: OUT/engine.log).")
+        bool,
+        typer.Option(
+            "--verbose", metavar="", help="Show the engine's own output (default: OUT/.datafactory/engine.log)."
+        ),
     ] = False,
 ) -> None:
     """Sample reasoning traces: many completions per prompt, written as sharded Parquet with provenance."""

@@ -38,7 +38,10 @@ def run(
     ] = None,
     until: Annotated[str | None, typer.Option(help="Last stage to run.")] = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", metavar="", help="Show the engine's own output (default: OUT/engine.log).")
+        bool,
+        typer.Option(
+            "--verbose", metavar="", help="Show the engine's own output (default: OUT/.datafactory/engine.log)."
+        ),
     ] = False,
 ) -> None:
     """Run a recipe: prompts → generate → filter → dedupe → mix, resuming where a stopped run left off."""
