@@ -194,3 +194,61 @@ def test_short_texts_one_word_edits_are_found_and_decided_on_exact_jaccard(tmp_p
     assert set(removed) <= set(edited) | set(over)  # no distinct text removed
     for pid, row in removed.items():
         assert row["dedupe_similarity"] >= 0.8, (pid, row["dedupe_similarity"])
+
+
+TEMPLATES = [
+    "A baker has {a} loaves in the morning and the shop sells or bakes more during the day. Ignoring everything "
+    "else that happens in the shop, compute the value of {a} {op} {b} and give the result as a whole number.",
+    "Solve for x in the equation {a}x {op} {b} = {c}, showing each step of the work clearly, and write the final "
+    "value of x in the simplest form that you can find.",
+    "Let f(x) = x^{e} {op} {b}x. Find f({a}) and explain which rule of arithmetic you used at each step of the "
+    "computation before writing the final answer.",
+    "Which is true: {a} {rel} {b} or not? Answer yes or no and justify the answer with one short sentence that "
+    "a student in middle school could follow without a calculator.",
+]
+
+
+def templated_problems() -> list[str]:
+    """Problems that differ only in an operator, a relation, a sign or an exponent (and which numbers they use)."""
+    texts = []
+    for a, b in [(24, 8), (13, 5), (7, 3), (40, 12), (9, 9), (15, 6), (21, 4), (33, 11), (18, 2), (50, 25), (6, 14)]:
+        for op in ("+", "-", "*", "/", "−", "×", "÷"):
+            texts.append(TEMPLATES[0].format(a=a, op=op, b=b))
+            texts.append(TEMPLATES[1].format(a=a, op=op, b=b, c=20))
+            texts.append(TEMPLATES[1].format(a=a, op=op, b=-b, c=20))
+        for e in (2, 3):
+            for op in ("+", "-"):
+                texts.append(TEMPLATES[2].format(a=a, op=op, b=b, e=e))
+        for rel in ("<", ">", "=", "≤", "≥", "≠"):
+            texts.append(TEMPLATES[3].format(a=a, rel=rel, b=b))
+    return texts
+
+
+def test_templated_math_problems_differing_in_an_operator_or_sign_are_all_kept(tmp_path):
+    texts = templated_problems()
+    assert len(texts) == len(set(texts)) >= 300
+    source = write_jsonl(tmp_path / "math.jsonl", [{"prompt_id": f"t{i}", "problem": t} for i, t in enumerate(texts)])
+    result = run_cli("dedupe", source, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert [r["prompt_id"] for r in read(tmp_path / "out" / ".removed")] == []
+    assert len(read(tmp_path / "out")) == len(texts)
+    copies = [{"prompt_id": f"c{i}", "problem": t.replace("the final", "the last")}
+              for i, t in enumerate(texts[:60]) if "the final" in t]  # fmt: skip
+    write_jsonl(tmp_path / "more.jsonl", [{"prompt_id": f"t{i}", "problem": t} for i, t in enumerate(texts)] + copies)
+    result = run_cli("dedupe", tmp_path / "more.jsonl", "-o", tmp_path / "more")
+    assert result.returncode == 0, result.stderr
+    removed = {r["prompt_id"]: (r["dedupe_reason"], r["dedupe_match"]) for r in read(tmp_path / "more" / ".removed")}
+    edited = {c["prompt_id"]: ("near_duplicate", "t" + c["prompt_id"][1:]) for c in copies}
+    assert len(edited) >= 15
+    assert removed == edited  # a one-word edit with the same mathematics is still a near-duplicate
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("What is 24 + 8?", "What is 24 - 8?"), ("Solve 3x + 5 = 20", "Solve 3x - 5 = 20"),
+     ("Is 7 < 9 true?", "Is 7 > 9 true?"), ("Compute $x^{2} + 1$ at 3", "Compute $x^{3} + 1$ at 3"),
+     ("Is 4 ≤ 5 true?", "Is 4 ≥ 5 true?")],
+)  # fmt: skip
+def test_operators_and_relations_are_content(a, b):
+    assert words(a) != words(b)
+    assert jaccard(a, b, 3) < 0.8

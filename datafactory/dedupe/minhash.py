@@ -5,7 +5,8 @@ Why exact confirmation: a 128-permutation estimate has a standard deviation of ~
 chance, and as many distinct pairs could rise above it. So the estimate only discards clear non-matches
 (below threshold - ESTIMATE_MARGIN, over 4 standard deviations away); every remaining pair is decided on the
 exact Jaccard of the two texts' shingle sets, texts re-read for those rows only. Bands are chosen so that a pair
-NEAR_MISS under the threshold is still a candidate with probability >= CANDIDATE_RECALL.
+NEAR_MISS under the threshold is still a candidate with probability >= CANDIDATE_RECALL. A pair whose numbers and
+symbols differ (text.math_signature) is never a duplicate: templated problems differ in exactly those.
 
 Why rensa for the signatures: on these machines it is much faster than datasketch and finds the same pairs
 (measured by benchmarks/dedupe.py; README, "Benchmarks"). Why our own banding on NumPy arrays: rensa's LSH index keeps
@@ -178,7 +179,7 @@ class NearDuplicateFinder:
                 strict=True,
             )
         )
-        sets = self._shingle_sets({node for pair in pairs for node in pair}, fetch_texts)
+        sets, maths = self._shingle_sets({node for pair in pairs for node in pair}, fetch_texts)
         parent = list(range(len(signatures)))
 
         def root(node: int) -> int:
@@ -188,7 +189,7 @@ class NearDuplicateFinder:
             return node
 
         for a, b in pairs:
-            if jaccard(sets[a], sets[b]) >= self.threshold:
+            if maths[a] == maths[b] and jaccard(sets[a], sets[b]) >= self.threshold:
                 ra, rb = root(a), root(b)
                 if ra != rb:
                     parent[max(ra, rb)] = min(ra, rb)
@@ -199,18 +200,20 @@ class NearDuplicateFinder:
                 duplicates[self.rows[node]] = (self.ids[kept], jaccard(sets[kept], sets[node]))
         return duplicates
 
-    def _shingle_sets(self, nodes: set[int], fetch_texts) -> dict[int, set[str]]:
-        from datafactory.dedupe.text import words
+    def _shingle_sets(self, nodes: set[int], fetch_texts) -> tuple[dict[int, set[int]], dict[int, int]]:
+        """Each node's shingle set, and its math signature (text.math_signature)."""
+        from datafactory.dedupe.text import math_signature, words
 
         texts = fetch_texts({self.rows[node] for node in nodes})
         size = self.shingle
-        sets = {}
+        sets, maths = {}, {}
         for node in nodes:
             tokens = words(texts[self.rows[node]])
             # shingles as 64-bit hashes of word tuples: set operations then never rehash them
             grams = zip(*(tokens[i:] for i in range(size)), strict=False) if len(tokens) > size else [tuple(tokens)]
             sets[node] = set(map(hash, grams))
-        return sets
+            maths[node] = math_signature(tokens)
+        return sets, maths
 
 
 class ExactIndex:

@@ -1,7 +1,9 @@
 """The text a row is compared on, and its normalisations.
 
 Why two: exact duplicates are judged on NFKC + case + whitespace (so punctuation still counts), while near
-duplicates and contamination compare word sequences, which also forgives LaTeX spacing (`x^{2}+1` vs `x^{2} + 1`).
+duplicates and contamination compare token sequences, which also forgives LaTeX spacing (`x^{2}+1` vs
+`x^{2} + 1`). Operators, relations and signs are tokens: "Solve 3x + 5 = 20" and "Solve 3x - 5 = 20" are
+different problems.
 """
 
 from __future__ import annotations
@@ -20,14 +22,36 @@ def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
+MATH_ASCII = "+-*/=<>^!%|()[]"  # operators, relations, signs, exponents, grouping: content, not punctuation
+ASCII_TOKENS = str.maketrans(
+    {c: (f" {c} " if c in MATH_ASCII else " ") for c in map(chr, range(128)) if not (c.isalnum() or c == "_")}
+)
+TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def _math_symbol(token: str) -> bool:
+    return len(token) == 1 and (token in MATH_ASCII or unicodedata.category(token) == "Sm")
 
 
 def words(text: str) -> list[str]:
-    """Word tokens (`\\w+`) after NFKC and case folding; plain ASCII takes a faster, equivalent route."""
+    """Tokens after NFKC and case folding: words (`\\w+`, LaTeX commands among them) and mathematical symbols
+    (`+ - * / = < > ^` and every Unicode math symbol: `≤ × √ ∑`), so that "24 + 8" and "24 - 8" differ; other
+    punctuation is dropped. Plain ASCII takes a faster, equivalent route."""
     if text.isascii():
-        return text.lower().translate(ASCII_NON_WORD).split()
-    return WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+        return text.lower().translate(ASCII_TOKENS).split()
+    tokens = TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+    return [t for t in tokens if t[0].isalnum() or t[0] == "_" or _math_symbol(t)]
+
+
+def is_math_token(token: str) -> bool:
+    """A number (a token that starts with a digit: 24, 3x, 2nd) or a mathematical symbol."""
+    return token[0].isdigit() or (len(token) == 1 and not token.isalnum() and token != "_")
+
+
+def math_signature(tokens: list[str]) -> int:
+    """The problem's mathematics in order (its numbers and symbols): two texts with different signatures state
+    different problems, however alike their words."""
+    return hash(tuple(t for t in tokens if is_math_token(t)))
 
 
 def _contents(messages, roles: set[str] | None) -> str:
