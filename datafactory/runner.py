@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from datafactory.errors import UsageError
+from datafactory.errors import DataFactoryError, UsageError
 from datafactory.io.outdir import MANIFEST, SUCCESS
 from datafactory.io.readers import expand_inputs
 from datafactory.recipes import PROMPT_SETS, Recipe, recipe_keys, stage_options
@@ -58,22 +58,32 @@ class RecipeRun:
 
     def run(self) -> dict:
         self.preflight()
-        for stage in self.stages:
-            if stage == "prompts":
-                self._prompts()
-            elif STAGES[stage].across_sources:
-                self._across_sources(STAGES[stage])
-            else:
-                self._per_source(STAGES[stage])
+        stopped = None
+        try:
+            for stage in self.stages:
+                if stage == "prompts":
+                    self._prompts()
+                elif STAGES[stage].across_sources:
+                    self._across_sources(STAGES[stage])
+                else:
+                    self._per_source(STAGES[stage])
+        except DataFactoryError as err:
+            if not self._wrote_anything():
+                raise
+            stopped = err  # a stage with nothing to work on: the summary and report of what ran still matter
         summary = self.summary()
         summary["report"] = self._report()
+        summary["stopped"] = stopped
         return summary
+
+    def _wrote_anything(self) -> bool:
+        return any(self.out.glob(f"*/*/{MANIFEST}")) or any(self.out.glob(f"*/{MANIFEST}"))
 
     def _report(self) -> Path | None:
         """The HTML report of every stage output of the run, rewritten at the end of each run."""
         from datafactory.report.build import build_report
 
-        if not any(self.out.glob(f"*/*/{MANIFEST}")) and not any(self.out.glob(f"*/{MANIFEST}")):
+        if not self._wrote_anything():
             return None
         return build_report([str(self.out)], str(self.out / "report.html"), title=f"datafactory run: {self.out}")
 

@@ -71,4 +71,5 @@ def dedupe(
     )  # fmt: skip
     counts = run_stage("dedupe", config)["counts"]
     removed = ", ".join(f"{k} {v}" for k, v in counts["removed"].items())
-    typer.echo(f"dedupe: {counts['rows_in']} rows -> {counts['rows_kept']} kept ({removed}) in {out}", err=True)
+    empty = "; 0 rows kept: every row was removed" if counts["rows_in"] and not counts["rows_kept"] else ""
+    typer.echo(f"dedupe: {counts['rows_in']} rows -> {counts['rows_kept']} kept ({removed}) in {out}{empty}", err=True)

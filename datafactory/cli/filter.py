@@ -92,6 +92,13 @@ def filter_command(
     id_field: Annotated[
         str | None, typer.Option(help="Column holding the prompt id (default: prompt_id, else a hash of the prompt).")
     ] = None,
+    reasoning_field: Annotated[
+        str | None,
+        typer.Option(
+            help="Column holding the reasoning apart from the completion, put in front of it as <think>…</think> "
+            "(default: reasoning_content or reasoning beside a response/output/content column)."
+        ),
+    ] = None,
     to_think_tags: Annotated[
         bool,
         typer.Option(
@@ -162,7 +169,7 @@ def filter_command(
         rule_options=rule_option or [], keep=keep, select=select, min_pass_rate=min_pass_rate,
         max_pass_rate=max_pass_rate, workers=workers, timeout=timeout, seed=seed, shard_rows=shard_rows,
         rl_prompts=rl_prompts, overwrite=overwrite, allow_unfinished=allow_unfinished, completion_field=completion_field, prompt_field=prompt_field,
-        id_field=id_field, to_think_tags=to_think_tags,
+        id_field=id_field, reasoning_field=reasoning_field, to_think_tags=to_think_tags,
         verifier_options=verifier_options(verifier, math_option, {"test_format": test_format,
             "test_timeout": test_timeout, "memory_mb": memory_mb, "unsafe_no_sandbox": unsafe_no_sandbox}),
         judge=JudgeOptions(model=judge_model, engine=judge_engine, base_url=judge_base_url,
@@ -170,11 +177,7 @@ def filter_command(
             max_tokens=judge_max_tokens, cache=judge_cache),
         executor=executor, ray_address=ray_address,
     )  # fmt: skip
+    from datafactory.filtering.stage import summary
+
     counts = run_stage("filter", config)["counts"]
-    top = ", ".join(f"{k} {v}" for k, v in counts["verdicts"].items() if k != "pass")
-    if suspects := (counts.get("gold") or {}).get("suspect_gold"):
-        top += f"; {suspects} suspect golds to review: datafactory stats {out}"
-    typer.echo(
-        f"filter: {counts['rows_in']} rows -> {counts['rows_kept']} kept, {counts['rows_rejected']} rejected ({top}) in {out}",
-        err=True,
-    )
+    typer.echo(f"filter: {summary(counts, out)}", err=True)

@@ -82,3 +82,5 @@ def run(
         typer.echo(f"SFT shards: {summary['out']}")
     if summary.get("report"):
         typer.echo(f"report: {summary['report']}")
+    if summary["stopped"] is not None:
+        raise summary["stopped"]  # one line and status 2, after the summary and report of what ran

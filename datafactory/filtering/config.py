@@ -17,7 +17,7 @@ from datafactory.verifiers.base import verifier_class
 RESUME_KEYS = [
     "inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
     "judge_model", "judge_template", "judge_scope", "judge_threshold", "judge_max_tokens",
-    "completion_field", "prompt_field", "id_field", "to_think_tags", "gold", "gold_policy", "gold_min_votes", "gold_min_share",
+    "completion_field", "prompt_field", "id_field", "reasoning_field", "to_think_tags", "gold", "gold_policy", "gold_min_votes", "gold_min_share",
     "gold_flag_share",
 ]  # fmt: skip
 
@@ -36,6 +36,9 @@ class FilterConfig(CheckOptions, ReadsStages):
     completion_field: str | None = None  # default: filtering/inputs.py's order
     prompt_field: str | None = None  # hashed into prompt ids when the input has none
     id_field: str | None = None  # default: prompt_id, else a hash of the prompt
+    reasoning_field: str | None = (
+        None  # reasoning kept apart from the completion (default: reasoning_content, reasoning)
+    )
     to_think_tags: bool = False  # OpenThoughts' thought/solution markers rewritten as <think> tags
     judge: JudgeOptions = nested(JudgeOptions, "judge_")  # --judge-*; recipe keys judge_*
 

@@ -151,7 +151,7 @@ class InputShape:
 
 def plan_input(
     path, schema: pa.Schema, completion_field=None, prompt_field=None, id_field=None, gold_field=None,
-    own: frozenset[str] = frozenset(), to_think: bool = False,
+    own: frozenset[str] = frozenset(), to_think: bool = False, reasoning_field=None,
 ) -> InputShape:  # fmt: skip
     """Where the completion, the prompt, the id and the gold come from; every missing column named in one error.
     `own`: the columns the stage writes, which an input column of the same name is carried beside."""
@@ -183,10 +183,18 @@ def plan_input(
         missing.append(f"a prompt_id or a prompt to hash one from ({', '.join(PROMPT_COLUMNS)}, or --prompt-field)")
     if gold_field and gold_field not in names:
         missing.append(f"the gold '{gold_field}' (--gold-field)")
+    if reasoning_field and reasoning_field not in names:
+        missing.append(f"'{reasoning_field}' (--reasoning-field)")
     if missing:
         raise BadInput(f"missing {'; '.join(missing)}; columns: {', '.join(names)}", path)
     reasoning = None
-    if source not in (None, "completion") and conversation is None and not generations:
+    if reasoning_field:
+        if conversation is not None or generations:
+            raise BadInput(
+                f"--reasoning-field {reasoning_field}: the completion is '{source}', not a text column", path
+            )
+        reasoning = reasoning_field
+    elif source not in (None, "completion") and conversation is None and not generations:
         reasoning = next((c for c in REASONING_FIELDS if c in names and c != source), None)
     # generate's samples keep their prompt `messages`; every other shape gets the prompt turns it was read from
     writes_messages = not (source == "completion" and "messages" in names and prompt_field is None)

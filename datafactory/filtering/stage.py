@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datafactory.filtering.config import FilterConfig
+from datafactory.filtering.diagnosis import notes
 from datafactory.filtering.evaluate import EvalSpec, Evaluation, task_of_row
 from datafactory.filtering.gold_audit import GoldResults, audit_golds
 from datafactory.filtering.inputs import InputShape, plan_input
@@ -30,6 +31,7 @@ from datafactory.io.readers import count_rows, read_chunks
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
 from datafactory.schema import stored_row_schema, unified_schema
+from datafactory.shapes import THINK, THOUGHT
 from datafactory.stages import PASS_RATES, Executor, Plan, Result
 from datafactory.verifiers.base import verifier_class
 
@@ -48,7 +50,7 @@ def input_shape(path: Path, schema: pa.Schema, config: FilterConfig) -> InputSha
     gold = config.gold_field if config.needs_gold() else None
     return plan_input(
         path, schema, config.completion_field, config.prompt_field, config.id_field, gold,
-        own=frozenset(OWN_COLUMNS), to_think=config.to_think_tags,
+        own=frozenset(OWN_COLUMNS), to_think=config.to_think_tags, reasoning_field=config.reasoning_field,
     )  # fmt: skip
 
 
@@ -188,10 +190,14 @@ def _final_columns(
 
 
 def summary(counts: dict, folder) -> str:
-    """The funnel, and the suspect golds to review if the gold audit found any."""
-    suspects = (counts.get("gold") or {}).get("suspect_gold", 0)
-    review = f"; {suspects} suspect golds to review (report, or `datafactory stats {folder}`)" if suspects else ""
-    return f"{counts['rows_in']} rows -> {counts['rows_kept']} kept{review}"
+    """The funnel, what rejected the rest, the suspect golds to review if the gold audit found any, and why the
+    run kept nothing or one reason rejected nearly everything (diagnosis.py)."""
+    top = ", ".join(f"{k} {v}" for k, v in counts["verdicts"].items() if k != "pass")
+    line = f"{counts['rows_in']} rows -> {counts['rows_kept']} kept, {counts['rows_rejected']} rejected"
+    line += f" ({top})" if top else ""
+    if suspects := (counts.get("gold") or {}).get("suspect_gold", 0):
+        line += f"; {suspects} suspect golds to review: datafactory stats {folder}"
+    return "; ".join([f"{line} in {folder}", *counts.get("notes", [])])
 
 
 @dataclass
@@ -261,6 +267,7 @@ def filter_rows(
     verdicts: Counter = Counter()
     reasons: Counter = Counter()
     tokens: Counter = Counter()  # completion tokens per final verdict: where the generation budget went
+    without_think = 0
     for file_index, path in enumerate(evaluated):
         table = _final_columns(pq.read_table(path), file_index, outcomes, golds)
         verdicts.update(table.column("verdict").to_pylist())
@@ -268,6 +275,7 @@ def filter_rows(
             for verdict, count in zip(verdicts_of(table), table.column("completion_tokens").to_pylist(), strict=True):
                 tokens[verdict] += count or 0
         reasons.update(r for row in table.column("reasons").to_pylist() for r in row)
+        without_think = without_think + _without_think_block(table)
         mask = table.column("selected")
         kept.add_table(table.filter(mask))
         rejected.add_table(table.filter(pc.invert(mask)))
@@ -292,10 +300,19 @@ def filter_rows(
         "worker_crashes": reasons.get("verifier_error", 0),
         "judge_requests": judge_requests,
         "completion_tokens_by_verdict": dict(tokens.most_common()),
+        "rows_without_think_block": without_think,
     }
+    counts["notes"] = notes(counts, [n for n in unified.names if n not in OWN_COLUMNS])
     if golds.counts is not None:
         counts["gold"] = golds.counts
     return Result(counts, {"rules": spec.rules, "rule_config": asdict(spec.rule_config)})
+
+
+def _without_think_block(table: pa.Table) -> int:
+    """Rows whose completion closes no think block (`</think>`, `<|end_of_thought|>`)."""
+    completion = table.column("completion")
+    closed = pc.or_(pc.match_substring(completion, THINK[1]), pc.match_substring(completion, THOUGHT[1]))
+    return table.num_rows - pc.sum(pc.fill_null(closed, False)).as_py() if table.num_rows else 0
 
 
 def verdicts_of(table: pa.Table) -> list[str]:

@@ -7,12 +7,14 @@ Within a category, a source's share follows its weight (default: its row count),
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from datafactory.errors import UsageError
+from datafactory.io.outdir import MANIFEST
 from datafactory.io.readers import expand_inputs, require_finished
 
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -29,6 +31,7 @@ class Source:
     quota: int = 0
     on_bad_row: str = field(default="error", repr=False)
     origin: Path | None = field(default=None, repr=False)  # the PATH given, when the name was not (@NAME)
+    path: Path | None = field(default=None, repr=False)  # the PATH given
 
 
 def parse_size(text: str, option: str = "--shard-bytes") -> int:
@@ -72,7 +75,7 @@ def parse_source(spec: str, category: str, allow_unfinished: bool = False) -> So
     if not name:
         name = path.name if path.is_dir() else (path.parent.name if "*" in spec else path.name.split(".")[0])
         origin = path.parent if "*" in spec else path
-    return Source(name=name, category=category, files=files, weight=weight, origin=origin)
+    return Source(name=name, category=category, files=files, weight=weight, origin=origin, path=path)
 
 
 def distinct_names(sources: list[Source]) -> None:
@@ -112,6 +115,38 @@ def _split(count: int, sources: list[Source]) -> None:
         source.quota = quota
 
 
+def _shortfall(category: str, needed: int, sources: list[Source]) -> str:
+    """Why a category cannot give `needed` rows, in words: each source's rows and, for a stage's output, what
+    became of the rows it read."""
+    have = sum(s.rows for s in sources)
+    parts = ", ".join(f"{s.name}: {s.rows} rows{_history(s)}" for s in sources)
+    return f"the {category} sources hold {have} rows, one unit needs {needed} ({parts})"
+
+
+def _history(source: Source) -> str:
+    folder = source.path if source.path and source.path.is_dir() else None
+    return "" if folder is None or source.rows else _stage_history(folder, depth=3)
+
+
+def _stage_history(folder: Path, depth: int) -> str:
+    """What became of a stage output's rows, by its manifest; a stage that read nothing names its own input's."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return ""
+    counts, stage = manifest.get("counts", {}), manifest.get("stage")
+    inputs = manifest.get("arguments", {}).get("inputs") or []
+    if not counts.get("rows_in") and depth and len(inputs) == 1 and (Path(inputs[0]) / MANIFEST).is_file():
+        return _stage_history(Path(inputs[0]), depth - 1)
+    if stage == "filter":
+        verdicts = ", ".join(f"{k} {v}" for k, v in counts.get("verdicts", {}).items() if k != "pass")
+        return f", the filter kept none of {counts.get('rows_in', 0)} ({verdicts})"
+    if stage == "dedupe":
+        removed = ", ".join(f"{k} {v}" for k, v in counts.get("removed", {}).items() if v)
+        return f", dedupe removed all {counts.get('rows_in', 0)} ({removed})"
+    return f", its {stage} wrote none"
+
+
 def plan_counts(sources: list[Source], reasoning: float, general: float, total: int | None, replacement: bool) -> dict:
     by_category = {c: [s for s in sources if s.category == c] for c in ("reasoning", "general")}
     available = {c: sum(s.rows for s in group) for c, group in by_category.items()}
@@ -129,7 +164,10 @@ def plan_counts(sources: list[Source], reasoning: float, general: float, total: 
         )
         wanted = {"reasoning": k * int(reasoning), "general": k * int(general)}
         if k == 0:
-            raise UsageError(f"not enough rows for one {int(reasoning)}:{int(general)} unit (have {available})")
+            short = [c for c, share in (("reasoning", reasoning), ("general", general)) if share > available[c]]
+            why = "; ".join(_shortfall(c, int(share), by_category[c]) for c, share in
+                            (("reasoning", reasoning), ("general", general)) if c in short)  # fmt: skip
+            raise UsageError(f"cannot form one {int(reasoning)}:{int(general)} unit: {why}")
     for category, count in wanted.items():
         if count > available[category] and not replacement:
             raise UsageError(
