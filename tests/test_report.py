@@ -199,3 +199,35 @@ def test_hostile_text_cannot_break_the_page_or_reorder_it(tmp_path):
     shown = [r["reasoning"] for g in groups for r in g["rows"]]
     assert any("&lt;!--&lt;script&gt;" in text and "[U+202E]" in text for text in shown), shown
     assert "\u202e" not in html
+
+
+def test_the_browser_says_what_was_decided_on_the_data_a_user_reads(tmp_path):
+    """A sample nobody checked does not read as passed; suspect golds come with their problem; a removed duplicate
+    shows the row it duplicates."""
+    from datafactory.report.collect import collect
+
+    rows = [trace_row("p0", i, "Add them.", 6, "5") for i in range(8)]
+    rows += [trace_row(f"p{i}", 0, "Add them.", i, str(i)) for i in range(1, 4)]
+    rows.append({**trace_row("p9", 0, "Add them.", 66, "67"), "messages": rows[9]["messages"]})  # p2's problem again
+    samples = tmp_path / "samples"
+    (samples / ".datafactory").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), samples / "part-00000.parquet")
+    (samples / ".datafactory/manifest.json").write_text(json.dumps({"stage": "generate", "counts": {"rows_out": 12}}))
+    (samples / ".datafactory/SUCCESS").write_text("")
+    (generated,) = collect([str(samples)])
+    shown = [row for group in generated.samples.values() for row in group]
+    assert shown and all(not r["checked"] and r["status"].startswith("no verdict") for r in shown)
+
+    assert run_cli("filter", samples, "-o", tmp_path / "filtered", "--workers", "1").returncode == 0
+    (filtered,) = collect([str(tmp_path / "filtered")])
+    (suspect,) = filtered.suspect_golds
+    assert suspect["prompt_id"] == "p0" and "Problem p0: what is the total?" in suspect["problem"]
+    kept = filtered.samples["kept"]
+    assert kept and all(r["checked"] and r["status"] == "passed every check" for r in kept)
+
+    assert run_cli("dedupe", samples, "-o", tmp_path / "deduped", "--no-near").returncode == 0
+    (deduped,) = collect([str(tmp_path / "deduped")])
+    (copy,) = [r for r in deduped.samples["exact_duplicate"] if r["prompt_id"] == "p9"]
+    assert copy["match"] == "p2#0" and "Problem p2: what is the total?" in copy["duplicate_of"]
+    html = build(tmp_path / "deduped", tmp_path / "report.html")
+    assert "the row it duplicates" in html

@@ -93,7 +93,7 @@ def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -
         rates = folder / PASS_RATES
         if rates.is_file():
             view.pass_rates = pq.read_table(rates, columns=["pass_rate"]).column("pass_rate").to_pylist()
-            view.suspect_golds = suspect_golds(rates)
+            view.suspect_golds = _with_problems(suspect_golds(rates), StageOutput(folder, manifest, STAGES["filter"]))
     elif stage == "dedupe":
         view.funnel = [("rows in", counts.get("rows_in", 0))]
         view.funnel += [(r, -n) for r, n in counts.get("removed", {}).items() if n]
@@ -107,7 +107,50 @@ def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -
     shards = [(output.kind.rows if output.kind else "rows", s) for s in output.shards()]
     shards += [(output.kind.set_aside, s) for s in output.set_aside_shards()]
     _scan(view, shards, per_group, seed)
+    if stage == "dedupe":
+        _show_duplicated(view, output)
     return view
+
+
+def _rows_by_id(shards: list[Path], wanted: set[str]) -> dict[str, dict]:
+    """{prompt_id or prompt_id#sample_index: row} for the wanted ids, reading only the shards' id columns first."""
+    found: dict[str, dict] = {}
+    for shard in shards:
+        names = pq.read_schema(shard).names
+        if "prompt_id" not in names:
+            continue
+        ids = pq.read_table(shard, columns=[c for c in ("prompt_id", "sample_index") if c in names]).to_pydict()
+        indexes = ids.get("sample_index") or [None] * len(ids["prompt_id"])
+        rows = []
+        for row, (prompt_id, index) in enumerate(zip(ids["prompt_id"], indexes, strict=True)):
+            keys = {str(prompt_id), f"{prompt_id}#{index}"} & (wanted - set(found))
+            if keys:
+                rows.append((row, keys))
+        if rows:
+            records = pq.read_table(shard).take([row for row, _ in rows]).to_pylist()
+            for (_, keys), record in zip(rows, records, strict=True):
+                found.update(dict.fromkeys(keys, record))
+        if wanted <= set(found):
+            break
+    return found
+
+
+def _with_problems(suspects: list[dict], output: StageOutput) -> list[dict]:
+    """The suspect golds with their problem text, so a reviewer needs no second window to judge them."""
+    found = _rows_by_id(output.shards() + output.set_aside_shards(), {str(r["prompt_id"]) for r in suspects})
+    return [{**row, "problem": _clip(_prompt_text(found.get(str(row["prompt_id"]), {})))} for row in suspects]
+
+
+def _show_duplicated(view: StageView, output: StageOutput) -> None:
+    """Each sampled duplicate shows the text of the row it duplicates (the kept first occurrence)."""
+    rows = [row for group, rows in view.samples.items() if group.endswith("duplicate") for row in rows]
+    found = _rows_by_id(output.shards(), {row["match"] for row in rows if row.get("match")})
+    on = (view.manifest.get("arguments") or {}).get("on", "prompt")
+    for row in rows:
+        record = found.get(row.get("match"))
+        if record is not None:
+            text = _prompt_text(record) if on == "prompt" else record.get("completion") or record.get("response")
+            row["duplicate_of"] = highlight(_clip(text), [])
 
 
 def _scan(view: StageView, shards: list[tuple[str, Path]], per_group: int, seed: int) -> None:
@@ -186,6 +229,10 @@ def browser_row(record: dict, manifest: dict) -> dict:
     reasons = list(record.get("reasons") or [])
     if record.get("dedupe_reason"):
         reasons.append(record["dedupe_reason"])
+    checked = record.get("verdict") is not None or bool(record.get("dedupe_reason"))
+    status = "passed every check" if checked else "no verdict: not checked at this stage"
+    if not checked and isinstance(record.get("verifier"), str) and record.get("category"):
+        checked, status = True, f"kept by the filter (verifier {record['verifier']})"  # a mix row
     reasoning, response = record.get("reasoning"), record.get("response")
     if reasoning is None and response is None:
         messages = record.get("messages") or []
@@ -203,4 +250,9 @@ def browser_row(record: dict, manifest: dict) -> dict:
         "detail": _clip(record.get("verifier_detail") or record.get("dedupe_match") or ""),
         "judge": record.get("judge_verdict"),
         "tokens": record.get("completion_tokens"),
+        "checked": checked,
+        "status": status,
+        "match": record.get("dedupe_match")
+        if record.get("dedupe_reason") in ("exact_duplicate", "near_duplicate")
+        else None,
     }
