@@ -216,3 +216,19 @@ def test_real_json_array_file_is_read_item_by_item(tmp_path, shared_data):
     rows = stage_rows(tmp_path / "mbpp") + set_aside_rows(tmp_path / "mbpp")
     tasks = json.loads((shared_data / "sanitized-mbpp.json").read_text())
     assert sorted(r["task_id"] for r in rows) == sorted(t["task_id"] for t in tasks)
+
+
+@pytest.mark.engine
+def test_generate_carries_every_column_of_its_own_names(tmp_path, tiny_model):
+    from datafactory.schema import SAMPLES_COLUMNS
+
+    own = [c for c in SAMPLES_COLUMNS if c not in ("messages", "prompt_id")]
+    rows = [{"prompt": f"What is {i} + 1?", **{c: f"theirs {c} {i}" for c in own}} for i in range(3)]
+    source = write_jsonl(tmp_path / "prompts.jsonl", rows)
+    out = tmp_path / "samples"
+    result = run_cli("generate", source, "-o", out, "-m", tiny_model, "--engine", "transformers", "--max-tokens", "4")
+    assert result.returncode == 0, result.stderr
+    for row in stage_rows(out):
+        index = int(row["messages"][-1]["content"].split()[2])
+        assert all(row[f"input_{c}"] == f"theirs {c} {index}" for c in own)
+        assert row["model"] != f"theirs model {index}" and row["completion"] != f"theirs completion {index}"
