@@ -123,6 +123,14 @@ def test_openr1_generations_are_samples_of_one_problem(tmp_path):
     for row in one:
         problem = next(e for e in expected if e["prompt"] == _user_turn(row))
         assert rates[row["prompt_id"]] == pytest.approx(sum(problem["right"]) / len(problem["right"]))
+    mixed = run_cli("mix", "--reasoning", tmp_path / "openr1-k1-out", "--ratio", "1:0", "-o", tmp_path / "sft")
+    assert mixed.returncode == 0, mixed.stderr
+    chosen = {_user_turn(r): r["completion"] for r in one}
+    sft = stage_rows(tmp_path / "sft", sft=True)
+    assert len(sft) == len(one)
+    for row in sft:  # the kept generation, not the one the input's messages happened to hold
+        user, assistant = row["messages"]
+        assert assistant["content"] == chosen[user["content"]]
 
 
 def test_openr1_generations_with_a_wrong_length_list_are_one_line(tmp_path):
@@ -232,3 +240,18 @@ def test_generate_carries_every_column_of_its_own_names(tmp_path, tiny_model):
         index = int(row["messages"][-1]["content"].split()[2])
         assert all(row[f"input_{c}"] == f"theirs {c} {index}" for c in own)
         assert row["model"] != f"theirs model {index}" and row["completion"] != f"theirs completion {index}"
+
+
+def test_a_dataset_repository_folder_is_read_from_its_data_folder(tmp_path):
+    """A downloaded Hub repository (README.md card, data/train-0000N-of-0000M.parquet) is an input as it is."""
+    rows, expected = shapes.openr1_math(20)
+    repo = tmp_path / "OpenR1-Math-220k"
+    (repo / "data").mkdir(parents=True)
+    (repo / "README.md").write_text("---\nlicense: apache-2.0\n---\n# OpenR1-Math-220k\n")
+    for part in range(2):
+        table = pa.Table.from_pylist(rows[part * 10 : (part + 1) * 10])
+        pq.write_table(table, repo / "data" / f"train-{part:05d}-of-00002.parquet")
+    out = tmp_path / "kept"
+    result = run_cli("filter", repo, "-o", out, *FILTER)
+    assert result.returncode == 0, result.stderr
+    _account(stage_rows(out), set_aside_rows(out), expected)
