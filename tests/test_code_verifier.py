@@ -138,17 +138,28 @@ class Listener:
         self.sock.close()
 
 
-def sandbox_processes() -> list[str]:
-    """Live (not zombie) processes running under a sandbox uid."""
+def sandbox_processes(uids: tuple[int, int] = UID_RANGE) -> list[str]:
+    """Live (not zombie) processes running under a sandbox uid in `uids`."""
     output = subprocess.run(["ps", "-eo", "uid=,stat=,args="], capture_output=True, text=True).stdout
     return [
-        line
-        for line in output.splitlines()
-        if UID_RANGE[0] <= int(line.split()[0]) < UID_RANGE[1] and "Z" not in line.split()[1]
+        line for line in output.splitlines() if uids[0] <= int(line.split()[0]) < uids[1] and "Z" not in line.split()[1]
     ]
 
 
-def test_hostile_programs_are_contained(tmp_path):
+@pytest.fixture
+def own_uids(monkeypatch) -> tuple[int, int]:
+    """A narrow uid range of this test's own for its sandboxes, so that it looks only at what it started (another
+    job's sandboxes draw from the whole range)."""
+    import random
+
+    from datafactory import sandbox
+
+    start = random.SystemRandom().randrange(UID_RANGE[0], UID_RANGE[1] - 1000)
+    monkeypatch.setattr(sandbox, "UID_RANGE", (start, start + 1000))
+    return start, start + 1000
+
+
+def test_hostile_programs_are_contained(tmp_path, own_uids):
     canary = tmp_path / "canary.txt"
     canary.write_text("secret")
     listener = Listener()
@@ -192,9 +203,9 @@ def test_hostile_programs_are_contained(tmp_path):
     assert not (tmp_path / "escaped.txt").exists()
     assert listener.accepted == 0
     deadline = time.monotonic() + 5
-    while sandbox_processes() and time.monotonic() < deadline:
+    while sandbox_processes(own_uids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert sandbox_processes() == []
+    assert sandbox_processes(own_uids) == []
 
 
 def test_filter_with_code_verifier_end_to_end(tmp_path):

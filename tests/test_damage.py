@@ -75,10 +75,11 @@ def test_overwrite_keeps_the_finished_output_until_the_new_one_is_finished(tmp_p
     out = tmp_path / "sft"
     assert run_cli("mix", "--general", good, "--ratio", "0:1", "-o", out).returncode == 0
     (out / "notes.txt").write_text("mine")
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert "data/part-00000.parquet" in before and ".datafactory/SUCCESS" in before
     line = one_line_error(run_cli("mix", "--general", bad, "--ratio", "0:1", "-o", out, "--overwrite"))
     assert "bad.jsonl, row 51" in line
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # untouched, _SUCCESS and all
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # untouched
     assert run_cli("mix", "--general", good, "--ratio", "0:1", "-o", out, "--overwrite", "--seed", "3").returncode == 0
     assert (out / "notes.txt").read_text() == "mine" and (out / ".datafactory/SUCCESS").exists()
     assert json.loads((out / ".datafactory/manifest.json").read_text())["arguments"]["seed"] == 3

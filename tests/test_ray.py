@@ -60,10 +60,10 @@ def test_filter_on_ray_equals_local(tmp_path):
     assert run_cli("filter", samples, "-o", tmp_path / "local", *args).returncode == 0
     result = run_cli("filter", samples, "-o", tmp_path / "ray", *args, "--executor", "ray", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    for sub in (None, "rejected"):
+    for sub in (None, ".rejected"):
         local, ray = rows_of(tmp_path / "local", sub), rows_of(tmp_path / "ray", sub)
         assert local == ray and local
-    reasons = {r for row in rows_of(tmp_path / "ray", "rejected") for r in row["reasons"]}
+    reasons = {r for row in rows_of(tmp_path / "ray", ".rejected") for r in row["reasons"]}
     assert {"wrong_answer", "truncated", "language_mixed", "not_selected"} <= reasons
     assert (tmp_path / "local" / ".pass_rates/pass_rates.parquet").read_bytes() == (
         tmp_path / "ray" / ".pass_rates/pass_rates.parquet"
@@ -106,11 +106,13 @@ def test_dedupe_and_mix_on_ray_equal_local(tmp_path):
         result = run_cli(*args, "-o", tmp_path / f"m-{executor}", "--executor", executor, timeout=600)
         assert result.returncode == 0, result.stderr[-3000:]
     assert rows_of(tmp_path / "d-local") == rows_of(tmp_path / "d-ray")
-    removed = rows_of(tmp_path / "d-ray", "removed")
-    assert removed == rows_of(tmp_path / "d-local", "removed")
+    removed = rows_of(tmp_path / "d-ray", ".removed")
+    assert removed == rows_of(tmp_path / "d-local", ".removed")
     assert {r["dedupe_reason"] for r in removed} == {"contaminated", "exact_duplicate", "near_duplicate"}
-    for shard in sorted((tmp_path / "m-local").glob("part-*.parquet")):
-        assert shard.read_bytes() == (tmp_path / "m-ray" / shard.name).read_bytes()
+    shards = sorted((tmp_path / "m-local" / "data").glob("part-*.parquet"))
+    assert shards
+    for shard in shards:
+        assert shard.read_bytes() == (tmp_path / "m-ray" / "data" / shard.name).read_bytes()
 
 
 @pytest.mark.engine
@@ -155,7 +157,7 @@ def test_a_ray_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
     _, stderr = process.communicate(timeout=600)
     assert killed is not None, "the run ended before a worker could be killed"
     assert process.returncode == 0, stderr[-3000:]
-    for sub in (None, "rejected"):
+    for sub in (None, ".rejected"):
         local, ray = rows_of(tmp_path / "local", sub), rows_of(tmp_path / "ray", sub)
         assert len(ray) == len({(r["prompt_id"], r["sample_index"]) for r in ray})  # no duplicates
         assert ray == local  # nothing lost, same verdicts

@@ -52,8 +52,9 @@ def cut_launch(tmp_path, kind):
     script.write_text(CUT_LAUNCH)
     marker = tmp_path / f"{kind}.ran"
     return subprocess.run(
-        [sys.executable, str(script), kind, str(marker)], capture_output=True, text=True, timeout=60
-    ), marker
+        [sys.executable, str(script), kind, str(marker)], capture_output=True, text=True, timeout=60,
+        preexec_fn=as_from_a_terminal,
+    ), marker  # fmt: skip
 
 
 def test_a_launch_cut_by_ctrl_c_is_finished_before_the_interrupt_is_raised(tmp_path):
@@ -97,7 +98,8 @@ IGNORES = textwrap.dedent("""
 def test_the_fork_server_and_its_workers_ignore_ctrl_c_from_their_first_instruction(tmp_path):
     script = tmp_path / "ignores.py"
     script.write_text(IGNORES)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                          preexec_fn=as_from_a_terminal)  # fmt: skip
     assert done.stdout.split() == ["True", "True", "True"], (done.stdout, done.stderr)
 
 
@@ -127,7 +129,8 @@ def test_a_ctrl_c_while_the_fork_server_starts_is_not_lost(tmp_path):
     """Ignoring SIGINT for that instant (another way to make the server deaf) would drop the user's Ctrl-C."""
     script = tmp_path / "lost.py"
     script.write_text(LOST)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                          preexec_fn=as_from_a_terminal)  # fmt: skip
     assert done.stdout.strip() == "interrupted", (done.stdout, done.stderr)
 
 
@@ -165,7 +168,15 @@ def test_dedupe_workers_outlive_a_ctrl_c_that_the_parent_handles(tmp_path):
     assert done.stderr == ""
 
 
-def test_held_raises_the_first_stop_when_the_block_ends_and_a_second_at_once():
+@pytest.fixture
+def terminal_sigint():
+    """SIGINT as a terminal's shell leaves it (a suite started with `&` or nohup inherits it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_held_raises_the_first_stop_when_the_block_ends_and_a_second_at_once(terminal_sigint):
     reached = []
     with pytest.raises(KeyboardInterrupt), held():
         signal.raise_signal(signal.SIGINT)
