@@ -149,7 +149,8 @@ def vllm_reasoning_server(tmp_path_factory):
 
 
 def readme_serve_options() -> list[str]:
-    """The options of the README's `vllm serve on CPU` command, less --model, --host and --port (set here)."""
+    """The options of the README's `vllm serve` command for the toy reasoner on CPU, less --model, --host, --port
+    and --served-model-name (set here)."""
     import shlex
 
     text = (REPO / "README.md").read_text()
@@ -159,7 +160,7 @@ def readme_serve_options() -> list[str]:
     for word in words:
         if skip:
             skip = False
-        elif word in ("--model", "--host", "--port"):
+        elif word in ("--model", "--host", "--port", "--served-model-name"):
             skip = True
         else:
             options.append(word)

@@ -83,7 +83,7 @@ def filter_command(
         str | None,
         typer.Option(
             help="Column holding the completion (default: completion, generations, response, output, content, "
-            "the last assistant turn of messages/conversations, solution; README: Reading the data you have)."
+            "the last assistant turn of messages/conversations, solution; README: Filter data you already have)."
         ),
     ] = None,
     prompt_field: Annotated[

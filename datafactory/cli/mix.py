@@ -25,7 +25,12 @@ A source is PATH, PATH:WEIGHT (its share within its category) and optionally @NA
 
 @app.command(epilog=EXAMPLES)
 def mix(
-    out: Annotated[str, typer.Option("-o", "--out", help="Output folder: shards, README.md card, dataset_info.json.")],
+    out: Annotated[
+        str,
+        typer.Option(
+            "-o", "--out", help="Output folder, a dataset repository: data/ shards, README.md card, dataset_info.json."
+        ),
+    ],
     reasoning: Annotated[
         list[str] | None, typer.Option(help="Reasoning source: PATH[:WEIGHT][@NAME] (repeatable).")
     ] = None,

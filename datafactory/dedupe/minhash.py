@@ -9,7 +9,7 @@ NEAR_MISS under the threshold is still a candidate with probability >= CANDIDATE
 symbols differ (text.math_signature) is never a duplicate: templated problems differ in exactly those.
 
 Why rensa for the signatures: on these machines it is much faster than datasketch and finds the same pairs
-(measured by benchmarks/dedupe.py; README, "Benchmarks"). Why our own banding on NumPy arrays: rensa's LSH index keeps
+(measured by benchmarks/dedupe.py; benchmarks/README.md). Why our own banding on NumPy arrays: rensa's LSH index keeps
 ~1.6 KB per row, too much for millions of rows; sorted band hashes need 8 bytes per band per row.
 """
 

@@ -1,6 +1,6 @@
 """Which columns of an input the filter reads: generate's samples as they are, and reasoning data people already have.
 
-Why: sets of traces come in many shapes (README, "Reading the data you have"), and a shape read wrong keeps wrong
+Why: sets of traces come in many shapes (README, "Filter data you already have"), and a shape read wrong keeps wrong
 rows without a word. The completion is `--completion-field`, else the first of: `completion`; a `generations`
 list (one sample per item, OpenR1-Math); `response`/`output`/`content` (with `reasoning_content`/`reasoning`
 before it, as R1 writes it); the last assistant turn of `messages`/`conversations`; a worked `solution`. The

@@ -2,7 +2,7 @@
 
 Why: tests and smoke runs need a real model that vLLM (CPU and GPU), `vllm serve` and transformers can load,
 without any download. Its weights are random, so its text is gibberish; it exercises the machinery, not quality.
-The shape follows what vLLM on CPU accepts (head_dim 32; README, "The toy reasoner").
+The shape follows what vLLM on CPU accepts (head_dim 32; docs/outputs.md, "The toy reasoner").
 """
 
 from __future__ import annotations
