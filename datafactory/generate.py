@@ -133,7 +133,9 @@ def _sampling_json(config: GenerateConfig) -> dict:
     return recorded
 
 
-def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, outdir: OutputDir) -> LoopTally:
+def _sample_all(
+    config, files, scan, done: set[str], todo: int, engine: Engine, outdir: OutputDir, executor: Executor
+) -> LoopTally:
     """Stream the prompts not yet done through the engine; a prompt's rows are written when it is decided."""
     sampling = config.sampling()
     recorded = _sampling_json(config)
@@ -155,10 +157,9 @@ def _sample_all(config, files, scan, done: set[str], todo: int, engine: Engine, 
     task_of = pool = settle_of = None
     if config.target is not None:
         from datafactory.filtering.evaluate import task_of_row
-        from datafactory.filtering.pool import WorkerPool
 
         fields = verifier_class(config.worker_verifier).row_fields
-        pool = WorkerPool(config.spec(), config.workers, config.timeout)
+        pool = executor.verifier_pool(config.spec(), config.workers, config.timeout)  # the frame's: local or Ray
 
         def task_of(draws: PromptDraws, index: int) -> dict:
             return task_of_row(row_of(draws, index), config.gold_field, fields)
@@ -196,13 +197,12 @@ def _voting(config: GenerateConfig):
     return lambda prompt: vote if normalise_gold(prompt.row.get(config.gold_field)) is None else None
 
 
-def start_engine(config: GenerateConfig, log: Path | None = None) -> Engine:
+def start_engine(config: GenerateConfig, executor: Executor, log: Path | None = None) -> Engine:
     """The configured engine, or `--replicas` of it on Ray (`--executor ray`), saying what it starts and when it
     is ready (its own output goes to `log` when given)."""
     where = f" (its output: {log})" if log else ""
     say(f"starting {config.engine} for {config.model}{where} ...")
     started = time.monotonic()
-    executor = config.chosen_executor()
     engine = executor.inference_engine(config.engine, config.engine_settings(), config.seed, config.replicas)
     if stop_requested():  # a signal during start-up that the engine's own code swallowed
         engine.close()
@@ -217,7 +217,7 @@ def shared_engine(configs: list[GenerateConfig], out: Path, verbose: bool) -> It
     to OUT/.datafactory/engine.log for a local engine."""
     first = configs[0]
     with engine_output(out if first.engine in LOCAL_ENGINES else None, verbose) as log:
-        engine = start_engine(first, log)
+        engine = start_engine(first, first.chosen_executor(), log)  # as the frame chooses it for each source
         try:
             yield {"engine": engine}
         finally:
@@ -263,10 +263,10 @@ def sample(
     noisy = owned and config.engine in LOCAL_ENGINES  # a server's client prints nothing of its own
     with engine_output(config.out if noisy else None, config.verbose) as log:
         if owned:
-            engine = start_engine(config, log)
+            engine = start_engine(config, executor, log)
         if todo > 0:
             try:
-                tally = _sample_all(config, files, scan, done, todo, engine, outdir)
+                tally = _sample_all(config, files, scan, done, todo, engine, outdir, executor)
             finally:
                 if owned:
                     engine.close()

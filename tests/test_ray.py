@@ -163,3 +163,49 @@ def test_a_ray_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
         assert ray == local  # nothing lost, same verdicts
     manifest = json.loads((tmp_path / "ray" / ".datafactory/manifest.json").read_text())
     assert manifest["counts"]["rows_in"] == 6000
+
+
+def test_the_ray_pool_streams_batches_as_the_local_pool_does():
+    """generate --target with --executor ray checks samples on Ray actors through submit/poll."""
+    from datafactory.filtering.checks import CheckOptions
+    from datafactory.filtering.pool import WorkerPool
+    from datafactory.scale.ray_filter import RayFilterPool
+
+    spec = CheckOptions(verifier="math", rules="r1").spec()
+    tasks = [{"prompt_id": f"p{i}", "completion": f"<think>\nAdd.\n</think>\n\n\\boxed{{{i % 3}}}", "gold": "1",
+              "finish_reason": "stop", "completion_tokens": 9} for i in range(12)]  # fmt: skip
+
+    def streamed(pool) -> dict:
+        with pool:
+            for start in range(0, 12, 3):
+                pool.submit(tasks[start : start + 3], start)
+            got: dict = {}
+            deadline = time.monotonic() + 120
+            while len(got) < 4 and time.monotonic() < deadline:
+                got.update(pool.poll(1.0))
+            return {tag: [(r["verdict"], r["extracted_answer"]) for r in rows] for tag, rows in got.items()}
+
+    local = streamed(WorkerPool(spec, 2, 20.0))
+    on_ray = streamed(RayFilterPool(spec, 2, 20.0))
+    assert on_ray == local and len(local) == 4
+    assert [v for rows in local.values() for v, _ in rows].count("pass") == 4
+
+
+@pytest.mark.engine
+def test_adaptive_generate_on_ray_checks_with_the_executor_it_is_handed(tmp_path):
+    """generate --target --executor ray: the engine replicas and the verifier actors both come from the frame's
+    executor; the rows equal a local adaptive run's (each sample's seed is its own)."""
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl", [{"id": f"q{i}", "prompt": f"What is {i} + 3?", "answer": str(i + 3)} for i in range(16)]
+    )
+    args = ["generate", prompts, "-m", "toy", "-n", "4", "--target", "1", "--verifier", "math", "--rules", "r1",
+            "--max-tokens", "48", "--dtype", "float32", "--workers", "1"]  # fmt: skip
+    assert run_cli(*args, "-o", tmp_path / "local", timeout=900).returncode == 0
+    result = run_cli(*args, "-o", tmp_path / "ray", "--executor", "ray", timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    local, on_ray = rows_of(tmp_path / "local"), rows_of(tmp_path / "ray")
+    assert [(r["prompt_id"], r["sample_index"], r["completion"]) for r in on_ray] == [
+        (r["prompt_id"], r["sample_index"], r["completion"]) for r in local
+    ]
+    adaptive = json.loads((tmp_path / "ray" / ".datafactory/manifest.json").read_text())["counts"]["adaptive_now"]
+    assert adaptive["prompts_reaching_target"] > 0 and len(on_ray) < 16 * 4

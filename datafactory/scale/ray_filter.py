@@ -11,6 +11,7 @@ pool per file — what a Ray Data `map_batches` per file does — cost several s
 from __future__ import annotations
 
 import pickle
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 from datafactory.filtering.evaluate import EvalSpec
@@ -35,23 +36,61 @@ class RayEvaluator:
 
 
 class RayFilterPool:
-    """Drop-in for WorkerPool: `map(batches, on_row)` yields each batch's results, in order."""
+    """Drop-in for WorkerPool: `map(batches, on_row)` yields each batch's results, in order (the filter);
+    `submit(tasks, tag)` and `poll(wait_s)` stream batches as they come (generate's `--target`), one call per
+    idle actor."""
 
     def __init__(self, spec: EvalSpec, workers: int, timeout: float, address: str | None = None):
         self.spec, self.workers, self.timeout = spec, max(1, workers), timeout
+        self.size = self.workers  # how many batches run at once (WorkerPool's name for it)
         self.ray = init_ray(address)
         self.timeouts = self.crashes = 0
         self.actors: list = []
+        self._waiting: deque = deque()  # (tag, tasks) not yet sent
+        self._idle: list = []
+        self._running: dict = {}  # object ref -> (actor, tag)
 
     def __enter__(self) -> RayFilterPool:
         actor = self.ray.remote(RayEvaluator).options(num_cpus=1, max_restarts=-1, max_task_retries=-1)
         self.actors = [actor.remote(self.spec, self.timeout) for _ in range(self.workers)]
+        self._idle = list(self.actors)
         return self
 
     def __exit__(self, *exc) -> None:
         for actor in self.actors:
             self.ray.kill(actor)
-        self.actors = []
+        self.actors, self._idle, self._running = [], [], {}
+
+    def submit(self, tasks: list[dict], tag: object) -> None:
+        """Queue one batch for `poll`, which hands its results back with `tag`."""
+        if tasks:
+            self._waiting.append((tag, tasks))
+            self._send()
+
+    def poll(self, wait_s: float = 0.0) -> list[tuple[object, list[dict]]]:
+        """Batches finished so far, as (tag, results), waiting at most `wait_s` for one when none is."""
+        self._send()
+        if not self._running:
+            return []
+        ready, _ = self.ray.wait(list(self._running), num_returns=1, timeout=wait_s)
+        if ready:
+            ready, _ = self.ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
+        finished = []
+        for ref in ready:
+            actor, tag = self._running.pop(ref)
+            results, (timeouts, crashes) = pickle.loads(self.ray.get(ref))
+            self.timeouts += timeouts
+            self.crashes += crashes
+            self._idle.append(actor)
+            finished.append((tag, results[0]))
+        self._send()
+        return finished
+
+    def _send(self) -> None:
+        while self._waiting and self._idle:
+            actor = self._idle.pop()
+            tag, tasks = self._waiting.popleft()
+            self._running[actor.evaluate.remote(pickle.dumps([tasks]))] = (actor, tag)
 
     def map(self, batches: Iterable[list[dict]], on_row: Callable[[int], None] | None = None) -> Iterator[list[dict]]:
         from ray.util import ActorPool
