@@ -212,12 +212,12 @@ def start_engine(config: GenerateConfig, executor: Executor, log: Path | None = 
 
 
 @contextmanager
-def shared_engine(configs: list[GenerateConfig], out: Path, verbose: bool) -> Iterator[dict]:
+def shared_engine(configs: list[GenerateConfig], out: Path, verbose: bool, executor: Executor) -> Iterator[dict]:
     """One engine for every source of a recipe that still samples (they share the model); its own output goes
     to OUT/.datafactory/engine.log for a local engine."""
     first = configs[0]
     with engine_output(out if first.engine in LOCAL_ENGINES else None, verbose) as log:
-        engine = start_engine(first, first.chosen_executor(), log)  # as the frame chooses it for each source
+        engine = start_engine(first, executor, log)
         try:
             yield {"engine": engine}
         finally:

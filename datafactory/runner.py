@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from datafactory import frame
 from datafactory.errors import DataFactoryError, UsageError
 from datafactory.io.outdir import MANIFEST, SUCCESS
 from datafactory.io.readers import expand_inputs
@@ -108,9 +109,9 @@ class RecipeRun:
         configs = [self._config(kind, self.folder(s, kind.name), {"inputs": self._upstream(kind, s)}, s) for s in todo]
         # a stage whose sources share something costly (generate: one engine) checks every source before it starts
         plans = [self._planned(kind, s, c) for s, c in zip(todo, configs, strict=True)] if kind.session else None
-        with kind.shared(configs, self.out, self.verbose) as resources:
+        with frame.shared(kind, configs, self.out, self.verbose) as resources:
             for index, (source, config) in enumerate(zip(todo, configs, strict=True)):
-                manifest = kind.run(config, plans[index] if plans else None, **resources)
+                manifest = frame.run(kind, config, plans[index] if plans else None, **resources)
                 self.say(f"{kind.name} {source['name']}: {kind.summarise(manifest['counts'], config.out)}")
 
     def _planned(self, kind: StageKind, source: dict, config):
@@ -127,7 +128,7 @@ class RecipeRun:
             return
         previous = ORDER[ORDER.index(kind.name) - 1]
         upstream = [(source, self.folder(source, previous)) for source in self.recipe.sources]
-        manifest = kind.run(self._config(kind, folder, kind.fields_across_sources(upstream)))
+        manifest = frame.run(kind, self._config(kind, folder, kind.fields_across_sources(upstream)))
         self.say(f"{kind.name}: {kind.summarise(manifest['counts'], folder)}")
 
     def preflight(self) -> None:

@@ -1,9 +1,10 @@
 """The stage contract: each stage declared once (its config, the check it runs before its output folder is
-touched, its work, what its folder holds) and the one frame every stage runs in (`run_stage`); plus a read-side
-view of a finished stage's folder.
+touched, its work, what its folder holds), the options every stage has, the executor's interface, and a
+read-side view of a finished stage's folder. The frame that runs a stage is frame.py.
 
-Why one frame: inputs, the output folder (check, prepare, finish, manifest, clean-up after a failure) and the
-executor are the same for every stage; a stage that wrote them itself would get one of them subtly wrong.
+Why one declaration: inputs, the output folder (check, prepare, finish, manifest, clean-up after a failure) and
+the executor are the same for every stage; a stage that wrote them itself would get one of them subtly wrong.
+Every stage imports this module, so it reaches neither Ray nor the verifier pool (tests/test_stages.py).
 Recipes, the runner, `stats` and `report` read the same table, so adding a stage is its module plus one entry
 here (see docs/architecture.md). Entries name their code as "module:attribute" so nothing is imported until
 used, and `io/` receives the file names from here instead of knowing any stage's files itself.
@@ -11,12 +12,12 @@ used, and `io/` receives the file names from here instead of knowing any stage's
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
-from contextlib import nullcontext
 from dataclasses import Field, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from datafactory.errors import OptionError
 from datafactory.io.outdir import MANIFEST, OutputDir
@@ -24,41 +25,18 @@ from datafactory.io.writer import SHARD_PATTERN
 from datafactory.registry import load
 
 
-@dataclass(frozen=True)
-class Executor:
-    """Where a stage's parallel work runs (`--executor`): chosen once, from the config, and handed to the stage.
-    The only place that imports `scale/`."""
+class Executor(Protocol):
+    """Where a stage's parallel work runs (`--executor`), chosen by the frame (frame.py) and handed to the stage's
+    work; the implementation is `scale/executor.py`, the only code that reaches Ray."""
 
-    kind: str = "local"  # local, or ray
-    address: str | None = None  # the Ray cluster (`--ray-address`)
+    def tasks(self, local=None): ...  # Ray tasks, else `local()` (a thread pool, say), or None to run inline
 
-    def tasks(self, local=None):
-        """Where independent tasks run: Ray tasks, else `local()` (a thread pool, say), or None to run inline."""
-        if self.kind == "ray":
-            from datafactory.scale.runtime import RayExecutor
+    def verifier_pool(self, spec, workers: int, timeout: float): ...  # the filter's checks: local or Ray actors
 
-            return RayExecutor(self.address)
-        return local() if local else None
+    def inference_engine(self, name: str, settings, seed: int, replicas: int = 1): ...  # one engine, or replicas
 
-    def verifier_pool(self, spec, workers: int, timeout: float):
-        """The verifier workers (filter): the local forkserver pool, or the same evaluators as Ray actors."""
-        if self.kind == "ray":
-            from datafactory.scale.ray_filter import RayFilterPool
 
-            return RayFilterPool(spec, workers, timeout, self.address)
-        from datafactory.filtering.pool import WorkerPool
-
-        return WorkerPool(spec, workers, timeout)
-
-    def inference_engine(self, name: str, settings, seed: int, replicas: int = 1):
-        """The inference engine (generate): one here, or `replicas` of it as Ray actors."""
-        if self.kind == "ray":
-            from datafactory.scale.ray_generate import RayReplicaEngine
-
-            return RayReplicaEngine(name, settings, seed, replicas, self.address)
-        from datafactory.engines.base import engine_class
-
-        return engine_class(name)(settings, seed=seed)
+EXECUTORS = ("local", "ray")
 
 
 def nested(options: type, prefix: str):
@@ -76,15 +54,13 @@ class StageOptions:
     overwrite: bool = False  # replace a finished output
 
     def check_stage_options(self) -> None:
-        from datafactory.scale.runtime import check_executor
-
-        check_executor(self.executor)
+        if self.executor not in EXECUTORS:
+            raise OptionError("executor", f"--executor {self.executor!r}: choose one of {', '.join(EXECUTORS)}")
+        if self.executor == "ray" and importlib.util.find_spec("ray") is None:
+            raise OptionError("executor", "--executor ray needs Ray: pip install 'datafactory[ray]'")
         for name, value in self.arguments().items():  # one check for every number option of every stage
             if isinstance(value, float) and not math.isfinite(value):
                 raise OptionError(name, f"--{name.replace('_', '-')} {value}: expected a finite number")
-
-    def chosen_executor(self) -> Executor:
-        return Executor(self.executor, self.ray_address)
 
     def resume_keys(self) -> list[str]:
         """The options a stopped run must share with its resume (none: the stage restarts instead)."""
@@ -193,75 +169,24 @@ class StageKind:
         return OutputDir(path, self.name, files=self.files, folders=self.folders, data=self.data)
 
     def config_class(self) -> type:
-        return self._load(self.config)
+        return self.load(self.config)
 
     def plan(self, config) -> Plan:
         """Validate the config and run the stage's check: what can fail fails here, before OUT is touched."""
         config.validate()
-        return self._load(self.check)(config)
-
-    def run(self, config, plan: Plan | None = None, **resources) -> dict:
-        """The frame every stage runs in; returns the manifest. Check (unless `plan` is the check already run),
-        open OUT (refuse a finished folder or a resume with other options), prepare it, hand the work its
-        executor, then finish the manifest and `SUCCESS`. After a failure OUT keeps what a resume can use and
-        nothing else; a folder this run created and can neither resume nor finish is removed."""
-        if self.small_pages:
-            from datafactory.memory import use_small_pages
-
-            use_small_pages()
-        plan = plan or self.plan(config)
-        outdir, arguments = self.output_dir(config.out), config.arguments()
-        try:
-            outdir.check(arguments, config.overwrite, plan.inputs, config.resume_keys(), work=self.resumes_from)
-        except BaseException:
-            outdir.unlock()  # refused: OUT is as it was, and free for the next run in this process
-            raise
-        created = outdir.path == outdir.staging_path or not outdir.path.exists()
-        try:
-            outdir.prepare(arguments, restart=self.restarts)
-            result = self._load(self.work)(config, plan, outdir, config.chosen_executor(), **resources)
-        except BaseException:
-            self._abandon(outdir, created)
-            raise
-        return outdir.finish(arguments, plan.recorded_inputs(), result.counts, result.digests, **result.manifest)
-
-    def _abandon(self, outdir: OutputDir, created: bool) -> None:
-        """After a failure: keep what a resume can use; otherwise remove what the stage wrote (and the folder, if
-        this run made it and nothing else is there: an engine.log explaining the failure stays)."""
-        try:
-            work = outdir.path / self.resumes_from if self.resumes_from else None
-            outdir.remove_temporaries()  # a half-written file helps no resume (a stage's work folder is one of its own)
-            written = outdir.shards() or (work and work.is_dir() and any(work.iterdir()))
-            resumable = written and not self.restarts and outdir.path == outdir.final  # --overwrite starts afresh
-            if not resumable and (created or self.restarts):
-                outdir.clear()
-                if created and outdir.path.is_dir() and not any(outdir.path.iterdir()):
-                    outdir.path.rmdir()
-        except OSError:
-            pass  # the failure being reported matters more; what is left is cleared by the next run
-        finally:
-            outdir.unlock()
+        return self.load(self.check)(config)
 
     def fields_across_sources(self, upstream: list[tuple[dict, Path]]) -> dict:
         """A stage across sources: its config fields for [(recipe source, its previous stage's folder)]."""
-        return self._load(self.across_sources)(upstream)
-
-    def shared(self, configs: list, out: Path, verbose: bool):
-        """What its sources share in a recipe (a context manager of resources handed to each run), or nothing."""
-        return self._load(self.session)(configs, out, verbose) if self.session else nullcontext({})
+        return self.load(self.across_sources)(upstream)
 
     def summarise(self, counts: dict, folder: str | Path) -> str:
         if self.summary:
-            return self._load(self.summary)(counts, folder)
+            return self.load(self.summary)(counts, folder)
         return f"{counts['rows_in']} rows -> {counts['rows_kept']} kept"
 
-    def _load(self, spec: str):
+    def load(self, spec: str):
         return load({self.name: spec}, self.name, "stage")
-
-
-def run_stage(name: str, config, plan: Plan | None = None, **resources) -> dict:
-    """Run stage `name` with its config (the library's entry point; the CLI and recipes call it)."""
-    return STAGES[name].run(config, plan, **resources)
 
 
 PASS_RATES = ".pass_rates/pass_rates.parquet"  # the filter's per-prompt pass rates, beside its rows

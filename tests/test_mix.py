@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from datafactory.frame import run_stage
 from datafactory.io.writer import sha256_file
-from datafactory.stages import run_stage
 from tests.conftest import run_cli, write_jsonl
 
 

@@ -62,7 +62,7 @@ def dedupe(
 ) -> None:
     """Remove exact and near-duplicate rows and benchmark leaks; the first occurrence is kept."""
     from datafactory.dedupe.stage import DedupeConfig
-    from datafactory.stages import run_stage
+    from datafactory.frame import run_stage
 
     config = DedupeConfig(
         inputs=inputs, out=out, on=on, exact=exact, near=near, threshold=threshold, num_perm=num_perm,

@@ -160,8 +160,8 @@ def filter_command(
 ) -> None:
     """Rejection sampling: verify answers, apply R1 readability rules, keep the best k samples per prompt."""
     from datafactory.filtering.config import FilterConfig
+    from datafactory.frame import run_stage
     from datafactory.judge.options import JudgeOptions
-    from datafactory.stages import run_stage
 
     config = FilterConfig(
         inputs=inputs, out=out, verifier=verifier, gold_field=gold_field, gold=gold, gold_policy=gold_policy, gold_min_votes=gold_min_votes,

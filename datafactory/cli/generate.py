@@ -155,8 +155,8 @@ def generate(
     ] = False,
 ) -> None:
     """Sample reasoning traces: many completions per prompt, written as sharded Parquet with provenance."""
+    from datafactory.frame import run_stage
     from datafactory.generate_config import GenerateConfig
-    from datafactory.stages import run_stage
 
     config = GenerateConfig(
         inputs=inputs, out=out, model=model, engine=engine, n=n, temperature=temperature, top_p=top_p,

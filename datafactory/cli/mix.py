@@ -65,8 +65,8 @@ def mix(
     allow_unfinished: AllowUnfinished = False,
 ) -> None:
     """Mix reasoning and general data at a ratio into shuffled SFT shards that trainers load unchanged."""
+    from datafactory.frame import run_stage
     from datafactory.mix.stage import MixConfig
-    from datafactory.stages import run_stage
 
     config = MixConfig(
         reasoning=reasoning or [], general=general or [], out=out, ratio=ratio, total=total, seed=seed,
