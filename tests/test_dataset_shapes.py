@@ -255,3 +255,14 @@ def test_a_dataset_repository_folder_is_read_from_its_data_folder(tmp_path):
     result = run_cli("filter", repo, "-o", out, *FILTER)
     assert result.returncode == 0, result.stderr
     _account(stage_rows(out), set_aside_rows(out), expected)
+
+
+def test_a_row_with_no_prompt_to_group_it_by_is_one_line(tmp_path):
+    """Hashing an empty prompt would put every such row under one prompt id: refused, naming the row and field."""
+    rows = [
+        {"messages": [{"role": "user", "content": "Hi"}], "response": "Hello"},
+        {"messages": None, "response": "Hi"},
+    ]
+    result = run_cli("filter", write_jsonl(tmp_path / "in.jsonl", rows), "-o", tmp_path / "out", "--verifier", "none")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "row 2, field 'messages'" in result.stderr and not (tmp_path / "out").exists()

@@ -112,7 +112,8 @@ class InputShape:
         if self.ids is not None:
             return _identifier(row.get(self.ids), path, number, self.ids)
         if not messages:
-            raise BadInput("no prompt to tell this row's prompt from others", path, number, self.conversation)
+            column = self.conversation or self.prompt_turns or self.prompt
+            raise BadInput("no prompt to tell this row's prompt from others", path, number, column)
         return prompt_hash(messages)
 
     def _completion(self, text, row: dict, path, number: int, column: str):
