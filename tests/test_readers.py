@@ -96,3 +96,27 @@ def test_reads_real_benchmark_files(shared_data):
     humaneval = list(iter_chunks(expand_inputs([shared_data / "HumanEval.jsonl.gz"])))
     assert sum(len(c.rows) for c in humaneval) == 164
     assert humaneval[0].rows[0]["task_id"] == "HumanEval/0"
+
+
+@pytest.mark.parametrize("spelling", ["plain", "indented", "bom", "gzip"])
+def test_a_json_array_file_is_read_item_by_item_however_it_was_saved(tmp_path, spelling):
+    from datafactory.io.readers import count_rows
+
+    items = [{"instruction": f"Task {i}", "input": "", "output": f"Done {i}"} for i in range(5)]
+    text = json.dumps(items, indent=2 if spelling == "indented" else None).encode()
+    path = tmp_path / ("data.json.gz" if spelling == "gzip" else "data.json")
+    if spelling == "gzip":
+        path.write_bytes(gzip.compress(text))
+    else:
+        path.write_bytes((b"\xef\xbb\xbf" if spelling == "bom" else b"") + b"\n " + text)
+    rows = [row for chunk in iter_chunks([path]) for row in chunk.rows]
+    assert [r.pop("__row__") for r in rows] == [1, 2, 3, 4, 5] and rows == items
+    assert count_rows(path) == 5
+
+
+def test_a_broken_json_array_names_the_item_after_the_last_good_one(tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text('[{"a": 1},\n {"a": 2},\n {"a": ')
+    with pytest.raises(BadInput) as caught:
+        [row for chunk in iter_chunks([path]) for row in chunk.rows]
+    assert caught.value.row == 3 and "invalid JSON after item 2" in str(caught.value)

@@ -168,6 +168,8 @@ def _json_array(path: Path) -> Iterator[tuple[int, object]]:
 
     number = 0
     with _opener(path)(path, "rb") as handle:
+        if handle.read(3) != b"\xef\xbb\xbf":  # a byte-order mark, as editors on Windows save files
+            handle.seek(0)
         try:
             for number, record in enumerate(ijson.items(handle, "item", use_float=True), start=1):  # noqa: B007
                 yield number, record
