@@ -11,6 +11,7 @@ PROMPT_COLUMNS = ("prompt", "problem", "question", "instruction")
 ALPACA_INPUT = "input"  # joined to the instruction: 128 problems may share one instruction
 REASONING_FIELDS = ("reasoning_content", "reasoning")  # DeepSeek API, SGLang, older vLLM; vLLM >= 0.10
 ANSWER_COLUMNS = ("response", "output", "content")  # a reasoning column beside one of these is its trace
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
 THINK = ("<think>", "</think>")
 THOUGHT = ("<|begin_of_thought|>", "<|end_of_thought|>")  # OpenThoughts, Bespoke-Stratos, Sky-T1

@@ -266,3 +266,25 @@ def test_a_row_with_no_prompt_to_group_it_by_is_one_line(tmp_path):
     result = run_cli("filter", write_jsonl(tmp_path / "in.jsonl", rows), "-o", tmp_path / "out", "--verifier", "none")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "row 2, field 'messages'" in result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("answer", ["response", "output", "content"])
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_reasoning_beside_any_answer_column_is_read_in_front_of_it(tmp_path, answer, kind):
+    """Every answer column the shape table names, from JSONL and Parquet; a row whose reasoning is null keeps its
+    answer as written (it then has no think block, and bad_format says so)."""
+    rows, expected = shapes.deepseek_api(12)
+    for row in rows:
+        row[answer] = row.pop("content")
+    rows[3]["reasoning_content"] = None
+    expected[3]["completions"] = [rows[3][answer]]
+    expected[3]["right"] = [False]  # no think block: rejected by bad_format, not read as a pass
+    source = _write(tmp_path, "api", rows, kind)
+    result = run_cli("filter", source, "-o", tmp_path / "out", *FILTER)
+    assert result.returncode == 0, result.stderr
+    kept, rejected = stage_rows(tmp_path / "out"), set_aside_rows(tmp_path / "out")
+    by_prompt = {_user_turn(r): r for r in kept + rejected}
+    assert len(by_prompt) == 12
+    for entry in expected:
+        assert by_prompt[entry["prompt"]]["completion"] == entry["completions"][0]
+    assert by_prompt[expected[3]["prompt"]]["reasons"] == ["bad_format"]

@@ -12,7 +12,7 @@ import re
 import unicodedata
 
 from datafactory.errors import BadInput, UsageError
-from datafactory.shapes import PROMPT_COLUMNS, prompt_text
+from datafactory.shapes import PROMPT_COLUMNS, SHAREGPT_ROLES, prompt_text
 
 ON_CHOICES = ("prompt", "completion", "messages")
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -66,8 +66,7 @@ def text_of(row: dict, on: str, path, number) -> str:
     messages = row.get("messages") or row.get("conversations")
     if isinstance(messages, list) and messages and "from" in messages[0]:  # ShareGPT
         messages = [
-            {"role": {"human": "user", "gpt": "assistant"}.get(m.get("from"), m.get("from")), "content": m.get("value")}
-            for m in messages
+            {"role": SHAREGPT_ROLES.get(m.get("from"), m.get("from")), "content": m.get("value")} for m in messages
         ]
     if on == "completion":
         if isinstance(row.get("completion"), str):

@@ -7,9 +7,8 @@ content that is not text) is bad input to name, not a prompt to read wrong.
 from __future__ import annotations
 
 from datafactory.errors import BadInput
-from datafactory.shapes import reasoning_of, with_reasoning
+from datafactory.shapes import SHAREGPT_ROLES, reasoning_of, with_reasoning
 
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 ROLES = ("system", "user", "assistant", "tool", "function", "developer")
 
 

@@ -18,12 +18,11 @@ from datafactory.mix.rows import (
     PROMPT_COLUMNS,
     RESPONSE_COLUMNS,
     SFT_SCHEMA,
-    SHAREGPT_ROLES,
     SHAREGPT_SCHEMA,
     TO_SHAREGPT,
 )
 from datafactory.schema import MESSAGES
-from datafactory.shapes import ALPACA_INPUT, REASONING_FIELDS, THOUGHT
+from datafactory.shapes import ALPACA_INPUT, REASONING_FIELDS, SHAREGPT_ROLES, THOUGHT
 
 ROLE_CODES = ["system", "user", "assistant"]
 METADATA = ("prompt_id", "model", "verifier", "pass_rate", "completion_tokens")

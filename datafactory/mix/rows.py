@@ -11,9 +11,15 @@ import pyarrow as pa
 
 from datafactory.errors import BadInput
 from datafactory.schema import MESSAGES
-from datafactory.shapes import PROMPT_COLUMNS, prompt_text, reasoning_of, uses_thought_markers, with_reasoning
+from datafactory.shapes import (
+    PROMPT_COLUMNS,
+    SHAREGPT_ROLES,
+    prompt_text,
+    reasoning_of,
+    uses_thought_markers,
+    with_reasoning,
+)
 
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 TO_SHAREGPT = {"user": "human", "assistant": "gpt", "system": "system"}
 RESPONSE_COLUMNS = ("response", "completion", "output", "content", "answer_text")
 
