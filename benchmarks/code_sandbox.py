@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from datafactory.sandbox import SANDBOX_PYTHON, Limits, run_python
 from datafactory.verifiers.code import CodeVerifier, humaneval_program
+from datafactory.verifiers.sandbox import SANDBOX_PYTHON, Limits, run_python
 
 ROUNDS = 3
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "HumanEval.jsonl.gz"

@@ -43,8 +43,8 @@ def main() -> None:
     from datafactory.engines.base import EngineOptions
     from datafactory.engines.vllm_engine import VLLMEngine
     from datafactory.frame import run_stage
-    from datafactory.generate_config import GenerateConfig
-    from datafactory.sample_loop import sample_seed
+    from datafactory.generate.config import GenerateConfig
+    from datafactory.generate.sample_loop import sample_seed
     from datafactory.toy.tiny import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="df-bench-"))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from datafactory.checks.options import CHECK_KEYS
 from datafactory.errors import UsageError
-from datafactory.filtering.checks import CHECK_KEYS
 from datafactory.registry import load
 from datafactory.stages import ORDER
 from datafactory.stages import STAGES as DECLARED

@@ -196,15 +196,15 @@ STAGES = {
     for stage in (
         StageKind(
             "generate",
-            "datafactory.generate_config:GenerateConfig",
-            "datafactory.generate:check_generate",
-            "datafactory.generate:sample",
+            "datafactory.generate.config:GenerateConfig",
+            "datafactory.generate.stage:check_generate",
+            "datafactory.generate.stage:sample",
             "samples",
             "finish_reason",
             folder="samples",
             recipe_keys=("model", "engine"),
-            session="datafactory.generate:shared_engine",
-            summary="datafactory.generate:summary",
+            session="datafactory.generate.stage:shared_engine",
+            summary="datafactory.generate.stage:summary",
         ),
         StageKind(
             "filter",

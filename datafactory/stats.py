@@ -11,16 +11,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 
 from datafactory.errors import UsageError
 from datafactory.io.outdir import MANIFEST
 from datafactory.io.readers import expand_inputs
+from datafactory.percentiles import percentiles
 from datafactory.reasons import SELECTION_REASONS
 from datafactory.stages import PASS_RATES, STAGES
 
-PERCENTILES = (50, 90, 99, 100)
 PASS_RATE_BUCKETS = ("0", "(0, 0.25]", "(0.25, 0.5]", "(0.5, 0.75]", "(0.75, 1)", "1")
 
 
@@ -47,15 +46,6 @@ class Stats:
     judge: dict = field(default_factory=dict)
     suspect_golds: list = field(default_factory=list)  # prompts whose gold the samples contradict, to review
     breakdown: dict = field(default_factory=dict)  # title -> {label: rows}: what dedupe removed, what mix took
-
-
-def percentiles(values) -> dict:
-    """Nearest-rank percentiles of a list or NumPy array of numbers (sorted with NumPy: mix passes millions)."""
-    values = np.sort(np.asarray(values))
-    if not len(values):
-        return {}
-    last = len(values) - 1
-    return {f"p{p}": values[min(last, round(p / 100 * last))].item() for p in PERCENTILES}
 
 
 def compute_stats(path: str) -> Stats:

@@ -124,7 +124,7 @@ def test_openai_engine_against_vllm_serve_samples_adaptively_too(vllm_reasoning_
     assert same == len(kept)  # the server honours per-sample seeds: the same first samples
 
 
-# --- gold answers (gold_votes.py) on the same runs ------------------------------------------------------------
+# --- gold answers (checks/gold_votes.py) on the same runs ------------------------------------------------------------
 def _gold_rates(folder) -> dict:
     return {r["prompt_id"]: r for r in pq.read_table(folder / ".pass_rates/pass_rates.parquet").to_pylist()}
 

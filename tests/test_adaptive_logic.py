@@ -15,13 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import beta
 
+from datafactory.checks.evaluate import EvalSpec, task_of_row
+from datafactory.checks.pass_rates import pass_rate
+from datafactory.checks.pool import WorkerPool
 from datafactory.engines.base import Completion, Engine, EngineOptions, Sampling
-from datafactory.filtering.evaluate import EvalSpec, task_of_row
-from datafactory.filtering.pool import WorkerPool
-from datafactory.pass_rates import pass_rate
+from datafactory.generate.sample_loop import PromptDraws, SampleLoop, sample_seed
 from datafactory.prompts import Prompt
 from datafactory.recipes import load_recipe, stage_options
-from datafactory.sample_loop import PromptDraws, SampleLoop, sample_seed
 from tests.conftest import run_cli, write_jsonl
 
 

@@ -9,9 +9,9 @@ so a failure here is the hack being caught, not a broken harness. Benchmark scal
 
 import pytest
 
-from datafactory.sandbox import Limits, bwrap_path, run_python
 from datafactory.verifiers.code import CodeVerifier
 from datafactory.verifiers.harness.tests_side import PASS_MARKER
+from datafactory.verifiers.sandbox import Limits, bwrap_path, run_python
 
 pytestmark = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed (make test installs it)")
 

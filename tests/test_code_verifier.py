@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datafactory.sandbox import UID_RANGE, Limits, bwrap_path, run_python
 from datafactory.verifiers.code import CodeVerifier, extract_code, same_output
+from datafactory.verifiers.sandbox import UID_RANGE, Limits, bwrap_path, run_python
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed (make test installs it)")
@@ -152,7 +152,7 @@ def own_uids(monkeypatch) -> tuple[int, int]:
     job's sandboxes draw from the whole range)."""
     import random
 
-    from datafactory import sandbox
+    from datafactory.verifiers import sandbox
 
     start = random.SystemRandom().randrange(UID_RANGE[0], UID_RANGE[1] - 1000)
     monkeypatch.setattr(sandbox, "UID_RANGE", (start, start + 1000))

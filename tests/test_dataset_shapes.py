@@ -228,7 +228,7 @@ def test_real_json_array_file_is_read_item_by_item(tmp_path, shared_data):
 
 @pytest.mark.engine
 def test_generate_carries_every_column_of_its_own_names(tmp_path, tiny_model):
-    from datafactory.schema import SAMPLES_COLUMNS
+    from datafactory.io.schema import SAMPLES_COLUMNS
 
     own = [c for c in SAMPLES_COLUMNS if c not in ("messages", "prompt_id")]
     rows = [{"prompt": f"What is {i} + 1?", **{c: f"theirs {c} {i}" for c in own}} for i in range(3)]

@@ -81,6 +81,8 @@ def test_every_reason_a_verifier_or_the_sandbox_can_give_is_registered():
 
     sources = [*(REPO / "datafactory" / "verifiers").glob("*.py"), REPO / "datafactory" / "judge" / "stage.py"]
     given = {code for path in sources for code in re.findall(r'failed\(\s*"([a-z_]+)"', path.read_text())}
-    statuses = set(re.findall(r'return "([a-z_]+)"', (REPO / "datafactory" / "sandbox.py").read_text())) - {"ok"}
+    statuses = set(re.findall(r'return "([a-z_]+)"', (REPO / "datafactory" / "verifiers/sandbox.py").read_text())) - {
+        "ok"
+    }
     assert given and statuses
     assert not (given | statuses) - set(KIND), (given | statuses) - set(KIND)

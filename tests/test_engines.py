@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from datafactory.io.schema import SAMPLES_COLUMNS
 from datafactory.io.writer import sha256_file
-from datafactory.schema import SAMPLES_COLUMNS
 from tests.conftest import run_cli, write_jsonl
 
 pytestmark = pytest.mark.engine

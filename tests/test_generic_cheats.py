@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datafactory.sandbox import bwrap_path
+from datafactory.verifiers.sandbox import bwrap_path
 from tests.conftest import run_cli
 
 pytestmark = [

@@ -1,4 +1,4 @@
-"""Gold answers checked by the samples' votes: suspect golds, voted golds, no guesses (gold_votes.py).
+"""Gold answers checked by the samples' votes: suspect golds, voted golds, no guesses (checks/gold_votes.py).
 
 The vote's logic is tested directly; the filter, stats, report and recipes through the real CLI on Parquet and
 JSONL the tests write; adaptive generate's vote through the sample loop with a scripted engine (the real-engine
@@ -13,10 +13,8 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from datafactory.engines.base import Sampling
-from datafactory.filtering.evaluate import EvalSpec, task_of_row
-from datafactory.filtering.pool import WorkerPool
-from datafactory.gold_votes import (
+from datafactory.checks.evaluate import EvalSpec, task_of_row
+from datafactory.checks.gold_votes import (
     GIVEN,
     MAJORITY,
     NO_CONSENSUS,
@@ -30,8 +28,10 @@ from datafactory.gold_votes import (
     suspicion,
     tally,
 )
+from datafactory.checks.pool import WorkerPool
+from datafactory.engines.base import Sampling
+from datafactory.generate.sample_loop import SampleLoop
 from datafactory.prompts import Prompt
-from datafactory.sample_loop import SampleLoop
 from tests.conftest import run_cli, write_jsonl
 from tests.test_adaptive_logic import ShuffledEngine
 

@@ -161,8 +161,8 @@ def test_judge_needs_a_model_and_valid_options(tmp_path):
 
 
 def test_the_judge_verifier_never_passes_a_row_outside_the_filters_judge_pass():
+    from datafactory.checks.evaluate import EvalSpec, Evaluator
     from datafactory.errors import UsageError
-    from datafactory.filtering.evaluate import EvalSpec, Evaluator
     from datafactory.verifiers.base import verifier_class
 
     with pytest.raises(UsageError, match="judge pass"):

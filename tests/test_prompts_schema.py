@@ -4,8 +4,8 @@ import pyarrow as pa
 import pytest
 
 from datafactory.errors import BadInput
+from datafactory.io.schema import PassthroughTypes
 from datafactory.prompts import PromptBuilder, prompt_hash
-from datafactory.schema import PassthroughTypes
 
 SRC = Path("in.jsonl")
 

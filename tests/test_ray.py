@@ -167,8 +167,8 @@ def test_a_ray_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
 
 def test_the_ray_pool_streams_batches_as_the_local_pool_does():
     """generate --target with --executor ray checks samples on Ray actors through submit/poll."""
-    from datafactory.filtering.checks import CheckOptions
-    from datafactory.filtering.pool import WorkerPool
+    from datafactory.checks.options import CheckOptions
+    from datafactory.checks.pool import WorkerPool
     from datafactory.scale.ray_filter import RayFilterPool
 
     spec = CheckOptions(verifier="math", rules="r1").spec()

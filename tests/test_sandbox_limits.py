@@ -6,8 +6,8 @@ children, processes beyond the cap, disk over /tmp, /dev/shm and /dev, output ov
 
 import pytest
 
-from datafactory import cgroup
-from datafactory.sandbox import Limits, bwrap_path, run_python
+from datafactory.verifiers import cgroup
+from datafactory.verifiers.sandbox import Limits, bwrap_path, run_python
 
 pytestmark = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed (make test installs it)")
 

@@ -8,7 +8,6 @@ process (the lock of the failed one must not outlive it).
 
 from __future__ import annotations
 
-import ast
 import json
 import sys
 import types
@@ -164,49 +163,6 @@ def test_every_stage_declares_a_check_and_work_that_exist():
         assert kind.config_class().validate
         for hook in (kind.summary, kind.session, kind.across_sources):
             assert hook is None or callable(kind.load(hook))
-
-
-def _imports(root: Path) -> dict[str, set[str]]:
-    """Every datafactory module's datafactory imports, at the top or inside a function (a lazy import still runs)."""
-    graph = {}
-    for path in root.rglob("*.py"):
-        parts = path.relative_to(root.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module)
-                found.update(f"{node.module}.{alias.name}" for alias in node.names)
-            elif isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-        graph[name] = {m for m in found if m.startswith("datafactory")}
-    return graph
-
-
-def _reached(graph: dict[str, set[str]], start: str) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        module = todo.pop()
-        for target in graph.get(module, ()):
-            if target in graph and target not in seen:
-                seen.add(target)
-                todo.append(target)
-    return seen
-
-
-def test_no_stage_reaches_ray_or_the_verifier_pool_through_the_contract():
-    """The executor is chosen by the frame (frame.py, scale/executor.py) and handed to the stage: no module below
-    the frame reaches scale/ (Ray), transitively through any import, and the contract, the report and stats do
-    not reach the filter's worker pool."""
-    graph = _imports(Path(__file__).resolve().parent.parent / "datafactory")
-    above = {"datafactory.__main__", "datafactory.frame", "datafactory.runner", "datafactory.recipes"}
-    below = [m for m in graph if m not in above and not m.startswith(("datafactory.cli", "datafactory.scale"))]
-    assert "datafactory.filtering.stage" in below and "datafactory.generate" in below
-    offenders = {m: sorted(r for r in _reached(graph, m) if r.startswith("datafactory.scale")) for m in below}
-    assert {m: r for m, r in offenders.items() if r} == {}
-    for module in ("datafactory.stages", "datafactory.report.collect", "datafactory.stats"):
-        assert "datafactory.filtering.pool" not in _reached(graph, module), module
-    assert "datafactory.scale.executor" in _reached(graph, "datafactory.frame")  # the test sees what it guards
 
 
 def test_a_resume_after_a_filter_failure_continues_from_its_work(tmp_path):

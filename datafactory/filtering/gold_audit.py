@@ -1,4 +1,4 @@
-"""The filter's gold audit: each prompt's answers tallied against its gold (gold_votes.py) after evaluation and
+"""The filter's gold audit: each prompt's answers tallied against its gold (checks/gold_votes.py) after evaluation and
 before selection, so a prompt checked against a voted gold selects, counts and writes its rows by that gold.
 
 Why here and in the parent: the vote needs every sample of a prompt, which may be spread over input files; it
@@ -15,8 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datafactory.filtering.select import RowSummary
-from datafactory.gold_votes import (
+from datafactory.checks.gold_votes import (
     NO_CONSENSUS,
     SUSPECT,
     UNCOUNTED,
@@ -28,6 +27,7 @@ from datafactory.gold_votes import (
     regraded,
     tally,
 )
+from datafactory.filtering.select import RowSummary
 
 SUSPECT_TEMPLATE = "gold_dispute"  # the judge's prompt for a suspect: the problem, the gold, the majority answer
 

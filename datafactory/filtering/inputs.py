@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from datafactory.errors import BadInput
 from datafactory.filtering.turns import assistant_completion, check_turns, prompt_turns
+from datafactory.io.schema import MESSAGES
 from datafactory.prompts import prompt_hash
-from datafactory.schema import MESSAGES
 from datafactory.shapes import (
     ANSWER_COLUMNS,
     PROMPT_COLUMNS,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from datafactory.checks.pass_rates import PassRate, pass_rate
 from datafactory.errors import UsageError
-from datafactory.pass_rates import PassRate, pass_rate
 from datafactory.seeds import derive_seed
 
 STRATEGIES = ("shortest", "longest", "random", "first")
@@ -29,7 +29,7 @@ class RowSummary:
 @dataclass
 class PromptOutcome:
     """`n_pass` counts verifier passes; `passed` counts samples passing every check, the event adaptive generate
-    stops on. With a `target` (adaptive input) the range filters use the unbiased estimate (pass_rates.py)."""
+    stops on. With a `target` (adaptive input) the range filters use the unbiased estimate (checks/pass_rates.py)."""
 
     n: int = 0
     n_pass: int = 0

@@ -19,18 +19,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from datafactory.checks.evaluate import EvalSpec, Evaluation, task_of_row
+from datafactory.checks.pool import WorkerPool
 from datafactory.filtering.config import FilterConfig
 from datafactory.filtering.diagnosis import notes
-from datafactory.filtering.evaluate import EvalSpec, Evaluation, task_of_row
 from datafactory.filtering.gold_audit import GoldResults, audit_golds
 from datafactory.filtering.inputs import InputShape, plan_input
-from datafactory.filtering.pool import WorkerPool
 from datafactory.filtering.select import PromptOutcome, RowSummary, select
 from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import count_rows, read_chunks
+from datafactory.io.schema import stored_row_schema, unified_schema
 from datafactory.io.writer import ShardWriter, atomic_write_bytes
 from datafactory.progress import StageProgress
-from datafactory.schema import stored_row_schema, unified_schema
 from datafactory.shapes import THINK, THOUGHT
 from datafactory.stages import PASS_RATES, Executor, Plan, Result
 from datafactory.verifiers.base import verifier_class
@@ -40,7 +40,9 @@ WORK_FIELDS = Evaluation.work_columns()
 FINAL_FIELDS = [
     pa.field("pass_rate", pa.float64()),
     pa.field("selected", pa.bool_()),
-    pa.field("gold_source", pa.string()),  # the gold the row was checked against: given | majority (gold_votes.py)
+    pa.field(
+        "gold_source", pa.string()
+    ),  # the gold the row was checked against: given | majority (checks/gold_votes.py)
 ]
 OWN_COLUMNS = {f.name for f in EVAL_FIELDS + WORK_FIELDS + FINAL_FIELDS}
 BATCH_ROWS = 64
@@ -333,7 +335,7 @@ def _judge_pass(config: FilterConfig, has_gold: bool, engine):
 
 def _write_pass_rates(path: Path, outcomes: dict[str, PromptOutcome], golds: GoldResults) -> None:
     """Per prompt: drawn (n), verifier passes, samples passing every check, the target it was sampled to (null:
-    fixed), the pass-rate estimate with its 95% interval (pass_rates.py), and what the samples say of its gold
+    fixed), the pass-rate estimate with its 95% interval (checks/pass_rates.py), and what the samples say of its gold
     (gold_audit.py)."""
     values = list(outcomes.values())
     estimates = [o.estimate for o in values]

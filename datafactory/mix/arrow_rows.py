@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datafactory.io.schema import MESSAGES
 from datafactory.mix.rows import (
     PROMPT_COLUMNS,
     RESPONSE_COLUMNS,
@@ -21,7 +22,6 @@ from datafactory.mix.rows import (
     SHAREGPT_SCHEMA,
     TO_SHAREGPT,
 )
-from datafactory.schema import MESSAGES
 from datafactory.shapes import ALPACA_INPUT, REASONING_FIELDS, SHAREGPT_ROLES, THOUGHT
 
 ROLE_CODES = ["system", "user", "assistant"]

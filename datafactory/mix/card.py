@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datafactory.io.writer import atomic_write_bytes
-from datafactory.stats import percentiles
+from datafactory.percentiles import percentiles
 
 
 def _token_stats(folder: Path) -> dict:

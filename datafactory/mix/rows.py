@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from datafactory.errors import BadInput
-from datafactory.schema import MESSAGES
+from datafactory.io.schema import MESSAGES
 from datafactory.shapes import (
     PROMPT_COLUMNS,
     SHAREGPT_ROLES,

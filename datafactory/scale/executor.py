@@ -32,7 +32,7 @@ class ChosenExecutor:
             from datafactory.scale.ray_filter import RayFilterPool
 
             return RayFilterPool(spec, workers, timeout, self.address)
-        from datafactory.filtering.pool import WorkerPool
+        from datafactory.checks.pool import WorkerPool
 
         return WorkerPool(spec, workers, timeout)
 

@@ -14,7 +14,7 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-from datafactory.filtering.evaluate import EvalSpec
+from datafactory.checks.evaluate import EvalSpec
 from datafactory.scale.runtime import init_ray
 
 BATCHES_PER_CALL = 32  # task batches per actor call: a call costs milliseconds, a batch of one prompt's samples less
@@ -24,7 +24,7 @@ class RayEvaluator:
     """A Ray actor: a one-process WorkerPool of the local filter, kept warm across calls."""
 
     def __init__(self, spec: EvalSpec, timeout: float):
-        from datafactory.filtering.pool import WorkerPool
+        from datafactory.checks.pool import WorkerPool
 
         self.pool = WorkerPool(spec, workers=1, timeout=timeout).__enter__()
 

@@ -25,11 +25,10 @@ import textwrap
 import warnings
 from dataclasses import dataclass
 
-from datafactory import cgroup
 from datafactory.errors import UsageError
-from datafactory.sandbox import Limits, check_sandbox, run_python
-from datafactory.verifiers import harness
+from datafactory.verifiers import cgroup, harness
 from datafactory.verifiers.base import Verdict, Verifier, failed, passed
+from datafactory.verifiers.sandbox import Limits, check_sandbox, run_python
 
 FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 CODE_LINE = re.compile(r"^(def |class |import |from \S+ import )", re.MULTILINE)

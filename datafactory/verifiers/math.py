@@ -132,7 +132,7 @@ class MathVerifier(Verifier):
         answer = final_answer(response, units=self.policy.units == "ignore")
         if (answer is None or not answer.strip()) and self.policy.extract == "lenient":
             answer = self.lenient_answer(response)
-        if expected is None:  # the answer is still recorded: samples vote on it (gold_votes.py), if it is math
+        if expected is None:  # the answer is still recorded: samples vote on it (checks/gold_votes.py), if it is math
             stated, problem = self.statement(answer) if self.votable(answer) else (answer, None)
             return failed("no_gold", None if problem else self.votable(stated), detail="the row's gold is empty")
         if answer is None or not answer.strip():

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from datafactory.sandbox import Box, Limits, RunResult, run_linked
 from datafactory.verifiers.harness.tests_side import ENDED, FAILED_MARKER, PASS_MARKER
+from datafactory.verifiers.sandbox import Box, Limits, RunResult, run_linked
 
 HERE = Path(__file__).parent
 EXITED_EARLY = "the program ended its process before its tests finished"

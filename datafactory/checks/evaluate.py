@@ -103,7 +103,7 @@ class Evaluator:
 
     def evaluate(self, task: dict) -> dict:
         if "vote" in task:  # a prompt's answers to tally (gold_audit.py), in a worker: sympy time is bounded here
-            from datafactory.gold_votes import vote_task
+            from datafactory.checks.gold_votes import vote_task
 
             return vote_task(task, self.verifier)
         completion = task.get("completion") or ""

@@ -4,7 +4,7 @@ Why bwrap, a dropped uid and a cgroup: model-written code may fork-bomb, eat mem
 home or read secrets. Each run gets every namespace unshared (no network, own PID space), a read-only /usr and
 /dev, a private in-memory /tmp and /dev/shm (64 MB together), nothing of the project or home directories, and
 runs as an unprivileged uid of its own (so RLIMIT_NPROC bites and /root is unreadable). Memory and processes are
-bounded for the whole program, every process it starts counted (a cgroup, cgroup.py; where none can be made, per
+bounded for the whole program, every process it starts counted (a cgroup, verifiers/cgroup.py; where none can be made, per
 process); CPU time, file size and output too, plus a wall clock. Killing bwrap tears down its PID namespace:
 nothing it started survives. `run_linked` runs two such programs joined by two pipes (the code verifier's split
 harness: the tests in one, the program in the other).
@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datafactory import cgroup
 from datafactory.errors import UsageError
+from datafactory.verifiers import cgroup
 
 SANDBOX_PYTHON = "/usr/bin/python3"
 UID_RANGE = (1 << 20, 1 << 30)  # each run gets a fresh uid from this range: its process limit is its own

@@ -1,15 +1,15 @@
 """The generate stage's options: one typed config, checked whole before any row is read.
 
-Why apart from the stage: the CLI, recipes and the runner build it; only the stage (generate.py) runs it.
+Why apart from the stage: the CLI, recipes and the runner build it; only the stage (generate/stage.py) runs it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from datafactory.checks.options import CHECK_KEYS, CheckOptions
 from datafactory.engines.base import EngineOptions, Sampling
 from datafactory.errors import OptionError
-from datafactory.filtering.checks import CHECK_KEYS, CheckOptions
 from datafactory.prompts import check_field_names
 from datafactory.rules import resolve_rules
 from datafactory.stages import StageOptions

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from datafactory.filtering.evaluate import EvalSpec, Evaluator, result_for
+from datafactory.checks.evaluate import EvalSpec, Evaluator, result_for
 from datafactory.worker_processes import worker_context
 
-PRELOAD = ["datafactory.filtering.evaluate", "datafactory.verifiers.math", "math_verify", "sympy"]
+PRELOAD = ["datafactory.checks.evaluate", "datafactory.verifiers.math", "math_verify", "sympy"]
 
 
 def _worker_main(conn, spec: EvalSpec) -> None:

@@ -1,9 +1,9 @@
 """The generate stage: prompts in, sampled completions out, as resumable sample shards.
 
 Why two passes over the input: the first validates every row (so bad input writes nothing) and fixes the
-pass-through schema; the second streams prompts through the engine (`sample_loop.py`): `-n` samples each, or with
+pass-through schema; the second streams prompts through the engine (`generate/sample_loop.py`): `-n` samples each, or with
 `--target K` until K samples pass the filter's checks. A prompt's samples always land in the same shard, so after
-a crash the finished prompts are exactly those found in complete shards. Its options: generate_config.py.
+a crash the finished prompts are exactly those found in complete shards. Its options: generate/config.py.
 """
 
 from __future__ import annotations
@@ -22,16 +22,23 @@ from datafactory.engine_logs import engine_output, say
 from datafactory.engines.base import Engine, engine_class
 from datafactory.engines.local_model import resolve_model
 from datafactory.errors import DataFactoryError, UsageError
-from datafactory.generate_config import LOCAL_ENGINES, GenerateConfig
+from datafactory.generate.config import LOCAL_ENGINES, GenerateConfig
+from datafactory.generate.sample_loop import (
+    LoopTally,
+    PromptDraws,
+    SampleLoop,
+    default_window,
+    elapsed_rate,
+    sample_seed,
+)
 from datafactory.interrupts import check as check_stop
 from datafactory.interrupts import stop_requested
 from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import expand_inputs, iter_chunks
+from datafactory.io.schema import PassthroughTypes, samples_schema
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
 from datafactory.prompts import Prompt, PromptBuilder
-from datafactory.sample_loop import LoopTally, PromptDraws, SampleLoop, default_window, elapsed_rate, sample_seed
-from datafactory.schema import PassthroughTypes, samples_schema
 from datafactory.stages import Executor, Plan, Result
 from datafactory.verifiers.base import verifier_class
 
@@ -156,7 +163,7 @@ def _sample_all(
 
     task_of = pool = settle_of = None
     if config.target is not None:
-        from datafactory.filtering.evaluate import task_of_row
+        from datafactory.checks.evaluate import task_of_row
 
         fields = verifier_class(config.worker_verifier).row_fields
         pool = executor.verifier_pool(config.spec(), config.workers, config.timeout)  # the frame's: local or Ray
@@ -187,10 +194,10 @@ def _sample_all(
 
 
 def _voting(config: GenerateConfig):
-    """With `--gold majority`, prompts without a gold are sampled until their samples agree (gold_votes.py)."""
+    """With `--gold majority`, prompts without a gold are sampled until their samples agree (checks/gold_votes.py)."""
     if config.gold != "majority":
         return None
-    from datafactory.gold_votes import MathEquality, PrefixVote
+    from datafactory.checks.gold_votes import MathEquality, PrefixVote
     from datafactory.verifiers.math import normalise_gold
 
     vote = PrefixVote(config.gold_options, MathEquality(config.options_for("math")).same, config.target, config.n)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from datafactory.checks.evaluate import EvalSpec
+from datafactory.checks.gold_votes import FLAG_SHARE, MIN_SHARE, MIN_VOTES, VOTING_VERIFIERS, GoldOptions
 from datafactory.errors import OptionError, about
-from datafactory.filtering.evaluate import EvalSpec
-from datafactory.gold_votes import FLAG_SHARE, MIN_SHARE, MIN_VOTES, VOTING_VERIFIERS, GoldOptions
 from datafactory.rules import RuleConfig, resolve_rules
 from datafactory.verifiers.base import verifier_class
 
@@ -32,7 +32,7 @@ class CheckOptions:
     verifier_options: dict = field(default_factory=dict)  # per verifier name: {"math": {...}, "code": {...}}
     workers: int = max(1, os.cpu_count() or 1)
     timeout: float = 20.0
-    gold: str = "given"  # given, or majority: vote a gold where a prompt has none (gold_votes.py)
+    gold: str = "given"  # given, or majority: vote a gold where a prompt has none (checks/gold_votes.py)
     gold_policy: str = "keep"  # keep: flag suspect golds only; replace-suspect: check them against the vote
     gold_min_votes: int = MIN_VOTES
     gold_min_share: float = MIN_SHARE

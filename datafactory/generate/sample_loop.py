@@ -23,8 +23,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from datafactory.checks.gold_votes import PrefixVote
 from datafactory.engines.base import Completion, Engine, Sampling, Ticket
-from datafactory.gold_votes import PrefixVote
 from datafactory.interrupts import check as check_stop
 from datafactory.prompts import Prompt
 from datafactory.seeds import derive_seed
