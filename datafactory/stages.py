@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from datafactory.errors import OptionError
 from datafactory.io.outdir import MANIFEST, OutputDir
 from datafactory.io.writer import SHARD_PATTERN
+from datafactory.options import check_choices, option
 from datafactory.registry import load
 
 
@@ -47,24 +48,35 @@ def nested(options: type, prefix: str):
 
 @dataclass(kw_only=True)
 class StageOptions:
-    """The options every stage has, declared once (their flags: cli/options.py)."""
+    """The options every stage has, declared once (each with its flag, help and panel: options.py)."""
 
-    executor: str = "local"  # local, or ray: where the stage's parallel work runs
-    ray_address: str | None = None
-    overwrite: bool = False  # replace a finished output
+    executor: str = option(
+        "local",
+        help="Where parallel work runs: this machine, or a Ray cluster (pip install 'datafactory[ray]').",
+        panel="Scale",
+        choices=EXECUTORS,
+    )
+    ray_address: str | None = option(
+        None, help="--executor ray: the cluster's address, or auto; default: start a local Ray.", panel="Scale"
+    )
+    overwrite: bool = option(False, help="Replace a finished output instead of refusing.", panel="Output")
 
     def check_stage_options(self) -> None:
-        if self.executor not in EXECUTORS:
-            raise OptionError("executor", f"--executor {self.executor!r}: choose one of {', '.join(EXECUTORS)}")
+        specs = self.option_fields()
+        values = self.arguments()
+        wrong = check_choices(values, specs)
+        if wrong:
+            raise OptionError(*wrong)
         if self.executor == "ray" and importlib.util.find_spec("ray") is None:
             raise OptionError("executor", "--executor ray needs Ray: pip install 'datafactory[ray]'")
-        for name, value in self.arguments().items():  # one check for every number option of every stage
+        for name, value in values.items():  # one check for every number option of every stage
             if isinstance(value, float) and not math.isfinite(value):
                 raise OptionError(name, f"--{name.replace('_', '-')} {value}: expected a finite number")
 
     def resume_keys(self) -> list[str]:
-        """The options a stopped run must share with its resume (none: the stage restarts instead)."""
-        return []
+        """The options a stopped run must share with its resume: those declared `resume` (none: the stage
+        restarts instead)."""
+        return [name for name, spec in self.option_fields().items() if spec.metadata.get("resume")]
 
     @classmethod
     def option_fields(cls) -> dict[str, Field]:
@@ -105,7 +117,9 @@ class StageOptions:
 class ReadsStages(StageOptions):
     """The options of a stage that reads other stages' outputs."""
 
-    allow_unfinished: bool = False  # read a stage output that never finished
+    allow_unfinished: bool = option(
+        False, help="Read a stage output that never finished (a stopped run) as it is.", panel="Input"
+    )
 
     def input_files(self) -> list[Path]:
         """The files behind `inputs` (folders, globs, files), refusing a stage output that never finished unless

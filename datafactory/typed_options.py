@@ -46,8 +46,10 @@ def parse(cls, assignments: list[str] | dict, flag: str, choices: dict[str, tupl
 
 def build(cls, assignments: list[str] | dict, flag: str):
     """An options object of `cls` from NAME=VALUE assignments: each value by its declared type (and the class's
-    `CHOICES`), then the class's own `validate()` for what types cannot say (a range, say)."""
-    options = cls(**parse(cls, assignments, flag, getattr(cls, "CHOICES", None)))
+    `CHOICES`, or the choices its fields declare: options.py), then the class's own `validate()` for what types
+    cannot say (a range, say)."""
+    declared = {f.name: f.metadata["choices"] for f in fields(cls) if f.metadata.get("choices")}
+    options = cls(**parse(cls, assignments, flag, {**getattr(cls, "CHOICES", {}), **declared}))
     if hasattr(options, "validate"):
         options.validate()
     return options

@@ -13,7 +13,7 @@ from tests.conftest import run_cli
         (["stats", "x", "--jsn"], "No such option: --jsn (Possible options: --json)"),
         (["filter", "x"], "Missing option '-o' / '--out'"),
         (["filter", "x", "-o", "y", "--keep", "two"], "Invalid value for '--keep'"),
-        (["dedupe"], "Missing argument 'inputs'"),
+        (["dedupe"], "Missing argument 'INPUT'"),
         (["mix", "--reasoning"], "Option '--reasoning' requires an argument"),
         (["generate", "p.jsonl", "-o", "o", "-m", "toy", "--temperature", "hot"], "Invalid value for '--temperature'"),
     ],

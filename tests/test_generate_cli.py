@@ -30,7 +30,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, tiny_model, n
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        (["-m", "MODEL", "--engine", "nope"], "unknown engine 'nope'"),
+        (["-m", "MODEL", "--engine", "nope"], "--engine 'nope': choose one of vllm, openai, transformers"),
         (["-m", "./no/such/model"], "no such directory"),
         (["-m", "x", "--engine", "openai", "--base-url", "http://127.0.0.1:9/v1"], "does not answer"),
         (["-m", "x", "--engine", "openai"], "needs --base-url"),

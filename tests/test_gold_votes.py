@@ -178,8 +178,6 @@ def test_rows_are_regraded_against_the_voted_gold_keeping_the_rules_verdicts(rea
     [
         (GoldOptions("majority"), "--gold majority needs --verifier math"),
         (GoldOptions(policy="replace-suspect"), "--gold-policy replace-suspect needs --verifier math"),
-        (GoldOptions("vote"), "--gold 'vote': choose one of given, majority"),
-        (GoldOptions(policy="replace"), "--gold-policy 'replace': choose one of keep, replace-suspect"),
         (GoldOptions(min_votes=0), "--gold-min-votes must be at least 1"),
         (GoldOptions(min_share=0), "--gold-min-share must be above 0"),
     ],
@@ -189,6 +187,27 @@ def test_bad_gold_options_name_the_option(options, message):
 
     with pytest.raises(UsageError, match=message.replace("(", r"\(")):
         options.validate("code" if "needs" in message else "math")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"gold": "vote"}, "--gold 'vote': choose one of given, majority"),
+        ({"gold_policy": "replace"}, "--gold-policy 'replace': choose one of keep, replace-suspect"),
+    ],
+)
+def test_gold_options_outside_their_declared_choices_are_refused_by_filter_and_generate(options, message):
+    from datafactory.errors import OptionError
+    from datafactory.filtering.config import FilterConfig
+    from datafactory.generate.config import GenerateConfig
+
+    for config in (
+        FilterConfig(inputs=["x"], out="o", **options),
+        GenerateConfig(inputs=["x"], out="o", model="toy", target=1, **options),
+    ):
+        with pytest.raises(OptionError, match=message) as raised:
+            config.validate()
+        assert raised.value.option == next(iter(options))
 
 
 # --- voting while sampling (adaptive generate) -------------------------------------------------------------------

@@ -58,10 +58,7 @@ class GoldOptions:
     flag_share: float = FLAG_SHARE  # to flag a gold as suspect
 
     def validate(self, verifier: str) -> None:
-        if self.mode not in MODES:
-            raise OptionError("gold", f"--gold {self.mode!r}: choose one of {', '.join(MODES)}")
-        if self.policy not in POLICIES:
-            raise OptionError("gold_policy", f"--gold-policy {self.policy!r}: choose one of {', '.join(POLICIES)}")
+        """What a declaration cannot say (its choices are checked with every option's: options.py)."""
         if self.min_votes < 1:
             raise OptionError("gold_min_votes", "--gold-min-votes must be at least 1")
         if not 0 < self.min_share <= 1:

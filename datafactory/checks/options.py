@@ -1,42 +1,99 @@
 """What makes a sample pass: the verifier, its options, the gold column and the readability rules.
 
 Why apart from the filter's config: `filter` and adaptive `generate --target` apply the same checks with the same
-names, defaults and meaning, so both configs inherit them from here (and the CLI declares their flags once, in
-`cli/options.py`, with these defaults).
+names, defaults and meaning, so both configs inherit them from here (each declared once: options.py).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 from datafactory.checks.evaluate import EvalSpec
-from datafactory.checks.gold_votes import FLAG_SHARE, MIN_SHARE, MIN_VOTES, VOTING_VERIFIERS, GoldOptions
+from datafactory.checks.gold_votes import (
+    FLAG_SHARE,
+    MIN_SHARE,
+    MIN_VOTES,
+    MODES,
+    POLICIES,
+    VOTING_VERIFIERS,
+    GoldOptions,
+)
 from datafactory.errors import OptionError, about
+from datafactory.options import cpu_count, option
 from datafactory.rules import RuleConfig, resolve_rules
 from datafactory.verifiers.base import verifier_class
-
-CHECK_KEYS = [
-    "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
-    "gold", "gold_policy", "gold_min_votes", "gold_min_share", "gold_flag_share",
-]  # fmt: skip
 
 
 @dataclass(kw_only=True)
 class CheckOptions:
-    verifier: str = "math"
-    gold_field: str = "answer"
-    rules: str = "default"
-    language: str = "en"
-    rule_options: list[str] = field(default_factory=list)
-    verifier_options: dict = field(default_factory=dict)  # per verifier name: {"math": {...}, "code": {...}}
-    workers: int = max(1, os.cpu_count() or 1)
-    timeout: float = 20.0
-    gold: str = "given"  # given, or majority: vote a gold where a prompt has none (checks/gold_votes.py)
-    gold_policy: str = "keep"  # keep: flag suspect golds only; replace-suspect: check them against the vote
-    gold_min_votes: int = MIN_VOTES
-    gold_min_share: float = MIN_SHARE
-    gold_flag_share: float = FLAG_SHARE
+    verifier: str = option(
+        "math",
+        help="How an answer is checked; or a rule-based verifier then the judge: math,judge.",
+        panel="Checks",
+        metavar="[math|code|choice|exact|judge|none]",
+        resume=True,
+    )
+    gold_field: str = option("answer", help="Column holding the gold answer.", panel="Checks", resume=True)
+    rules: str = option(
+        "default",
+        help="Readability rules: a set (default, r1, none) or a comma list of rules and sets.",
+        panel="Checks",
+        resume=True,
+    )
+    language: str = option(
+        "en", help="Target language of the reasoning, for language_mixed (ISO 639-1).", panel="Checks", resume=True
+    )
+    rule_options: list[str] = option(
+        factory=list,
+        help="Override a rule threshold, NAME=VALUE (repeatable).",
+        panel="Checks",
+        flags=("--rule-option",),
+        metavar="NAME=VALUE",
+        resume=True,
+    )
+    verifier_options: dict = option(
+        factory=dict,
+        help="Each verifier's own options: {math: {...}, code: {...}}.",
+        panel="Checks",
+        verifier_flags=("code", "math"),
+        resume=True,
+    )
+    workers: int = option(
+        factory=cpu_count, help="Verifier worker processes.", panel="Checks", shown_default="the CPU count"
+    )
+    timeout: float = option(
+        20.0, help="Hard time limit per row in seconds (then verifier_timeout).", panel="Checks", resume=True
+    )
+    gold: str = option(
+        "given",
+        help="given: check against --gold-field (suspect golds are flagged, verdicts unchanged); "
+        "majority: where a prompt has no gold, its samples' majority answer becomes it (math verifier).",
+        panel="Gold answers",
+        choices=MODES,
+        resume=True,
+    )
+    gold_policy: str = option(
+        "keep",
+        help="keep: only flag suspect golds; replace-suspect: check flagged prompts against the majority.",
+        panel="Gold answers",
+        choices=POLICIES,
+        resume=True,
+    )
+    gold_min_votes: int = option(
+        MIN_VOTES, help="Samples that must agree on an answer for a consensus.", panel="Gold answers", resume=True
+    )
+    gold_min_share: float = option(
+        MIN_SHARE,
+        help="Share of the answered samples that must agree to vote a gold (ties never count).",
+        panel="Gold answers",
+        resume=True,
+    )
+    gold_flag_share: float = option(
+        FLAG_SHARE,
+        help="Share of the answered samples that must agree on another answer to flag a gold.",
+        panel="Gold answers",
+        resume=True,
+    )
 
     @property
     def chain(self) -> list[str]:
@@ -96,3 +153,8 @@ class CheckOptions:
         config = RuleConfig(language=self.language).override(self.rule_options)
         verifier = self.worker_verifier
         return EvalSpec(verifier, self.options_for(verifier), resolve_rules(self.rules), config)
+
+
+# The check options a resume compares and a recipe decides from its filter section (workers is a resource, not a
+# check): declared with `resume` above.
+CHECK_KEYS = [spec.name for spec in fields(CheckOptions) if spec.metadata.get("resume")]

@@ -13,7 +13,36 @@ from datafactory.errors import DataFactoryError
 from datafactory.interrupts import request_stop, stop_requested
 from datafactory.memory import keep_freed_memory
 
+
+def _plain_help(option):
+    """`--help` without a type beside it (typer would show <bool>), in a panel of its own after the options."""
+    if option is not None:
+        option.metavar = ""
+        option.rich_help_panel = "Help"
+    return option
+
+
+class Command(typer.core.TyperCommand):
+    """A command whose help shows no type beside what has none to give: its arguments (their help says what they
+    are) and `--help`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, typer.core.TyperArgument):
+                param.display_type_rich = lambda ctx: None
+
+    def get_help_option(self, ctx):
+        return _plain_help(super().get_help_option(ctx))
+
+
+class Group(typer.core.TyperGroup):
+    def get_help_option(self, ctx):
+        return _plain_help(super().get_help_option(ctx))
+
+
 app = typer.Typer(
+    cls=Group,
     name="datafactory",
     help="Turn prompts into verified SFT data for reasoning models (generate → filter → dedupe → mix).",
     no_args_is_help=True,

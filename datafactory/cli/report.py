@@ -6,20 +6,22 @@ from typing import Annotated
 
 import typer
 
-from datafactory.cli import app
+from datafactory.cli import Command, app
 
 EXAMPLES = """
 **Examples**
 
     datafactory report runs/demo -o report.html
 
-    datafactory report samples/ kept/ deduped/ sft/ -o report.html --per-reason 100
+    datafactory report samples/ kept/ deduped/ sft/ -o report.html \\
+        --per-reason 100
 
-Open the file in any browser; it needs no network and carries a seeded sample of rows per reason.
+Open the file in any browser; it needs no network and carries a seeded
+sample of rows per reason.
 """
 
 
-@app.command("report", epilog=EXAMPLES)
+@app.command("report", epilog=EXAMPLES, cls=Command)
 def report(
     paths: Annotated[
         list[str],

@@ -8,22 +8,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from datafactory.cli import app
+from datafactory.cli import Command, app
 
 EXAMPLES = """
 **Examples**
 
     datafactory run recipes/demo.yaml
 
-    datafactory run recipes/demo.yaml --set generate.n=2 --set prompts.toy.reasoning=50
+    datafactory run recipes/demo.yaml --set generate.n=2 \\
+        --set prompts.toy.reasoning=50
 
     datafactory run recipes/r1-sft.yaml --from filter --until dedupe
 
-A stopped run resumes: finished stages are skipped. --from re-runs that stage and the ones after it.
+A stopped run resumes: finished stages are skipped. --from re-runs that
+stage and the ones after it.
 """
 
 
-@app.command(epilog=EXAMPLES)
+@app.command(epilog=EXAMPLES, cls=Command)
 def run(
     recipe: Annotated[str, typer.Argument(help="Recipe file (YAML).")],
     set_: Annotated[

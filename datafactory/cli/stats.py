@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from datafactory.cli import app
+from datafactory.cli import Command, app
 
 EXAMPLES = """
 **Examples**
@@ -19,7 +19,7 @@ EXAMPLES = """
 """
 
 
-@app.command(epilog=EXAMPLES)
+@app.command(epilog=EXAMPLES, cls=Command)
 def stats(
     path: Annotated[str, typer.Argument(help="A stage's output folder (or a shard file).")],
     as_json: Annotated[

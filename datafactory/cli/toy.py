@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
-from datafactory.cli import app
+from datafactory.cli import Command, Group, app
 
-toy_app = typer.Typer(help="The bundled toy reasoner: demo prompt sets and (re)training.", no_args_is_help=True)
+toy_app = typer.Typer(
+    cls=Group, help="The bundled toy reasoner: demo prompt sets and (re)training.", no_args_is_help=True
+)
 app.add_typer(toy_app, name="toy")
 
 PROMPTS_EXAMPLES = """
@@ -23,7 +25,7 @@ TRAIN_EXAMPLES = """
 """
 
 
-@toy_app.command(epilog=PROMPTS_EXAMPLES)
+@toy_app.command(epilog=PROMPTS_EXAMPLES, cls=Command)
 def prompts(
     out: Annotated[str, typer.Option("-o", "--out", help="Folder for reasoning.jsonl and general.jsonl.")],
     reasoning: Annotated[int, typer.Option(help="Arithmetic prompts (with gold answers).")] = 500,
@@ -37,7 +39,7 @@ def prompts(
     typer.echo(f"toy prompts: {counts[0]} reasoning + {counts[1]} general in {out}", err=True)
 
 
-@toy_app.command(epilog=TRAIN_EXAMPLES)
+@toy_app.command(epilog=TRAIN_EXAMPLES, cls=Command)
 def train(
     out: Annotated[str, typer.Option("-o", "--out", help="Folder for the trained model.")],
     steps: Annotated[int, typer.Option(help="Training steps.")] = 4400,

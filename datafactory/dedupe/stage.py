@@ -9,9 +9,8 @@ input.
 
 from __future__ import annotations
 
-import os
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,6 +24,7 @@ from datafactory.io.outdir import OutputDir
 from datafactory.io.readers import read_batches, read_chunks
 from datafactory.io.schema import stored_row_schema, unified_schema
 from datafactory.io.writer import ShardWriter, conform
+from datafactory.options import cpu_count, option
 from datafactory.progress import StageProgress
 from datafactory.stages import Executor, Plan, ReadsStages, Result
 
@@ -51,31 +51,52 @@ REMOVED_FIELDS = [
 
 @dataclass
 class DedupeConfig(ReadsStages):
-    inputs: list[str]
-    out: str
-    on: str = "prompt"
-    exact: bool = True
-    near: bool = True
-    threshold: float = 0.8
-    num_perm: int = 128
-    shingle: int = 3
-    decontaminate: list[str] = field(default_factory=list)
-    decontaminate_field: str | None = None
-    ngram: int = 8
-    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
-    shard_rows: int = 10_000
+    inputs: list[str] = option(
+        help="Rows to deduplicate (folders, files or globs), in priority order.", panel="Input", argument=True
+    )
+    out: str = option(help="Output folder: survivors, and .removed/.", panel="Output", flags=("-o", "--out"))
+    on: str = option(
+        "prompt",
+        help="Compare the prompt, the completion or the whole messages.",
+        panel="Duplicates",
+        choices=ON_CHOICES,
+    )
+    exact: bool = option(True, help="Remove exact duplicates (NFKC, case, whitespace).", panel="Duplicates")
+    near: bool = option(True, help="Remove near-duplicates (MinHash LSH).", panel="Duplicates")
+    threshold: float = option(
+        0.8,
+        help="Jaccard similarity of word-shingle sets at or above which rows are near-duplicates.",
+        panel="Duplicates",
+    )
+    num_perm: int = option(128, help="MinHash permutations.", panel="Duplicates")
+    shingle: int = option(
+        3,
+        help="Words per shingle (3 catches a one-word edit in a 40-word text at 0.8; 5 does not).",
+        panel="Duplicates",
+    )
+    decontaminate: list[str] = option(
+        factory=list,
+        help="Benchmark file or folder; rows sharing a word n-gram with it are removed (repeatable).",
+        panel="Decontamination",
+    )
+    decontaminate_field: str | None = option(
+        None, help="Benchmark text field (default: first of problem, question, prompt).", panel="Decontamination"
+    )
+    ngram: int = option(8, help="Words per n-gram for decontamination.", panel="Decontamination")
+    workers: int = option(
+        factory=cpu_count, help="Processes computing MinHash signatures.", panel="Scale", shown_default="the CPU count"
+    )
+    shard_rows: int = option(10_000, help="Rows per output shard.", panel="Output")
 
     def validate(self) -> None:
         self.check_stage_options()
-        if self.on not in ON_CHOICES:
-            raise OptionError("on", f"--on {self.on!r}: choose one of {', '.join(ON_CHOICES)}")
         if not 0 < self.threshold <= 1:
             raise OptionError("threshold", "--threshold must be in (0, 1]")
         if self.num_perm < 16:
             raise OptionError("num_perm", "--num-perm must be at least 16")
-        for option in ("shingle", "ngram", "shard_rows", "workers"):
-            if getattr(self, option) < 1:
-                raise OptionError(option, f"--{option.replace('_', '-')} must be at least 1")
+        for name in ("shingle", "ngram", "shard_rows", "workers"):
+            if getattr(self, name) < 1:
+                raise OptionError(name, f"--{name.replace('_', '-')} must be at least 1")
 
 
 OWN_COLUMNS = {f.name for f in REMOVED_FIELDS}

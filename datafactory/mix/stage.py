@@ -32,6 +32,7 @@ from datafactory.mix.plan import Source, distinct_names, parse_ratio, parse_size
 from datafactory.mix.rows import SFT_SCHEMA, SHAREGPT_SCHEMA, sft_row
 from datafactory.mix.shards import PlannedShardWriter, shard_bounds, window_rows
 from datafactory.mix.spool import Spool, default_budget
+from datafactory.options import option
 from datafactory.progress import StageProgress
 from datafactory.stages import Executor, Plan, ReadsStages, Result
 
@@ -41,26 +42,52 @@ THREADS = max(1, os.cpu_count() or 1)  # conversions in flight: one per core
 
 @dataclass
 class MixConfig(ReadsStages):
-    reasoning: list[str]
-    general: list[str]
-    out: str
-    ratio: str = "3:1"
-    total: int | None = None
-    seed: int = 0
-    shard_rows: int | None = None
-    shard_bytes: str | None = None
-    replacement: bool = False
-    format: str = "messages"
-    on_bad_row: str = "error"
-    name: str = "datafactory_sft"
-    memory: str | None = None  # converted rows held in RAM before spilling to .work/ (default: a quarter of RAM)
+    out: str = option(
+        help="Output folder, a dataset repository: data/ shards, README.md card, dataset_info.json.",
+        panel="Output",
+        flags=("-o", "--out"),
+    )
+    reasoning: list[str] = option(
+        factory=list,
+        help="Reasoning source: PATH[:WEIGHT][@NAME] (repeatable).",
+        panel="Input",
+        metavar="PATH[:W][@NAME]",
+    )
+    general: list[str] = option(
+        factory=list,
+        help="General source: PATH[:WEIGHT][@NAME] (repeatable).",
+        panel="Input",
+        metavar="PATH[:W][@NAME]",
+    )
+    ratio: str = option("3:1", help="REASONING:GENERAL rows, e.g. 3:1.", panel="Mix")
+    total: int | None = option(
+        None, help="Rows in all (default: the most the sources allow at the ratio).", panel="Mix"
+    )
+    seed: int = option(0, help="Seed of the sampling and the shuffle.", panel="Mix")
+    shard_rows: int | None = option(None, help="Rows per shard (default 10,000).", panel="Output")
+    shard_bytes: str | None = option(None, help="Largest shard size instead, e.g. 256MB.", panel="Output")
+    replacement: bool = option(False, help="Upsample a category that has too few rows.", panel="Mix")
+    format: str = option(
+        "messages",
+        help="messages (role/content) or sharegpt (conversations with from/value).",
+        panel="Output",
+        choices=("messages", "sharegpt"),
+    )
+    on_bad_row: str = option(
+        "error",
+        help="error (exit 2) or skip (quarantine to OUT/bad_rows.jsonl).",
+        panel="Input",
+        choices=("error", "skip"),
+    )
+    name: str = option("datafactory_sft", help="Dataset name in the card and dataset_info.json.", panel="Output")
+    memory: str | None = option(
+        None,
+        help="Converted rows kept in RAM, e.g. 8GB; the rest spill to OUT/.work (default: 1/4 of RAM).",
+        panel="Scale",
+    )
 
     def validate(self) -> None:
         self.check_stage_options()
-        if self.format not in ("messages", "sharegpt"):
-            raise OptionError("format", "--format must be messages or sharegpt")
-        if self.on_bad_row not in ("error", "skip"):
-            raise OptionError("on_bad_row", "--on-bad-row must be error or skip")
         with about("shard_bytes"):
             shard_bytes = parse_size(self.shard_bytes, "--shard-bytes") if self.shard_bytes is not None else None
         if shard_bytes is not None and shard_bytes <= 0:

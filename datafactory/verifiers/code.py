@@ -26,6 +26,7 @@ import warnings
 from dataclasses import dataclass
 
 from datafactory.errors import UsageError
+from datafactory.options import option
 from datafactory.verifiers import cgroup, harness
 from datafactory.verifiers.base import Verdict, Verifier, failed, passed
 from datafactory.verifiers.sandbox import Limits, check_sandbox, run_python
@@ -43,12 +44,18 @@ PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 class CodeOptions:
     """The code verifier's options: `--test-format`, `--test-timeout`, `--memory-mb`, `--unsafe-no-sandbox`."""
 
-    test_format: str = "auto"  # auto: from the row's columns (test + entry_point, test_list, tests)
-    test_timeout: float = 10.0  # wall-clock seconds per program run
-    memory_mb: int = 1024  # address-space limit per program
-    unsafe_no_sandbox: bool = False  # limits only, no bubblewrap
-
-    CHOICES = {"test_format": FORMATS}
+    test_format: str = option(
+        "auto",
+        help="How the tests are given: auto (from the row's columns: test + entry_point, test_list, tests), "
+        "humaneval, mbpp or stdio.",
+        panel="Code verifier",
+        choices=FORMATS,
+    )
+    test_timeout: float = option(10.0, help="Wall-clock seconds per program run.", panel="Code verifier")
+    memory_mb: int = option(1024, help="Address-space limit per program, in MB.", panel="Code verifier")
+    unsafe_no_sandbox: bool = option(
+        False, help="Run programs without bubblewrap (limits only).", panel="Code verifier"
+    )
 
     def validate(self) -> None:
         if not 0 < self.test_timeout <= MAX_TEST_TIMEOUT:  # the typed parser already refused nan and inf
