@@ -79,9 +79,8 @@ def _unit(module: str) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def test_every_import_points_down_the_stated_layers():
-    graph = _imports(PACKAGE)
-    assert {_unit(m) for m in graph} <= set(LAYER), "a unit no layer names: add it to LAYERS and the docs"
+def _against(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that points up the layers, or sideways between units a layer keeps apart."""
     against = []
     for module, targets in graph.items():
         rank, peers = LAYER[_unit(module)]
@@ -91,8 +90,28 @@ def test_every_import_points_down_the_stated_layers():
             other, _ = LAYER[_unit(target)]
             if other > rank or (other == rank and not peers):
                 against.append(f"{module} -> {target}")
-    assert sorted(against) == []
+    return sorted(against)
+
+
+def test_every_import_points_down_the_stated_layers():
+    graph = _imports(PACKAGE)
+    assert {_unit(m) for m in graph} <= set(LAYER), "a unit no layer names: add it to LAYERS and the docs"
+    assert _against(graph) == []
     assert len(graph) > 90  # the walk sees the package
+
+
+def test_the_layer_check_finds_imports_up_sideways_and_through_the_contract():
+    """What the check above would have found in the tree before the split (and would find again)."""
+    graph = _imports(PACKAGE)
+    for module, target in [
+        ("datafactory.checks.options", "datafactory.filtering.stage"),  # up: shared checks reaching a stage
+        ("datafactory.generate.stage", "datafactory.filtering.inputs"),  # sideways between stages
+        ("datafactory.stages", "datafactory.scale.executor"),  # the contract reaching Ray
+        ("datafactory.mix.card", "datafactory.stats"),  # a stage reaching the read side
+        ("datafactory.verifiers.code", "datafactory.engines.base"),  # verifiers and engines stay apart
+    ]:
+        changed = {**graph, module: graph[module] | {target}}
+        assert _against(changed) == [f"{module} -> {target}"]
 
 
 def test_generate_and_filter_reach_each_other_in_neither_direction():
