@@ -45,6 +45,7 @@ def option(
     cli: bool = True,
     resume: bool = False,
     shown_default: str | None = None,
+    output: bool = True,
 ) -> Field:
     """A config field that is an option.
 
@@ -53,7 +54,8 @@ def option(
     a dict given as repeated NAME=VALUE flags (`--engine-option`); `verifier_flags`: the named verifiers' own
     options appear as flags (a dict per verifier); `cli=False`: a recipe or the runner sets it, not a flag;
     `resume`: a stopped run resumes only with the same value (else it must start over); `shown_default`: the
-    default as help and docs say it, where it depends on the machine.
+    default as help and docs say it, where it depends on the machine; `output=False`: a resource (where or how fast
+    the work runs), not what it produces, so changing it does not make a recipe rerun the stage.
     """
     if panel not in PANELS:
         raise ValueError(f"unknown help panel {panel!r}")
@@ -70,6 +72,7 @@ def option(
         "cli": cli,
         "resume": resume,
         "shown_default": shown_default,
+        "output": output,
     }
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)

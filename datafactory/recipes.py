@@ -23,7 +23,7 @@ from datafactory.stages import STAGES as DECLARED
 STAGES = ["prompts", *ORDER]  # a recipe's steps: its prompt sets, then the declared stages in order
 PER_SOURCE = [name for name in ORDER if not DECLARED[name].across_sources]
 RECIPE_WIDE = {key for kind in DECLARED.values() for key in kind.recipe_keys}  # model, engine
-TOP_KEYS = {"name", "out", "prompts", "sources", *RECIPE_WIDE, *ORDER}
+TOP_KEYS = {"name", "out", "prompts", "sources", "requires", *RECIPE_WIDE, *ORDER}
 SOURCE_KEYS = {"name", "category", "inputs", "verifier", "rules", "gold_field", "gold", "weight", *PER_SOURCE}
 CATEGORIES = ("reasoning", "general")
 # prompt sets a recipe can generate (`prompts: {NAME: {...}}`): "module:writer", its options' home "module:NAME"
@@ -41,16 +41,22 @@ CONFIGS = {name: kind.config_class() for name, kind in DECLARED.items()}
 
 
 class _RecipeLoader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false. YAML 1.1 would read the key `on:` (dedupe's option) as True."""
+    """YAML 1.2 booleans and numbers: only true/false, and no base-60. YAML 1.1 would read the key `on:`
+    (dedupe's option) as True, and `--set mix.ratio=2:1` as the number 121."""
 
 
+YAML_1_1 = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _RecipeLoader.yaml_implicit_resolvers = {
-    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
+    first: [r for r in resolvers if r[0] not in YAML_1_1]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+for _tag, _pattern, _first in [
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
+    ("float", r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$",
+     "-+.0123456789"),
+]:  # fmt: skip
+    _RecipeLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
 
 
 def _mapping_without_duplicates(loader: _RecipeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -184,12 +190,12 @@ def _check_whole(path: Path, data: dict) -> None:
         for stage in PER_SOURCE:
             options = stage_options(data, stage, source)
             config = CONFIGS[stage].build(inputs=["-"], out="-", **recipe_keys(data, stage), **options)
-            _validated(path, stage, config, options, f"sources.{index}", source)
+            _validated(path, stage, config, data, index)
     for stage in (name for name in ORDER if name not in PER_SOURCE):
         options = stage_options(data, stage)
         upstream = DECLARED[stage].fields_across_sources([(s, Path("-")) for s in data["sources"]])
         config = CONFIGS[stage].build(out="-", **upstream, **recipe_keys(data, stage), **options)
-        _validated(path, stage, config, options, "", None)
+        _validated(path, stage, config, data, None)
 
 
 def recipe_keys(data: dict, stage: str) -> dict:
@@ -197,23 +203,28 @@ def recipe_keys(data: dict, stage: str) -> dict:
     return {key: str(data[key]) for key in DECLARED[stage].recipe_keys if key in data}
 
 
-def _validated(path: Path, stage: str, config, options: dict, where: str, source: dict | None) -> None:
-    """`config.validate()`, its error naming the recipe key: the source's own key (`sources.0.verifier`), the
-    source's stage section (`sources.0.filter.keep`) or the recipe-wide one (`filter.keep`), by the option the
-    error is about (errors.OptionError)."""
+def key_of(data: dict, stage: str, option: str | None, source_index: int | None = None) -> str:
+    """Where a recipe sets a stage's option: the source's own key (`sources.0.verifier`), the source's stage
+    section (`sources.0.filter.keep`), a top-level key (`model`), or the recipe-wide section (`filter.keep`)."""
+    source = data["sources"][source_index] if source_index is not None else {}
+    where = f"sources.{source_index}" if source_index is not None else ""
+    if option is None:
+        return f"{where}.{stage}".lstrip(".")
+    if option in source and option in SOURCE_KEYS:
+        return f"{where}.{option}"
+    if option in (source.get(stage) or {}):
+        return f"{where}.{stage}.{option}"
+    if option in DECLARED[stage].recipe_keys and option in data:
+        return option
+    return f"{stage}.{option}"
+
+
+def _validated(path: Path, stage: str, config, data: dict, source_index: int | None) -> None:
+    """`config.validate()`, its error naming the recipe key of the option it is about (errors.OptionError)."""
     try:
         config.validate()
     except UsageError as err:
-        key = getattr(err, "option", None)
-        if key in (source or {}) and key in SOURCE_KEYS:
-            name = f"{where}.{key}"
-        elif key in options:
-            name = (
-                f"{where}.{stage}.{key}".lstrip(".") if key in ((source or {}).get(stage) or {}) else f"{stage}.{key}"
-            )
-        else:
-            name = f"{where}.{stage}".lstrip(".") if where else stage
-        raise UsageError(f"{path}: {name}: {err}") from None
+        raise UsageError(f"{path}: {key_of(data, stage, getattr(err, 'option', None), source_index)}: {err}") from None
 
 
 def validate(path: Path, data: dict) -> None:
@@ -230,6 +241,10 @@ def validate(path: Path, data: dict) -> None:
         if name not in PROMPT_SETS:
             _fail(path, f"prompts.{name}", f"unknown prompt set; allowed: {', '.join(PROMPT_SETS)}")
         _check_keys(path, spec or {}, load(PROMPT_SETS, name, "prompt set", 1), f"prompts.{name}")
+    _check_keys(path, data.get("requires") or {}, {"gpus"}, "requires")
+    gpus = (data.get("requires") or {}).get("gpus", 0)
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+        _fail(path, "requires.gpus", f"expected a whole number of GPUs, got {gpus!r}")
     if not isinstance(data["sources"], list):
         _fail(path, "sources", "expected a list of sources")
     names = set()

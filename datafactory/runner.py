@@ -1,5 +1,5 @@
-"""Run a recipe's stages in order, per source, into one folder; finished stages are skipped, so a stopped run
-resumes where it stopped.
+"""Run a recipe's stages in order, per source, into one folder. A finished stage is reused while what made it is
+unchanged (rerun.py), so an edited recipe reruns what the edit touched and a stopped run resumes where it stopped.
 
 Layout: OUT/prompts/ (built-in prompt sets), OUT/SOURCE/{samples,filtered,deduped}/, OUT/sft/ (the mix).
 One inference engine is started for all sources that still need sampling.
@@ -7,20 +7,19 @@ One inference engine is started for all sources that still need sampling.
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from pathlib import Path
 
 from datafactory import frame
 from datafactory.errors import DataFactoryError, UsageError
-from datafactory.io.outdir import MANIFEST, SUCCESS
+from datafactory.io.outdir import MANIFEST
 from datafactory.io.readers import expand_inputs
+from datafactory.preflight import check_requires, check_steps, check_writable
 from datafactory.recipes import PROMPT_SETS, Recipe, recipe_keys, stage_options
 from datafactory.registry import load
+from datafactory.rerun import RERUN, Step, changed_inputs, decide, upstream_changed
 from datafactory.stages import ORDER, STAGES, StageKind, StageOutput
-
-
-def _done(folder: Path) -> bool:
-    return (folder / SUCCESS).exists()
 
 
 def _manifest(folder: Path) -> dict:
@@ -33,7 +32,8 @@ class RecipeRun:
     OUT/SOURCE/FOLDER (inputs: the source's own for the first stage, else the previous stage's folder), or once
     over every source into OUT/FOLDER."""
 
-    def __init__(self, recipe: Recipe, stages: list[str], redo: bool = False, say=print, verbose: bool = False):
+    def __init__(self, recipe: Recipe, stages: list[str], redo: str | None = None, say=print, verbose: bool = False):
+        """`redo`: why every stage in `stages` runs again whatever changed (`--from filter`, `--overwrite`)."""
         self.recipe, self.stages, self.redo, self.say, self.verbose = recipe, stages, redo, say, verbose
         self.out = recipe.out
         self.data = recipe.data
@@ -51,23 +51,26 @@ class RecipeRun:
         position = ORDER.index(kind.name)
         return [str(self.folder(source, ORDER[position - 1]))] if position else self._inputs(source)
 
-    def _skip(self, folder: Path, label: str) -> bool:
-        if _done(folder) and not self.redo:
-            self.say(f"{label}: already done ({folder})")
-            return True
-        return False
-
-    def run(self) -> dict:
+    def run(self, dry_run: bool = False) -> dict | None:
+        """Check what can be checked (preflight.py), say which stages run and why, then run them (`dry_run`: stop
+        after saying)."""
+        check_requires(self.recipe.path, self.data)
         self.preflight()
+        check_writable(self.recipe.path, self.out)
+        steps = self.plan()
+        check_steps(self.recipe.path, self.data, steps)
+        for step in steps:
+            self.say(f"{step.label}: {step.action} ({step.why})")
+        if dry_run:
+            return None
         stopped = None
         try:
-            for stage in self.stages:
-                if stage == "prompts":
-                    self._prompts()
-                elif STAGES[stage].across_sources:
-                    self._across_sources(STAGES[stage])
-                else:
-                    self._per_source(STAGES[stage])
+            if "prompts" in self.stages:
+                self._prompts(self.out / "prompts")
+            for stage in ORDER:
+                todo = [step for step in steps if step.stage == stage and step.runs]
+                if todo:
+                    self._run_steps(STAGES[stage], todo)
         except DataFactoryError as err:
             if not self._wrote_anything():
                 raise
@@ -76,6 +79,55 @@ class RecipeRun:
         summary["report"] = self._report()
         summary["stopped"] = stopped
         return summary
+
+    def plan(self) -> list[Step]:
+        """What each stage in range does, decided before anything is written: prompt sets the run rewrites are
+        rendered into a scratch folder first, so their files compare as they will be."""
+        with tempfile.TemporaryDirectory(prefix="datafactory-plan-") as scratch:
+            twins = self._prompt_twins(Path(scratch)) if "prompts" in self.stages else {}
+            steps: list[Step] = []
+            for stage in ORDER:
+                if stage not in self.stages:
+                    continue
+                kind = STAGES[stage]
+                if kind.across_sources:
+                    steps.append(self._plan_across(kind, steps))
+                else:
+                    steps.extend(self._plan_source(kind, source, steps, twins) for source in self.recipe.sources)
+            return steps
+
+    def _prompt_twins(self, scratch: Path) -> dict[Path, Path]:
+        """{file the prompts step will write: the same file rendered into `scratch`}."""
+        self._prompts(scratch, quiet=True)
+        return {self.out / "prompts" / p.relative_to(scratch): p for p in scratch.rglob("*") if p.is_file()}
+
+    def _plan_source(self, kind: StageKind, source: dict, earlier: list[Step], twins: dict) -> Step:
+        folder = self.folder(source, kind.name)
+        config = self._config(kind, folder, {"inputs": self._upstream(kind, source)}, source)
+        position = ORDER.index(kind.name)
+        if position:
+            previous = ORDER[position - 1]
+            reruns = [s.label for s in earlier if s.stage == previous and s.source == source["name"] and s.runs]
+            upstream = [self.folder(source, previous)]
+            action, why = decide(folder, config.decisive_arguments(), self.redo, reruns,
+                                 lambda manifest: upstream_changed(manifest, upstream))  # fmt: skip
+        else:
+            action, why = decide(folder, config.decisive_arguments(), self.redo, [],
+                                 lambda manifest: changed_inputs(manifest, config.inputs, twins))  # fmt: skip
+        config.overwrite = action == RERUN
+        return Step(kind.name, source["name"], folder, config, action, why)
+
+    def _plan_across(self, kind: StageKind, earlier: list[Step]) -> Step:
+        folder = self.out / kind.folder
+        previous = ORDER[ORDER.index(kind.name) - 1]
+        upstream = [(source, self.folder(source, previous)) for source in self.recipe.sources]
+        config = self._config(kind, folder, kind.fields_across_sources(upstream))
+        reruns = [s.label for s in earlier if s.stage == previous and s.runs]
+        folders = [f for _, f in upstream]
+        action, why = decide(folder, config.decisive_arguments(), self.redo, reruns,
+                             lambda manifest: upstream_changed(manifest, folders))  # fmt: skip
+        config.overwrite = action == RERUN
+        return Step(kind.name, None, folder, config, action, why)
 
     def _wrote_anything(self) -> bool:
         return any(self.out.glob(f"*/*/{MANIFEST}")) or any(self.out.glob(f"*/{MANIFEST}"))
@@ -88,48 +140,39 @@ class RecipeRun:
             return None
         return build_report([str(self.out)], str(self.out / "report.html"), title=f"datafactory run: {self.out}")
 
-    def _prompts(self) -> None:
-        """Prompt sets the recipe generates (registered in recipes.PROMPT_SETS), into OUT/prompts/."""
-        folder = self.out / "prompts"
+    def _prompts(self, folder: Path, quiet: bool = False) -> None:
+        """Prompt sets the recipe generates (registered in recipes.PROMPT_SETS), into `folder` (OUT/prompts/)."""
         for name, spec in (self.data.get("prompts") or {}).items():
             wrote = load(PROMPT_SETS, name, "prompt set")(folder, spec or {})
-            self.say(f"prompts: {wrote} in {folder}")
+            if not quiet:
+                self.say(f"prompts: {wrote} in {folder}")
 
     def _config(self, kind: StageKind, folder: Path, fields: dict, source: dict | None = None):
         """The stage's config: what the recipe decides (inputs, out, recipe-wide keys), then its section's
         options (recipes.stage_options; a section cannot set what the recipe decides)."""
         options = stage_options(self.data, kind.name, source)
         recipe_wide = recipe_keys(self.data, kind.name)
-        return kind.config_class().build(out=str(folder), overwrite=self.redo, **fields, **recipe_wide, **options)
+        return kind.config_class().build(out=str(folder), **fields, **recipe_wide, **options)
 
-    def _per_source(self, kind: StageKind) -> None:
-        todo = [s for s in self.recipe.sources if not self._skip(self.folder(s, kind.name), f"{kind.name} {s['name']}")]
-        if not todo:
-            return
-        configs = [self._config(kind, self.folder(s, kind.name), {"inputs": self._upstream(kind, s)}, s) for s in todo]
-        # a stage whose sources share something costly (generate: one engine) checks every source before it starts
-        plans = [self._planned(kind, s, c) for s, c in zip(todo, configs, strict=True)] if kind.session else None
-        with frame.shared(kind, configs, self.out, self.verbose) as resources:
-            for index, (source, config) in enumerate(zip(todo, configs, strict=True)):
-                manifest = frame.run(kind, config, plans[index] if plans else None, **resources)
-                self.say(f"{kind.name} {source['name']}: {kind.summarise(manifest['counts'], config.out)}")
+    def _run_steps(self, kind: StageKind, steps: list[Step]) -> None:
+        """The steps of one stage that run; a stage whose sources share something costly (generate: one engine)
+        checks every source before it starts."""
+        sources = {source["name"]: source for source in self.recipe.sources}
+        plans = [self._planned(kind, sources.get(s.source), s.config) for s in steps] if kind.session else None
+        with frame.shared(kind, [s.config for s in steps], self.out, self.verbose) as resources:
+            for index, step in enumerate(steps):
+                manifest = frame.run(kind, step.config, plans[index] if plans else None, **resources)
+                self.say(f"{step.label}: {kind.summarise(manifest['counts'], step.folder)}")
 
-    def _planned(self, kind: StageKind, source: dict, config):
+    def _planned(self, kind: StageKind, source: dict | None, config):
         """A source's check, before the shared resource starts; errors name the recipe's source."""
         try:
             return kind.plan(config)
         except UsageError as err:
+            if source is None:
+                raise
             index = self.recipe.sources.index(source)
             raise UsageError(f"{self.recipe.path}: sources.{index} ({source['name']}): {err}") from None
-
-    def _across_sources(self, kind: StageKind) -> None:
-        folder = self.out / kind.folder
-        if self._skip(folder, kind.name):
-            return
-        previous = ORDER[ORDER.index(kind.name) - 1]
-        upstream = [(source, self.folder(source, previous)) for source in self.recipe.sources]
-        manifest = frame.run(kind, self._config(kind, folder, kind.fields_across_sources(upstream)))
-        self.say(f"{kind.name}: {kind.summarise(manifest['counts'], folder)}")
 
     def preflight(self) -> None:
         """What can be checked before any stage runs: every source's inputs that exist before the run (not the

@@ -55,11 +55,15 @@ class StageOptions:
         help="Where parallel work runs: this machine, or a Ray cluster (pip install 'datafactory[ray]').",
         panel="Scale",
         choices=EXECUTORS,
+        output=False,
     )
     ray_address: str | None = option(
-        None, help="--executor ray: the cluster's address, or auto; default: start a local Ray.", panel="Scale"
+        None,
+        help="--executor ray: the cluster's address, or auto; default: start a local Ray.",
+        panel="Scale",
+        output=False,
     )
-    overwrite: bool = option(False, help="Replace a finished output instead of refusing.", panel="Output")
+    overwrite: bool = option(False, help="Replace a finished output instead of refusing.", panel="Output", output=False)
 
     def check_stage_options(self) -> None:
         specs = self.option_fields()
@@ -77,6 +81,20 @@ class StageOptions:
         """The options a stopped run must share with its resume: those declared `resume` (none: the stage
         restarts instead)."""
         return [name for name, spec in self.option_fields().items() if spec.metadata.get("resume")]
+
+    @classmethod
+    def decisive(cls, arguments: dict) -> dict:
+        """Of recorded arguments, those that decide the stage's rows: not `out`, not resources (`output=False`);
+        one this version does not declare counts (a recipe then reruns the stage rather than trust it)."""
+        specs = cls.option_fields()
+        return {k: v for k, v in arguments.items() if k != "out" and (k not in specs or specs[k].metadata["output"])}
+
+    def check_resources(self) -> None:
+        """What the stage will use from outside (a model, a server, a file an option names) is there: checked
+        before anything is written, by the frame and by a recipe before its first stage. None by default."""
+
+    def decisive_arguments(self) -> dict:
+        return self.decisive(self.arguments())
 
     @classmethod
     def option_fields(cls) -> dict[str, Field]:
@@ -118,7 +136,7 @@ class ReadsStages(StageOptions):
     """The options of a stage that reads other stages' outputs."""
 
     allow_unfinished: bool = option(
-        False, help="Read a stage output that never finished (a stopped run) as it is.", panel="Input"
+        False, help="Read a stage output that never finished (a stopped run) as it is.", panel="Input", output=False
     )
 
     def input_files(self) -> list[Path]:
@@ -188,6 +206,7 @@ class StageKind:
     def plan(self, config) -> Plan:
         """Validate the config and run the stage's check: what can fail fails here, before OUT is touched."""
         config.validate()
+        config.check_resources()
         return self.load(self.check)(config)
 
     def fields_across_sources(self, upstream: list[tuple[dict, Path]]) -> dict:

@@ -41,9 +41,9 @@ def test_run_checks_every_input_and_row_before_the_engine_starts(tmp_path):
 
 def test_bundled_recipes_run_or_say_what_to_pass(tmp_path):
     env = {"HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}  # a fresh machine without the hub
-    for name in ("gsm8k", "r1-sft"):
+    for name, machine in (("gsm8k", []), ("r1-sft", ["--set", "requires.gpus=0"])):  # GPUs: test_preflight.py
         started = time.monotonic()
-        result = run_cli("run", REPO / "recipes" / f"{name}.yaml", "--set", f"out={tmp_path / name}", env=env)
+        result = run_cli("run", REPO / "recipes" / f"{name}.yaml", "--set", f"out={tmp_path / name}", *machine, env=env)
         assert result.returncode == 2 and time.monotonic() - started < 5, (name, result.stderr)
         line = result.stderr.strip()
         assert "\n" not in line and "--set sources.0.inputs" in line, line

@@ -25,7 +25,7 @@ LAYERS = [
     ("stages", {"generate", "filtering", "dedupe", "mix"}, False),
     ("frame", {"frame", "scale"}, True),
     ("read side", {"stats", "report"}, True),
-    ("recipes and tools", {"recipes", "runner", "toy"}, True),
+    ("recipes and tools", {"recipes", "runner", "rerun", "preflight", "toy"}, True),
     ("cli", {"cli", "__main__"}, True),
 ]  # fmt: skip
 LAYER = {unit: (rank, peers) for rank, (_, units, peers) in enumerate(LAYERS) for unit in units}

@@ -135,3 +135,21 @@ def test_whatever_option_is_wrong_the_error_names_that_key(tmp_path):
             if f": {stage}.{key}: " not in str(err):
                 anonymous.append(f"{stage}.{key}={value}: {err}")
     assert failures > 30 and not anonymous, anonymous
+
+
+def test_set_reads_values_as_yaml_1_2(tmp_path):
+    """`--set mix.ratio=2:1` is the ratio 2:1 (YAML 1.1 reads it as the base-60 number 121), `on` is a word."""
+    recipe = load_recipe(write(tmp_path, GOOD), ["mix.ratio=2:1", "dedupe.on=prompt", "generate.temperature=1e-1"])
+    assert recipe.data["mix"]["ratio"] == "2:1" and recipe.data["dedupe"]["on"] == "prompt"
+    assert recipe.data["generate"]["temperature"] == 0.1
+
+
+def test_errors_name_the_key_where_the_recipe_sets_it():
+    from datafactory.recipes import key_of
+
+    data = {"model": "m", "sources": [{"name": "a", "verifier": "math", "filter": {"keep": 2}}], "filter": {"keep": 1}}
+    assert key_of(data, "filter", "keep", 0) == "sources.0.filter.keep"
+    assert key_of(data, "filter", "select", 0) == "filter.select"
+    assert key_of(data, "filter", "verifier", 0) == "sources.0.verifier"
+    assert key_of(data, "generate", "model", 0) == "model"
+    assert key_of(data, "mix", None, None) == "mix"

@@ -59,7 +59,11 @@ class CheckOptions:
         resume=True,
     )
     workers: int = option(
-        factory=cpu_count, help="Verifier worker processes.", panel="Checks", shown_default="the CPU count"
+        factory=cpu_count,
+        help="Verifier worker processes.",
+        panel="Checks",
+        shown_default="the CPU count",
+        output=False,
     )
     timeout: float = option(
         20.0, help="Hard time limit per row in seconds (then verifier_timeout).", panel="Checks", resume=True

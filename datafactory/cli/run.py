@@ -20,8 +20,12 @@ EXAMPLES = """
 
     datafactory run recipes/r1-sft.yaml --from filter --until dedupe
 
-A stopped run resumes: finished stages are skipped. --from re-runs that
-stage and the ones after it.
+    datafactory run recipes/demo.yaml --set filter.keep=2 --dry-run
+
+Run it again after an edit: stages whose options or inputs changed run
+again, and the stages after them; the rest are reused. A stopped run
+resumes. --from re-runs that stage and the ones after it; --dry-run says
+which stages would run, and why, without running them.
 """
 
 
@@ -39,6 +43,13 @@ def run(
         ),
     ] = None,
     until: Annotated[str | None, typer.Option(help="Last stage to run.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", metavar="", help="Run every stage again, finished or not.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", metavar="", help="Check the recipe and its resources, say what would run, stop."),
+    ] = False,
     verbose: Annotated[
         bool,
         typer.Option(
@@ -54,9 +65,11 @@ def run(
     loaded = load_recipe(recipe, set_ or [])
     stages = stage_range(from_, until)
     console = Console(file=TERMINAL)
-    summary = RecipeRun(
-        loaded, stages, redo=from_ is not None, say=lambda text: console.print(f"[bold]»[/] {text}"), verbose=verbose
-    ).run()
+    redo = "--overwrite" if overwrite else f"--from {from_}" if from_ else None
+    say = lambda text: console.print(f"[bold]»[/] {text}")  # noqa: E731
+    summary = RecipeRun(loaded, stages, redo=redo, say=say, verbose=verbose).run(dry_run=dry_run)
+    if summary is None:
+        return
     table = Table(title=f"{loaded.data.get('name', loaded.path.stem)}: {loaded.out}")
     table.add_column("step")
     table.add_column("rows", justify="right")
@@ -77,7 +90,11 @@ def run(
     Console().print(table)
     for name, source in summary["per_source"].items():
         spent = ", ".join(f"{verdict} {tokens:,}" for verdict, tokens in source["tokens_by_verdict"].items())
-        typer.echo(f"{name}: {source['tokens_per_kept_trace']} completion tokens per kept trace ({spent})")
+        per_trace = source["tokens_per_kept_trace"]
+        if per_trace is None:
+            typer.echo(f"{name}: no trace kept" + (f" (completion tokens spent: {spent})" if spent else ""))
+        else:
+            typer.echo(f"{name}: {per_trace} completion tokens per kept trace ({spent})")
     if summary.get("tokens_to_total") is not None:
         typer.echo(f"to reach mix.total at this yield: about {summary['tokens_to_total']:,} more completion tokens")
     if summary["out"]:

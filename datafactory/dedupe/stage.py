@@ -84,9 +84,21 @@ class DedupeConfig(ReadsStages):
     )
     ngram: int = option(8, help="Words per n-gram for decontamination.", panel="Decontamination")
     workers: int = option(
-        factory=cpu_count, help="Processes computing MinHash signatures.", panel="Scale", shown_default="the CPU count"
+        factory=cpu_count,
+        help="Processes computing MinHash signatures.",
+        panel="Scale",
+        shown_default="the CPU count",
+        output=False,
     )
     shard_rows: int = option(10_000, help="Rows per output shard.", panel="Output")
+
+    def check_resources(self) -> None:
+        if self.decontaminate:
+            from datafactory.errors import about
+            from datafactory.io.readers import expand_inputs
+
+            with about("decontaminate"):
+                expand_inputs(self.decontaminate)
 
     def validate(self) -> None:
         self.check_stage_options()

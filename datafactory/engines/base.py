@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from datafactory.errors import UsageError
+from datafactory.errors import UsageError, about
 from datafactory.registry import load
 
 
@@ -128,6 +128,16 @@ class Engine:
     def in_flight(self) -> int:
         """Samples submitted and not yet collected."""
         return sum(t.count for t in self._queued)
+
+    @classmethod
+    def check_reachable(cls, options: EngineOptions, prefix: str = "") -> None:
+        """Before anything starts or is written: what the engine will load is there (a local engine: the model
+        folder; a hub id is left to the engine to fetch). Errors are about `prefix` + the option (`model`,
+        `judge_model`), so a recipe names its key."""
+        from datafactory.engines.local_model import resolve_model
+
+        with about(prefix + "model"):
+            resolve_model(options.model)
 
     @classmethod
     def check_options(cls, extra: dict) -> None:

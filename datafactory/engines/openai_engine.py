@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from datafactory.engines.base import Completion, Engine, EngineOptions, Request, Sampling, Ticket
-from datafactory.errors import EngineError, UsageError
+from datafactory.errors import EngineError, OptionError, UsageError
 from datafactory.shapes import reasoning_of, with_reasoning
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -49,16 +49,7 @@ class OpenAIEngine(Engine):
 
     def __init__(self, options: EngineOptions, seed: int = 0):
         super().__init__(options)
-        if not options.base_url:
-            raise UsageError("--engine openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
-        self.base_url = normalise_base_url(options.base_url)
-        self.headers = {"Content-Type": "application/json"}
-        if options.api_key_env:
-            key = os.environ.get(options.api_key_env)
-            if not key:
-                raise UsageError(f"--api-key-env {options.api_key_env}: that environment variable is not set")
-            self.headers["Authorization"] = f"Bearer {key}"
-        self._check_server()
+        self.base_url, self.headers = self.connection(options)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
         self._limit: asyncio.Semaphore | None = None
@@ -71,24 +62,51 @@ class OpenAIEngine(Engine):
         if taken:
             raise UsageError(f"--engine-option {taken[0]}: generate sets it itself (use its own option)")
 
-    def _check_server(self) -> None:
-        """Fail fast, with exit 2, when the server does not answer or does not serve the model."""
+    @classmethod
+    def check_reachable(cls, options: EngineOptions, prefix: str = "") -> None:
+        cls.connection(options, prefix)
+
+    @staticmethod
+    def connection(options: EngineOptions, prefix: str = "") -> tuple[str, dict]:
+        """The server's URL and request headers, once the server has answered and said it serves the model; fails
+        fast, with exit 2, otherwise. Errors are about `prefix` + the option, so a recipe names its key."""
+        flag = "--" + (prefix + "base_url").replace("_", "-")
+        if not options.base_url:
+            raise OptionError(prefix + "base_url", f"--engine openai needs {flag} (e.g. http://127.0.0.1:8000/v1)")
+        base_url = normalise_base_url(options.base_url)
+        headers = {"Content-Type": "application/json"}
+        if options.api_key_env:
+            key = os.environ.get(options.api_key_env)
+            if not key:
+                raise OptionError(
+                    prefix + "api_key_env",
+                    f"--{(prefix + 'api-key-env').replace('_', '-')} {options.api_key_env}: that environment "
+                    "variable is not set",
+                )
+            headers["Authorization"] = f"Bearer {key}"
         try:
-            response = httpx.get(f"{self.base_url}/models", headers=self.headers, timeout=10.0)
+            response = httpx.get(f"{base_url}/models", headers=headers, timeout=httpx.Timeout(10.0, connect=3.0))
         except httpx.HTTPError as err:
-            raise UsageError(f"server {self.base_url} does not answer ({type(err).__name__}: {err})") from None
+            port = urlsplit(base_url).port or 8000
+            raise OptionError(
+                prefix + "base_url",
+                f"server {base_url} does not answer ({type(err).__name__}: {err}); start it (e.g. vllm serve "
+                f"{options.model} --port {port}) or give the URL of one that runs",
+            ) from None
         if response.status_code in (401, 403):
-            raise UsageError(f"server {self.base_url} refused the credentials (HTTP {response.status_code})")
-        if response.status_code != 200:
-            return  # some servers have no /models; the first request will tell
-        try:
-            served = [m.get("id") for m in response.json().get("data", [])]
-        except (ValueError, AttributeError):
-            return
-        if served and self.options.model not in served:
-            raise UsageError(
-                f"server {self.base_url} does not serve model {self.options.model!r}; it serves: {', '.join(served)}"
+            raise OptionError(
+                prefix + "api_key_env", f"server {base_url} refused the credentials (HTTP {response.status_code})"
             )
+        try:
+            served = [m.get("id") for m in response.json().get("data", [])] if response.status_code == 200 else []
+        except (ValueError, AttributeError):
+            served = []  # some servers have no /models; the first request will tell
+        if served and options.model not in served:
+            raise OptionError(
+                prefix + "model",
+                f"server {base_url} does not serve model {options.model!r}; it serves: {', '.join(served)}",
+            )
+        return base_url, headers
 
     def generate(self, requests: list[Request], sampling: Sampling) -> list[list[Completion]]:
         return asyncio.run(self._generate(requests, sampling))

@@ -92,6 +92,16 @@ class FilterConfig(CheckOptions, ReadsStages):
         if self.shard_rows < 1:
             raise OptionError("shard_rows", "--shard-rows must be positive")
 
+    def check_resources(self) -> None:
+        """The judge's model or server, when a judge is in the chain."""
+        if self.judged:
+            from datafactory.engines.base import EngineOptions, engine_class
+
+            judge = EngineOptions(
+                model=self.judge.model, base_url=self.judge.base_url, api_key_env=self.judge.api_key_env
+            )
+            engine_class(self.judge.engine).check_reachable(judge, prefix="judge_")
+
     def needs_gold(self) -> bool:
         """Whether the first verifier needs a gold column (the judge: when its template uses one); with
         `--gold majority` the column may be missing (every prompt is then voted)."""

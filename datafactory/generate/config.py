@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from datafactory.checks.options import CHECK_KEYS, CheckOptions
-from datafactory.engines.base import ENGINES, EngineOptions, Sampling
+from datafactory.engines.base import ENGINES, EngineOptions, Sampling, engine_class
 from datafactory.errors import OptionError
 from datafactory.options import option
 from datafactory.prompts import check_field_names
@@ -92,8 +92,11 @@ class GenerateConfig(CheckOptions, StageOptions):
         ENGINE.api_key_env,
         help="Environment variable holding the API key (the key is never logged).",
         panel="Engine",
+        output=False,
     )
-    concurrency: int = option(ENGINE.concurrency, help="Requests in flight at once (openai).", panel="Engine")
+    concurrency: int = option(
+        ENGINE.concurrency, help="Requests in flight at once (openai).", panel="Engine", output=False
+    )
     tensor_parallel_size: int = option(ENGINE.tensor_parallel_size, help="GPUs per vLLM model replica.", panel="Engine")
     gpu_memory_utilization: float | None = option(
         ENGINE.gpu_memory_utilization,
@@ -122,10 +125,10 @@ class GenerateConfig(CheckOptions, StageOptions):
         metavar="NAME=VALUE",
     )
     replicas: int = option(
-        1, help="--executor ray: engine replicas (each with --tensor-parallel-size GPUs).", panel="Scale"
+        1, help="--executor ray: engine replicas (each with --tensor-parallel-size GPUs).", panel="Scale", output=False
     )
     verbose: bool = option(
-        False, help="Show the engine's own output (default: OUT/.datafactory/engine.log).", panel="Output"
+        False, help="Show the engine's own output (default: OUT/.datafactory/engine.log).", panel="Output", output=False
     )
 
     def sampling(self) -> Sampling:
@@ -135,6 +138,9 @@ class GenerateConfig(CheckOptions, StageOptions):
         """The engine's options: every one this config shares with EngineOptions, by name, and the extras."""
         shared = {f.name: getattr(self, f.name) for f in fields(EngineOptions) if f.name in self.__dataclass_fields__}
         return EngineOptions(**shared, extra={**self.engine_extra, **self.engine_options})
+
+    def check_resources(self) -> None:
+        engine_class(self.engine).check_reachable(self.engine_settings())
 
     def resume_keys(self) -> list[str]:
         """The sampling options; the checks too where they decide which samples are drawn (`--target`)."""

@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 
 from datafactory.engine_logs import engine_output, say
 from datafactory.engines.base import Engine, engine_class
-from datafactory.engines.local_model import resolve_model
 from datafactory.errors import DataFactoryError, UsageError
 from datafactory.generate.config import LOCAL_ENGINES, GenerateConfig
 from datafactory.generate.sample_loop import (
@@ -244,8 +243,6 @@ def check_generate(config: GenerateConfig) -> GeneratePlan:
     """Everything that can fail before an engine starts: inputs, every row, the engine and model names."""
     files = expand_inputs(config.inputs)
     engine_class(config.engine).check_options(config.engine_settings().extra)  # unknown engine or option: now
-    if config.engine in LOCAL_ENGINES:
-        resolve_model(config.model)
     scan = scan_prompts(files, config)
     if config.target is not None and verifier_class(config.worker_verifier).needs_gold and config.gold != "majority":
         columns = {f.name for f in scan.passthrough.fields()}

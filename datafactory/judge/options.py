@@ -25,7 +25,7 @@ class JudgeOptions:
         None, help="judge verifier: the OpenAI-compatible server (--judge-engine openai).", panel="Judge"
     )
     api_key_env: str | None = option(
-        None, help="judge verifier: environment variable holding the API key.", panel="Judge"
+        None, help="judge verifier: environment variable holding the API key.", panel="Judge", output=False
     )
     template: str | None = option(
         None,
@@ -49,7 +49,10 @@ class JudgeOptions:
     )
     max_tokens: int = option(512, help="judge verifier: tokens per verdict.", panel="Judge", resume=True)
     cache: str | None = option(
-        None, help="judge verifier: verdict cache file (default ~/.cache/datafactory/judge.sqlite).", panel="Judge"
+        None,
+        help="judge verifier: verdict cache file (default ~/.cache/datafactory/judge.sqlite).",
+        panel="Judge",
+        output=False,
     )
 
     def validate(self) -> None:

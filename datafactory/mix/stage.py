@@ -84,6 +84,7 @@ class MixConfig(ReadsStages):
         None,
         help="Converted rows kept in RAM, e.g. 8GB; the rest spill to OUT/.work (default: 1/4 of RAM).",
         panel="Scale",
+        output=False,
     )
 
     def validate(self) -> None:
