@@ -4,9 +4,11 @@ that ends with nothing still writes its summary and report."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from tests.conftest import run_cli, write_jsonl
@@ -107,3 +109,21 @@ def test_a_run_whose_filter_keeps_nothing_still_writes_its_summary_and_report(tm
     assert "cannot form one 3:1 unit: the reasoning sources hold 0 rows" in last
     assert "the filter kept none of 4 (wrong_answer 4)" in last and "Traceback" not in result.stderr
     assert "kept by filter" in result.stdout and (out / "report.html").is_file()
+
+
+@pytest.mark.engine
+def test_the_gsm8k_recipe_on_the_toy_model_explains_its_empty_end(tmp_path, shared_data):
+    """The bundled gsm8k recipe run as a new user would on a laptop (the toy model, which solves no GSM8K
+    problem): every stage that ran is in the summary and the report, and the last line names the stage that
+    emptied the data and why."""
+    repo = Path(__file__).resolve().parent.parent
+    out = tmp_path / "gsm"
+    result = run_cli(
+        "run", repo / "recipes/gsm8k.yaml", "--set", f"out={out}", "--set", f"sources.0.inputs=[{shared_data / 'gsm8k_test.jsonl'}]",
+        "--set", "generate.limit=3", "--set", "generate.n=2", "--set", "generate.max_tokens=64", "--set", "engine=transformers",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    last = " ".join(result.stderr.strip().splitlines()[-1].split())
+    assert last.startswith("error: cannot form one 1:0 unit") and "gsm8k: 0 rows, the filter kept none of 6" in last
+    assert "kept by filter" in result.stdout and "no trace kept (completion tokens spent:" in result.stdout
+    assert (out / "report.html").is_file() and (out / "gsm8k/deduped/.datafactory/SUCCESS").is_file()
