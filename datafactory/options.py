@@ -17,6 +17,7 @@ PANELS = (
     "Output",
     "Sampling",
     "Engine",
+    "Cost",
     "Checks",
     "Code verifier",
     "Gold answers",

@@ -166,8 +166,8 @@ def apply_overrides(data: dict, assignments: list[str], path: Path) -> dict:
 
 def stage_options(data: dict, stage: str, source: dict | None = None) -> dict:
     """A stage's options for one source: the recipe-wide section, then the source's own section; for filter
-    (and generate with a target) the source's verifier, rules, gold field and gold mode, with the category's
-    defaults."""
+    (and generate, whose target and in-flight checks apply them) the source's verifier, rules, gold field and gold
+    mode, with the category's defaults."""
     options = {**(data.get(stage) or {}), **((source or {}).get(stage) or {})}
     if source is None or stage not in ("generate", "filter"):
         return options
@@ -180,7 +180,8 @@ def stage_options(data: dict, stage: str, source: dict | None = None) -> dict:
     checks["verifier"] = source.get("verifier") or checks.get("verifier") or DEFAULT_VERIFIER[source["category"]]
     if stage == "filter":
         return {**options, **checks}
-    return {**options, **checks} if options.get("target") is not None else options
+    decides = options.get("target") is not None or options.get("stop_doomed", True)  # which samples it draws or stops
+    return {**options, **checks} if decides else options
 
 
 def _check_whole(path: Path, data: dict) -> None:
@@ -206,6 +207,8 @@ def recipe_keys(data: dict, stage: str) -> dict:
 def key_of(data: dict, stage: str, option: str | None, source_index: int | None = None) -> str:
     """Where a recipe sets a stage's option: the source's own key (`sources.0.verifier`), the source's stage
     section (`sources.0.filter.keep`), a top-level key (`model`), or the recipe-wide section (`filter.keep`)."""
+    if stage == "generate" and option in CHECK_KEYS:
+        stage = "filter"  # generate's checks are the filter's, written once in the filter section or the source
     source = data["sources"][source_index] if source_index is not None else {}
     where = f"sources.{source_index}" if source_index is not None else ""
     if option is None:

@@ -121,9 +121,11 @@ def test_help_of_every_other_command_fits_80_columns_and_shows_no_types():
 
 def test_resume_keys_are_the_options_declared_to_decide_a_resume():
     generate, filter_ = _config("generate"), _config("filter")
-    fixed = generate.build(**REQUIRED["generate"]).resume_keys()
-    adaptive = generate.build(**REQUIRED["generate"], target=1).resume_keys()
-    assert "model" in fixed and "temperature" in fixed and "gold_min_share" not in fixed
+    unchecked = generate.build(**REQUIRED["generate"], stop_doomed=False).resume_keys()
+    adaptive = generate.build(**REQUIRED["generate"], target=1, stop_doomed=False).resume_keys()
+    watched = generate.build(**REQUIRED["generate"]).resume_keys()  # --stop-doomed: the rules decide which stop
+    assert "model" in unchecked and "temperature" in unchecked and "gold_min_share" not in unchecked
     assert "gold_min_share" in adaptive and "workers" not in adaptive
+    assert "rules" in watched and "forecast" not in watched
     assert {"judge_model", "completion_field", "verifier"} <= set(filter_.build(**REQUIRED["filter"]).resume_keys())
     assert default_of(generate.option_fields()["n"]) == 4

@@ -19,7 +19,7 @@ from datafactory.verifiers.base import Verdict, verifier_class
 
 ALWAYS = ("empty_response",)
 PENDING = Verdict(True, None, None, 0.0, "for the judge")  # a row the filter's judge pass decides (decided_later)
-TASK_FIELDS = ("completion", "finish_reason", "completion_tokens", "prompt_id")
+TASK_FIELDS = ("completion", "finish_reason", "completion_tokens", "prompt_id", "abort_reason")
 
 
 @dataclass
@@ -37,6 +37,7 @@ def task_of_row(row: dict, gold_field: str, extra: tuple[str, ...] = ()) -> dict
         "completion": row.get("completion") or "",
         "finish_reason": row.get("finish_reason"),
         "completion_tokens": row.get("completion_tokens"),
+        "abort_reason": row.get("abort_reason"),
         "gold": row.get(gold_field),
         **{name: row.get(name) for name in extra},
     }
@@ -108,6 +109,11 @@ class Evaluator:
             return vote_task(task, self.verifier)
         completion = task.get("completion") or ""
         trace = parse_trace(completion)
+        if task.get("abort_reason"):  # stopped in flight (rules/inflight.py): it had failed this rule for good
+            reason = task["abort_reason"]
+            detail = f"stopped while generated, at {task.get('completion_tokens')} tokens"
+            return Evaluation(trace.reasoning, trace.response, None, reason, [reason], 0.0, self.spec.verifier,
+                              detail, completion_hash=completion_hash(completion)).as_row()  # fmt: skip
         try:
             verdict = (
                 PENDING if self.verifier.decided_later else self.verifier.verify(trace.response, task.get("gold"), task)

@@ -120,7 +120,7 @@ def _main() -> None:
     try:
         code = app(standalone_mode=False)
     except DataFactoryError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}" if err.exit_code else str(err), file=sys.stderr)  # 0: stopped on purpose (--forecast)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         _interrupted()

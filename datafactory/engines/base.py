@@ -59,6 +59,7 @@ class Completion:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    aborted: str | None = None  # the rule it had already failed for good when the engine stopped it (its watch)
 
 
 @dataclass
@@ -90,6 +91,9 @@ class Engine:
         self.on_prompt_done = None  # called once per finished request, for progress; engines that can, do
         self._queued: list[Ticket] = []
         self._sampling: Sampling | None = None
+        # Set by generate: `feed(key, new_text, tokens) -> reason | None` and `drop(key)` (rules/inflight.py).
+        # An engine that streams tokens stops a sample once it returns a reason; others ignore it.
+        self.watch = None
 
     def _prompt_done(self) -> None:
         if self.on_prompt_done is not None:

@@ -60,6 +60,7 @@ class VLLMEngine(Engine):
         self._samples = 0  # samples in flight
         self._ready: list[tuple[tuple[str, int], Completion]] = []
         self._lengths: dict[str, int] = {}  # prompt_id -> prompt tokens, for long prompts
+        self._seen: dict[tuple[str, int], int] = {}  # watched sample -> characters of its text already fed
 
     @classmethod
     def check_options(cls, extra: dict) -> None:
@@ -91,8 +92,12 @@ class VLLMEngine(Engine):
                 fits.append(ticket)
         if not fits:
             return
+        if self.watch is not None:  # one request per sample, so each can be stopped alone (same seeds: Ticket)
+            fits = [Ticket(t.prompt_id, t.first + j, 1, t.messages, t.seed + j) for t in fits for j in range(t.count)]
         params = [_params(t.count, t.seed, sampling) for t in fits]
         ids = self.llm.enqueue_chat([t.messages for t in fits], params, use_tqdm=False)
+        if self.watch is not None:
+            self._stream(ids)
         for ticket, internal in zip(fits, ids, strict=True):
             self._requests[_external(internal)] = (ticket, internal)
             self._samples += ticket.count
@@ -113,7 +118,11 @@ class VLLMEngine(Engine):
         engine = self.llm.llm_engine
         while not self._ready and self._samples:
             for output in engine.step():
-                if not output.finished or output.request_id not in self._requests:
+                if output.request_id not in self._requests:
+                    continue
+                if not output.finished:
+                    if self.watch is not None:
+                        self._watch(output)
                     continue
                 ticket = self._forget(output.request_id)
                 tokens = len(output.prompt_token_ids or [])
@@ -122,8 +131,41 @@ class VLLMEngine(Engine):
                 ):
                     completion = Completion(sample.text, sample.finish_reason or "abort", tokens, len(sample.token_ids))
                     self._ready.append((key, completion))
+                    self._unwatch(key)
         ready, self._ready = self._ready, []
         return ready
+
+    def _stream(self, internal_ids: list[str]) -> None:
+        """Ask for each step's output of these requests: vLLM's offline API asks for final outputs only, and the
+        output kind is its output processor's to change (it decides what is reported, never what is sampled)."""
+        from vllm.sampling_params import RequestOutputKind
+
+        states = getattr(getattr(self.llm.llm_engine, "output_processor", None), "request_states", None)
+        if not isinstance(states, dict):
+            raise EngineError("this vLLM cannot report a sample while it is written; pass --no-stop-doomed")
+        for internal in internal_ids:
+            states[internal].output_kind = RequestOutputKind.CUMULATIVE
+
+    def _watch(self, output) -> None:
+        """Show the watch what a running sample wrote since the last step; stop the sample if it is doomed."""
+        ticket, internal = self._requests[output.request_id]
+        sample = output.outputs[0]
+        key = ticket.sample_keys()[0]
+        seen = self._seen.get(key, 0)
+        self._seen[key] = len(sample.text)
+        reason = self.watch.feed(key, sample.text[seen:], len(sample.token_ids))
+        if reason is None:
+            return
+        self._forget(output.request_id)
+        self.llm.llm_engine.abort_request([internal], internal=True)
+        prompt_tokens = len(output.prompt_token_ids or [])
+        self._ready.append((key, Completion(sample.text, "abort", prompt_tokens, len(sample.token_ids), reason)))
+        self._unwatch(key)
+
+    def _unwatch(self, key) -> None:
+        if self.watch is not None:
+            self._seen.pop(key, None)
+            self.watch.drop(key)
 
     def _forget(self, request_id: str) -> Ticket:
         ticket, _ = self._requests.pop(request_id)
@@ -134,7 +176,8 @@ class VLLMEngine(Engine):
         dropped = set(keys)
         gone = {rid: i for rid, (t, i) in self._requests.items() if dropped.issuperset(t.sample_keys())}
         for request_id in gone:
-            self._forget(request_id)
+            for key in self._forget(request_id).sample_keys():
+                self._unwatch(key)
         internal = sorted(gone.values())
         if internal:
             self.llm.llm_engine.abort_request(internal, internal=True)

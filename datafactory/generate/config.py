@@ -53,6 +53,14 @@ class GenerateConfig(CheckOptions, StageOptions):
         panel="Sampling",
         resume=True,
     )
+    stop_doomed: bool = option(
+        True,
+        help="Stop a sample while it is written once it fails one of --rules for good (a line repeated "
+        "repetition_max_line_repeats times, a second </think>, too_long): vllm engine. Its row keeps the text so "
+        "far, abort_reason and aborted_at_tokens; filter rejects it for that reason.",
+        panel="Checks",
+        resume=True,
+    )
     temperature: float = option(0.6, help="Sampling temperature.", panel="Sampling", resume=True)
     top_p: float = option(0.95, help="Nucleus sampling top-p.", panel="Sampling", resume=True)
     max_tokens: int = option(4096, help="Maximum new tokens per sample.", panel="Sampling", resume=True)
@@ -113,6 +121,19 @@ class GenerateConfig(CheckOptions, StageOptions):
         panel="Engine",
         choices=("auto", "float32", "bfloat16", "float16", "half", "float"),
     )
+    forecast: bool = option(
+        False,
+        help="Sample the first 5% of the prompts (at least 20), print what the whole run will cost, and "
+        "stop; the same command without --forecast resumes from them.",
+        panel="Cost",
+        output=False,
+    )
+    price_per_million: float | None = option(
+        None,
+        help="Price per million completion tokens: the forecast then says what the run will cost.",
+        panel="Cost",
+        output=False,
+    )
     engine_extra: dict = option(
         factory=dict, help="Engine arguments a recipe's runner adds.", panel="Engine", cli=False
     )
@@ -143,9 +164,10 @@ class GenerateConfig(CheckOptions, StageOptions):
         engine_class(self.engine).check_reachable(self.engine_settings())
 
     def resume_keys(self) -> list[str]:
-        """The sampling options; the checks too where they decide which samples are drawn (`--target`)."""
+        """The sampling options; the checks too where they decide which samples are drawn (`--target`) or stopped
+        (`--stop-doomed`)."""
         own = [name for name in super().resume_keys() if name not in CHECK_KEYS]
-        return own + (CHECK_KEYS if self.target is not None else [])
+        return own + (CHECK_KEYS if self.target is not None or self.stop_doomed else [])
 
     def validate(self) -> None:
         checks = [

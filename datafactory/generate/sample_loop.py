@@ -118,6 +118,7 @@ class LoopTally:
     passes: int = 0
     prompts_voted: int = 0  # prompts without a gold, sampled until their answers agreed (`--gold majority`)
     tokens_by_verdict: Counter = field(default_factory=Counter)
+    forecast: object = None  # the run's Forecast (generate/forecast.py), once it ran
 
 
 class SampleLoop:

@@ -8,6 +8,8 @@ a crash the finished prompts are exactly those found in complete shards. Its opt
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import time
 from collections import Counter
@@ -22,6 +24,7 @@ from datafactory.engine_logs import engine_output, say
 from datafactory.engines.base import Engine, engine_class
 from datafactory.errors import DataFactoryError, UsageError
 from datafactory.generate.config import LOCAL_ENGINES, GenerateConfig
+from datafactory.generate.forecast import Forecast, Forecasted, slice_size
 from datafactory.generate.sample_loop import (
     LoopTally,
     PromptDraws,
@@ -38,6 +41,7 @@ from datafactory.io.schema import PassthroughTypes, samples_schema
 from datafactory.io.writer import ShardWriter
 from datafactory.progress import StageProgress
 from datafactory.prompts import Prompt, PromptBuilder
+from datafactory.rules.inflight import InflightChecks
 from datafactory.stages import Executor, Plan, Result
 from datafactory.verifiers.base import verifier_class
 
@@ -88,7 +92,7 @@ def scan_prompts(files: list[Path], config: GenerateConfig) -> PromptScan:
 
 def finished_prompts(outdir: OutputDir, n: int, adaptive: bool) -> set[str]:
     """prompt_ids whose samples are all in complete shards: n of them, or with a target samples 0..m-1, m <= n."""
-    counts, _ = shard_counts(outdir)
+    counts, _, _ = shard_counts(outdir)
     partial = [pid for pid, count in counts.items() if (count > n if adaptive else count != n)]
     if partial:
         expected = f"at most {n}" if adaptive else str(n)
@@ -98,15 +102,18 @@ def finished_prompts(outdir: OutputDir, n: int, adaptive: bool) -> set[str]:
     return set(counts)
 
 
-def shard_counts(outdir: OutputDir) -> tuple[Counter, int]:
-    """Samples per prompt and completion tokens over every complete shard (one read of two small columns)."""
+def shard_counts(outdir: OutputDir) -> tuple[Counter, int, Counter]:
+    """Samples per prompt, completion tokens, and samples stopped in flight per reason, over every complete shard
+    (one read of three small columns)."""
     counts: Counter = Counter()
+    aborted: Counter = Counter()
     tokens = 0
     for shard in outdir.shards():
-        table = pq.read_table(shard, columns=["prompt_id", "completion_tokens"])
+        table = pq.read_table(shard, columns=["prompt_id", "completion_tokens", "abort_reason"])
         counts.update(table.column("prompt_id").to_pylist())
         tokens += sum(t or 0 for t in table.column("completion_tokens").to_pylist())
-    return counts, tokens
+        aborted.update(r for r in table.column("abort_reason").to_pylist() if r)
+    return counts, tokens, aborted
 
 
 def _next_shard_index(outdir: OutputDir) -> int:
@@ -124,6 +131,8 @@ def sample_row(prompt: Prompt, index: int, completion, engine, sampling_json: di
         "finish_reason": completion.finish_reason,
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
+        "abort_reason": completion.aborted,
+        "aborted_at_tokens": completion.completion_tokens if completion.aborted else None,
         "model": engine.model_name,
         "engine": engine.name,
         "sampling": json.dumps({**sampling_json, "request_seed": seed}, sort_keys=True),
@@ -147,6 +156,9 @@ def _sample_all(
     recorded = _sampling_json(config)
     writer = ShardWriter(outdir.path, samples_schema(scan.passthrough), config.shard_rows, _next_shard_index(outdir))
     pending = (p for p in iter_prompts(files, config, _builder(config)) if p.prompt_id not in done)
+    forecast = Forecast(todo, config.price_per_million)
+    if config.forecast:
+        pending = itertools.islice(pending, slice_size(todo))
     built: dict[str, dict[int, dict]] = {}  # rows of the prompts still drawing, made once per sample
 
     def row_of(draws: PromptDraws, index: int) -> dict:
@@ -159,6 +171,7 @@ def _sample_all(
     def write(draws: PromptDraws, kept: int) -> None:
         writer.add_group([row_of(draws, index) for index in range(kept)])
         built.pop(draws.prompt.prompt_id, None)
+        forecast.add(sum(c.completion_tokens for c in draws.completions.values()))
 
     task_of = pool = settle_of = None
     if config.target is not None:
@@ -172,11 +185,16 @@ def _sample_all(
 
         settle_of = _voting(config)
 
+    spec = config.spec()
+    engine.watch = InflightChecks.for_rules(spec.rules, spec.rule_config) if config.stop_doomed else None
     started = time.monotonic()
-    with StageProgress("generate", todo, unit="prompts") as progress:
+    with contextlib.ExitStack() as unwatch, StageProgress("generate", todo, unit="prompts") as progress:
+        unwatch.callback(setattr, engine, "watch", None)  # a shared engine serves the next source unwatched
 
         def prompt_done(tally: LoopTally) -> None:
             extra = {"samples": str(tally.samples_written), "tok_s": elapsed_rate(tally.tokens, started)}
+            if (estimate := forecast.estimate()) is not None:
+                extra["forecast"] = f"{estimate['completion_tokens']:,} tok"
             if config.target is not None:
                 extra["reached"] = str(tally.prompts_reaching_target)
             progress.advance(1, **extra)
@@ -189,6 +207,9 @@ def _sample_all(
         else:
             tally = SampleLoop(engine, sampling, window, None, write, on_prompt=prompt_done).run(pending)
     writer.close()
+    tally.forecast = forecast
+    if config.forecast:
+        raise Forecasted(f"{forecast.line()}; the same command without --forecast goes on from these prompts")
     return tally
 
 
@@ -274,7 +295,7 @@ def sample(
             finally:
                 if owned:
                     engine.close()
-    per_prompt, total_tokens = shard_counts(outdir)  # over every shard: a resumed run counts earlier ones too
+    per_prompt, total_tokens, aborted = shard_counts(outdir)  # over every shard: a resumed run counts earlier ones
     counts = {
         "rows_in": scan.rows,
         "prompts": scan.prompts,
@@ -286,7 +307,10 @@ def sample(
         "completion_tokens": total_tokens,
         "samples_per_prompt": {str(k): v for k, v in sorted(Counter(per_prompt.values()).items())},
         "sample_budget": scan.prompts * config.n,
+        "stopped_in_flight": dict(aborted.most_common()),
     }
+    if tally.forecast is not None and tally.forecast.at_slice is not None:  # the estimate early on, and the outcome
+        counts["forecast"] = {**tally.forecast.at_slice, "actual_completion_tokens": tally.tokens}
     if config.target is not None:
         counts["adaptive_now"] = {
             "target": config.target,

@@ -22,6 +22,8 @@ SAMPLES_FIELDS = [
     pa.field("finish_reason", pa.string()),
     pa.field("prompt_tokens", pa.int32()),
     pa.field("completion_tokens", pa.int32()),
+    pa.field("abort_reason", pa.string()),  # the rule a sample stopped in flight had failed for good, else null
+    pa.field("aborted_at_tokens", pa.int32()),
     pa.field("model", pa.string()),
     pa.field("engine", pa.string()),
     pa.field("sampling", pa.string()),
