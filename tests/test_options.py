@@ -116,7 +116,7 @@ def test_help_of_every_other_command_fits_80_columns_and_shows_no_types():
     for command in (["run"], ["report"], ["stats"], ["toy", "prompts"], ["toy", "train"], []):
         text = _help(*command)
         assert max(len(line) for line in text.splitlines()) <= 80, command
-        assert "<bool>" not in text, command
+        assert not re.search(r"<(str|bool|int|float|list)", text), command
 
 
 def test_resume_keys_are_the_options_declared_to_decide_a_resume():

@@ -22,15 +22,21 @@ def _plain_help(option):
     return option
 
 
+METAVARS = {int: "N", float: "X"}  # typer would show <int>, <float>, <str>
+
+
 class Command(typer.core.TyperCommand):
-    """A command whose help shows no type beside what has none to give: its arguments (their help says what they
-    are) and `--help`."""
+    """A command whose help shows a value's kind as a word (N, X, TEXT) and no type beside what has none to give:
+    its arguments (their help says what they are) and `--help`."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for param in self.params:
             if isinstance(param, typer.core.TyperArgument):
                 param.display_type_rich = lambda ctx: None
+            elif param.metavar is None and not getattr(param, "is_flag", False):
+                kind = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+                param.metavar = METAVARS.get(kind, "TEXT")
 
     def get_help_option(self, ctx):
         return _plain_help(super().get_help_option(ctx))
