@@ -76,3 +76,17 @@ def test_top_level_help_lists_commands():
     assert result.returncode == 0
     for command in _command_names():
         assert command in result.stdout
+
+
+def test_the_rules_in_flight_checks_use_are_checked_before_the_engine_starts(tmp_path):
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "1+1?"}])
+    for flags, expected in [
+        (["--rules", "r1,nosuch"], "unknown rule 'nosuch'"),
+        (["--rule-option", "no_such_option=3"], "no_such_option"),
+    ]:
+        result = run_cli("generate", prompts, "-o", tmp_path / "out", "-m", "toy", *flags)
+        assert result.returncode == 2 and expected in result.stderr and "starting" not in result.stderr, result.stderr
+        assert not (tmp_path / "out").exists()
+    unchecked = run_cli("generate", prompts, "-o", tmp_path / "out", "-m", "toy", "--rules", "nosuch",
+                        "--no-stop-doomed", "--engine", "openai", "--base-url", "http://127.0.0.1:9/v1")  # fmt: skip
+    assert "nosuch" not in unchecked.stderr  # without in-flight checks generate does not use --rules

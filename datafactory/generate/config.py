@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 
 from datafactory.checks.options import CHECK_KEYS, CheckOptions
 from datafactory.engines.base import ENGINES, EngineOptions, Sampling, engine_class
-from datafactory.errors import OptionError
+from datafactory.errors import OptionError, about
 from datafactory.options import option
 from datafactory.prompts import check_field_names
 from datafactory.rules import resolve_rules
@@ -198,6 +198,11 @@ class GenerateConfig(CheckOptions, StageOptions):
         self.check_stage_options()
         if self.target is not None:
             self._check_target()
+        elif self.stop_doomed:  # the rules the in-flight checks are built from
+            with about("rules"):
+                resolve_rules(self.rules)
+            with about("rule_options"):
+                self.spec()
 
     def _check_target(self) -> None:
         if self.judged:
