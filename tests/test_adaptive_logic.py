@@ -118,6 +118,38 @@ def test_the_stream_keeps_the_same_prefix_whatever_order_samples_finish_in():
         assert submitted >= sum(k for _, k in expected)  # late samples may be drawn, never written
 
 
+def _budgeted(answers: dict, prompts: list[Prompt], budget: int | None, pool, seed: int = 0):
+    engine = ShuffledEngine(answers, seed)
+    written = []
+
+    def task_of(draws, index):
+        return task_of_row({"completion": draws.completions[index].text, "gold": "7"}, "gold")
+
+    def write(draws, kept):
+        written.append((draws.prompt.prompt_id, kept, draws.passes(kept)))
+
+    loop = SampleLoop(engine, Sampling(n=6, seed=0), 4, 1, write, pool, task_of, budget=budget)
+    return loop.run(iter(prompts)), written, engine.submitted
+
+
+def test_a_budget_is_never_overspent_and_goes_to_prompts_that_can_reach_their_target():
+    """Each sample costs one token. Half the prompts can never pass (their answers are all wrong), interleaved
+    with ones that pass at their second sample: a budget of 36 tokens cannot pay for every prompt's six tries."""
+    prompts = [Prompt(f"p{i}", [{"role": "user", "content": f"q{i}"}], {}) for i in range(12)]
+    answers = {(p.prompt_id, i): ("7" if i == 1 and int(p.prompt_id[1:]) % 2 == 0 else "8") for p in prompts
+               for i in range(6)}  # fmt: skip
+    with WorkerPool(EvalSpec("exact"), workers=1, timeout=20) as pool:
+        free, _, _ = _budgeted(answers, prompts, None, pool)
+        for seed in range(3):
+            tally, written, submitted = _budgeted(answers, prompts, 36, pool, seed)
+            assert submitted <= 36 and tally.tokens_spent <= 36 < free.tokens_spent
+            reached = {pid for pid, _, passes in written if passes}
+            assert reached == {f"p{i}" for i in range(0, 12, 2)}  # every prompt that can, does
+            assert [pid for pid, _, _ in written] == sorted((pid for pid, _, _ in written), key=lambda x: int(x[1:]))
+            assert all(kept >= 1 for _, kept, _ in written)
+            assert tally.prompts_cut_short + len([w for w in written if w[2]]) >= len(reached)
+
+
 # --- the estimate ------------------------------------------------------------------------------------------------
 def _simulate(p: float, target: int, budget: int, rng: random.Random) -> tuple[int, int]:
     drawn = passed = 0

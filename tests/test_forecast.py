@@ -63,3 +63,29 @@ def test_generate_forecast_samples_a_slice_says_the_cost_and_the_run_resumes(tmp
     assert rest.returncode == 0, rest.stderr
     counts = json.loads((out / ".datafactory/manifest.json").read_text())["counts"]
     assert counts["prompts_already_done"] == 20 and counts["rows_out"] == 80
+
+
+@pytest.mark.engine
+def test_a_token_budget_stops_the_run_and_the_manifest_says_how_it_went(tmp_path):
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl", [{"prompt": f"Calculate {i} + {i}.", "answer": str(2 * i)} for i in range(40)]
+    )
+    out = tmp_path / "samples"
+    common = ["-m", "toy", "--engine", "transformers", "-n", "4", "--max-tokens", "48", "--dtype", "float32"]
+    result = run_cli(
+        "generate", prompts, "-o", out, *common, "--target", "1", "--verifier", "math", "--budget-tokens", "600"
+    )
+    assert result.returncode == 0, result.stderr
+    counts = json.loads((out / ".datafactory/manifest.json").read_text())["counts"]
+    budget = counts["budget"]
+    assert budget["tokens"] == 600 and budget["spent"] <= 600 + 48  # at most one sample over, before any came back
+    assert budget["prompts_not_started"] > 0 and counts["prompts"] - budget["prompts_not_started"] == len(
+        {r for r in _prompt_ids(out)}
+    )
+    assert (out / ".datafactory/SUCCESS").is_file()
+
+
+def _prompt_ids(folder) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return [r["prompt_id"] for f in sorted(folder.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]

@@ -121,6 +121,13 @@ class GenerateConfig(CheckOptions, StageOptions):
         panel="Engine",
         choices=("auto", "float32", "bfloat16", "float16", "half", "float"),
     )
+    budget_tokens: int | None = option(
+        None,
+        help="Completion tokens the whole run may spend (a resumed run counts its shards). Once spent no "
+        "sample is drawn: prompts still drawing keep what they have, prompts not started are left out (the "
+        "manifest says how many); under a budget the prompts with the fewest failures draw first.",
+        panel="Cost",
+    )
     forecast: bool = option(
         False,
         help="Sample the first 5% of the prompts (at least 20), print what the whole run will cost, and "
@@ -184,6 +191,11 @@ class GenerateConfig(CheckOptions, StageOptions):
                 "--chunk-prompts must be at least 1",
             ),
             (self.replicas >= 1, "replicas", "--replicas must be at least 1"),
+            (
+                self.budget_tokens is None or self.budget_tokens >= 1,
+                "budget_tokens",
+                "--budget-tokens must be at least 1",
+            ),
             (self.replicas == 1 or self.executor == "ray", "replicas", "--replicas above 1 needs --executor ray"),
             (
                 self.target is None or 1 <= self.target <= self.n,

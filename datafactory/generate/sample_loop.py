@@ -119,6 +119,9 @@ class LoopTally:
     prompts_voted: int = 0  # prompts without a gold, sampled until their answers agreed (`--gold majority`)
     tokens_by_verdict: Counter = field(default_factory=Counter)
     forecast: object = None  # the run's Forecast (generate/forecast.py), once it ran
+    samples_back: int = 0  # samples the engine returned, and their tokens (what a budget has paid for)
+    tokens_spent: int = 0
+    prompts_cut_short: int = 0  # drawing when the budget was spent: they keep what they had
 
 
 class SampleLoop:
@@ -136,6 +139,7 @@ class SampleLoop:
         task_of: Callable[[PromptDraws, int], dict] | None = None,
         on_prompt: Callable[[LoopTally], None] | None = None,
         settle_of: Callable[[Prompt], PrefixVote | None] | None = None,
+        budget: int | None = None,
     ):
         self.engine, self.sampling, self.window, self.target = engine, sampling, max(1, window), target
         self.write, self.check, self.task_of, self.on_prompt = write, check, task_of, on_prompt
@@ -146,6 +150,8 @@ class SampleLoop:
         self.decided: dict[str, tuple[PromptDraws, int]] = {}  # decided, waiting for earlier prompts
         self.decided_bytes = 0  # their completions' text, bounded by HELD_BYTES
         self.tally = LoopTally()
+        self.budget = budget  # completion tokens this run may still spend (`--budget-tokens`), or None
+        self.checking: set[tuple[str, int]] = set()  # samples sent to the checks, verdict not back yet
 
     def run(self, prompts: Iterator[Prompt]) -> LoopTally:
         pending = iter(prompts)
@@ -153,6 +159,9 @@ class SampleLoop:
         while True:
             check_stop()
             exhausted = self._feed(pending, exhausted)
+            if self._spent() and not self.engine.in_flight and not self.checking:
+                self._close()  # the budget is spent: prompts keep what they have, the rest are not started
+                return self.tally
             if exhausted and not self.active and not self.decided:
                 return self.tally
             arrived = [key for key, completion in self.engine.collect() if self._arrived(key, completion)]
@@ -162,16 +171,41 @@ class SampleLoop:
                     for key, result in zip(keys, results, strict=True):
                         self._verified(key, result)
 
+    def _affordable(self) -> int:
+        """Samples the budget can still pay for, at the mean length of those back so far (the length limit
+        before any, which may overspend by one sample at most): what is in flight is counted as spent."""
+        if self.budget is None:
+            return self.window
+        back = self.tally.samples_back
+        mean = self.tally.tokens_spent / back if back else self.sampling.max_tokens
+        left = self.budget - self.tally.tokens_spent - self.engine.in_flight * mean
+        affordable = max(0, int(left // max(1.0, mean)))
+        if not back and not self.engine.in_flight and self.budget > 0:
+            return max(1, affordable)  # one sample to learn what a sample costs, even under a small budget
+        return affordable
+
+    def _spent(self) -> bool:
+        return self.budget is not None and self._affordable() == 0
+
+    def _close(self) -> None:
+        """Each prompt still drawing keeps the samples it has (as if -n were what it drew), in input order."""
+        self.tally.prompts_cut_short = len(self.active)
+        for draws in list(self.active.values()):
+            draws.budget = draws.issued
+            self._maybe_done(draws)
+
     def _feed(self, pending: Iterator[Prompt], exhausted: bool) -> bool:
-        """Top up the engine: first the prompts already drawing, then new prompts in input order."""
-        room = self.window - self.engine.in_flight
+        """Top up the engine: first the prompts already drawing, then new prompts in input order. Under a budget,
+        prompts that have failed wait for new ones, the fewest failures first: a prompt that looks unsolvable
+        does not spend what could bring another to its target."""
+        room = min(self.window - self.engine.in_flight, self._affordable())
         tickets: list[Ticket] = []
-        for pid, draws in list(self.hungry.items()):
-            if room <= 0:
-                break
-            room -= self._issue(draws, min(room, draws.wanted()), tickets)
-            if draws.wanted() == 0:
-                del self.hungry[pid]
+        drawing, failed = list(self.hungry.values()), []
+        if self.budget is not None:
+            drawing.sort(key=_failures)
+            failed = [d for d in drawing if _failures(d)]
+            drawing = [d for d in drawing if not _failures(d)]
+        room = self._top_up(drawing, room, tickets)
         while room > 0 and not exhausted and self.decided_bytes <= HELD_BYTES:
             prompt = next(pending, None)
             if prompt is None:
@@ -184,9 +218,19 @@ class SampleLoop:
             room -= self._issue(draws, min(room, draws.wanted()), tickets)
             if draws.wanted():
                 self.hungry[prompt.prompt_id] = draws
+        self._top_up(failed, room, tickets)
         if tickets:
             self.engine.submit(tickets, self.sampling)
         return exhausted
+
+    def _top_up(self, drawing: list[PromptDraws], room: int, tickets: list[Ticket]) -> int:
+        for draws in drawing:
+            if room <= 0:
+                break
+            room -= self._issue(draws, min(room, draws.wanted()), tickets)
+            if draws.wanted() == 0:
+                del self.hungry[draws.prompt.prompt_id]
+        return room
 
     def _issue(self, draws: PromptDraws, count: int, tickets: list[Ticket]) -> int:
         if count <= 0:
@@ -198,6 +242,8 @@ class SampleLoop:
 
     def _arrived(self, key: tuple[str, int], completion: Completion) -> bool:
         """Record a finished sample; True when it needs checking."""
+        self.tally.samples_back += 1
+        self.tally.tokens_spent += completion.completion_tokens
         draws = self.active.get(key[0])
         if draws is None:  # its prompt was decided while it was in flight
             self._discard(completion)
@@ -214,11 +260,13 @@ class SampleLoop:
         if not keys:
             return
         parts = max(1, min(len(keys), self.check.size))
+        self.checking.update(keys)
         for part in range(parts):
             batch = keys[part::parts]
             self.check.submit([self.task_of(self.active[k[0]], k[1]) for k in batch], batch)
 
     def _verified(self, key: tuple[str, int], result: dict) -> None:
+        self.checking.discard(key)
         draws = self.active.get(key[0])
         if draws is None:
             return
@@ -264,6 +312,10 @@ class SampleLoop:
     def _discard(self, completion: Completion) -> None:
         self.tally.samples_discarded += 1
         self.tally.tokens_discarded += completion.completion_tokens
+
+
+def _failures(draws: PromptDraws) -> int:
+    return sum(verdict != "pass" for verdict in draws.verdicts.values())
 
 
 def default_window(engine: Engine, n: int, chunk_prompts: int | None, shard_rows: int, adaptive: bool) -> int:

@@ -202,15 +202,24 @@ def _sample_all(
         window = default_window(engine, config.n, config.chunk_prompts, config.shard_rows, config.target is not None)
         if pool is not None:
             with pool:
-                loop = SampleLoop(engine, sampling, window, config.target, write, pool, task_of, prompt_done, settle_of)
+                loop = SampleLoop(engine, sampling, window, config.target, write, pool, task_of, prompt_done, settle_of,
+                                  budget=_budget_left(config, outdir))  # fmt: skip
                 tally = loop.run(pending)
         else:
-            tally = SampleLoop(engine, sampling, window, None, write, on_prompt=prompt_done).run(pending)
+            budget = _budget_left(config, outdir)
+            tally = SampleLoop(engine, sampling, window, None, write, on_prompt=prompt_done, budget=budget).run(pending)
     writer.close()
     tally.forecast = forecast
     if config.forecast:
         raise Forecasted(f"{forecast.line()}; the same command without --forecast goes on from these prompts")
     return tally
+
+
+def _budget_left(config: GenerateConfig, outdir: OutputDir) -> int | None:
+    """What `--budget-tokens` leaves for this invocation: a resumed run has spent what its shards hold."""
+    if config.budget_tokens is None:
+        return None
+    return max(0, config.budget_tokens - shard_counts(outdir)[1])
 
 
 def _voting(config: GenerateConfig):
@@ -309,6 +318,13 @@ def sample(
         "sample_budget": scan.prompts * config.n,
         "stopped_in_flight": dict(aborted.most_common()),
     }
+    if config.budget_tokens is not None:  # how the budget went
+        counts["budget"] = {
+            "tokens": config.budget_tokens,
+            "spent": total_tokens,
+            "prompts_cut_short": tally.prompts_cut_short,
+            "prompts_not_started": scan.prompts - len(per_prompt),
+        }
     if tally.forecast is not None and tally.forecast.at_slice is not None:  # the estimate early on, and the outcome
         counts["forecast"] = {**tally.forecast.at_slice, "actual_completion_tokens": tally.tokens}
     if config.target is not None:
