@@ -80,7 +80,8 @@ def compute_stats(path: str) -> Stats:
 
 
 def breakdown(manifest: dict) -> dict:
-    """The stage's own accounting from its manifest: generate's samples per prompt and where the tokens went,
+    """The stage's own accounting from its manifest: generate's samples per prompt, where the tokens went, the
+    samples stopped in flight, the cost forecast against what happened and the budget,
     filter's tokens per verdict, dedupe's removals (in all and per input), mix's rows per category and per
     source (taken of available)."""
     counts = manifest.get("counts", {})
@@ -99,6 +100,17 @@ def breakdown(manifest: dict) -> dict:
         tables["generation"] = spent
         if adaptive.get("tokens_by_verdict"):
             tables["completion tokens per verdict (this run)"] = dict(adaptive["tokens_by_verdict"])
+        if counts.get("stopped_in_flight"):
+            tables["samples stopped in flight (the rule they had failed for good)"] = dict(counts["stopped_in_flight"])
+        if forecast := counts.get("forecast"):
+            spent, said = forecast["actual_completion_tokens"], forecast["completion_tokens"]
+            tables["cost forecast against what happened (completion tokens)"] = {
+                f"forecast after {forecast['after_prompts']} prompts": f"{said:,} ({forecast['low']:,}–{forecast['high']:,})",
+                "spent": f"{spent:,}",
+                "error": f"{said / spent - 1:+.1%}" if spent else "",
+            }
+        if budget := counts.get("budget"):
+            tables["budget (completion tokens)"] = {key.replace("_", " "): value for key, value in budget.items()}
         return tables
     if manifest.get("stage") == "filter":
         tables = {}

@@ -63,6 +63,8 @@ def test_generate_forecast_samples_a_slice_says_the_cost_and_the_run_resumes(tmp
     assert rest.returncode == 0, rest.stderr
     counts = json.loads((out / ".datafactory/manifest.json").read_text())["counts"]
     assert counts["prompts_already_done"] == 20 and counts["rows_out"] == 80
+    assert counts["forecast"]["actual_completion_tokens"] == counts["completion_tokens_now"]
+    assert "cost forecast against what happened" in run_cli("stats", out).stdout
 
 
 @pytest.mark.engine
@@ -83,6 +85,8 @@ def test_a_token_budget_stops_the_run_and_the_manifest_says_how_it_went(tmp_path
         {r for r in _prompt_ids(out)}
     )
     assert (out / ".datafactory/SUCCESS").is_file()
+    shown = run_cli("stats", out)
+    assert "budget (completion tokens)" in shown.stdout and "prompts not started" in shown.stdout
 
 
 def _prompt_ids(folder) -> list[str]:
