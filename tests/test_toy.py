@@ -109,4 +109,4 @@ def test_demo_recipe_end_to_end_on_vllm(tmp_path):
     manifest = json.loads((out / "arithmetic" / "filtered" / ".datafactory/manifest.json").read_text())
     assert manifest["counts"]["verdicts"].get("wrong_answer", 0) > 0  # the toy model makes mistakes
     again = run_cli("run", REPO / "recipes" / "demo.yaml", *args, timeout=300)
-    assert again.returncode == 0 and "already done" in again.stderr
+    assert again.returncode == 0 and again.stderr.count("reuse (unchanged)") == 7, again.stderr
