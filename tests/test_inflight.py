@@ -91,3 +91,18 @@ def test_a_line_still_being_written_does_not_count():
     assert checks.feed("s", line + "\n" + line, 5) is None  # the second may yet become a longer line
     assert checks.feed("s", " And more.\n", 6) is None
     assert checks.feed("s", line + "\n", 7) == "repetition"
+
+
+def test_filter_honours_a_stop_only_where_generate_recorded_one():
+    """A dataset of one's own with a column that happens to be named abort_reason is judged as written: only a
+    row generate stopped (finish_reason abort) is rejected for the recorded reason without being checked."""
+    from datafactory.checks.evaluate import EvalSpec, Evaluator, task_of_row
+
+    evaluator = Evaluator(EvalSpec("none", rules=["bad_format"]))
+    good = "<think>\nShort.\n</think>\n\nHello."
+    theirs = task_of_row({"completion": good, "finish_reason": "stop", "abort_reason": "repetition"}, "answer")
+    ours = task_of_row({"completion": good[:12], "finish_reason": "abort", "abort_reason": "repetition",
+                        "completion_tokens": 4}, "answer")  # fmt: skip
+    assert evaluator.evaluate(theirs)["verdict"] == "pass"
+    stopped = evaluator.evaluate(ours)
+    assert stopped["verdict"] == "repetition" and "at 4 tokens" in stopped["verifier_detail"]

@@ -109,7 +109,7 @@ class Evaluator:
             return vote_task(task, self.verifier)
         completion = task.get("completion") or ""
         trace = parse_trace(completion)
-        if task.get("abort_reason"):  # stopped in flight (rules/inflight.py): it had failed this rule for good
+        if task.get("abort_reason") and task.get("finish_reason") == "abort":  # stopped in flight by generate
             reason = task["abort_reason"]
             detail = f"stopped while generated, at {task.get('completion_tokens')} tokens"
             return Evaluation(trace.reasoning, trace.response, None, reason, [reason], 0.0, self.spec.verifier,
