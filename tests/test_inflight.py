@@ -106,3 +106,16 @@ def test_filter_honours_a_stop_only_where_generate_recorded_one():
     assert evaluator.evaluate(theirs)["verdict"] == "pass"
     stopped = evaluator.evaluate(ours)
     assert stopped["verdict"] == "repetition" and "at 4 tokens" in stopped["verifier_detail"]
+
+
+def test_shards_written_before_in_flight_checks_existed_are_still_counted(tmp_path):
+    """A stopped run of an older version resumes: its shards have no abort_reason column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from datafactory.generate.stage import shard_counts
+    from datafactory.io.outdir import OutputDir
+
+    pq.write_table(pa.table({"prompt_id": ["a", "a"], "completion_tokens": [3, 4]}), tmp_path / "part-00000.parquet")
+    counts, tokens, aborted = shard_counts(OutputDir(tmp_path, "generate"))
+    assert counts == {"a": 2} and tokens == 7 and not aborted

@@ -109,10 +109,14 @@ def shard_counts(outdir: OutputDir) -> tuple[Counter, int, Counter]:
     aborted: Counter = Counter()
     tokens = 0
     for shard in outdir.shards():
-        table = pq.read_table(shard, columns=["prompt_id", "completion_tokens", "abort_reason"])
+        names = pq.read_schema(shard).names  # shards of an older version have no abort_reason: resumable all the same
+        table = pq.read_table(
+            shard, columns=[c for c in ("prompt_id", "completion_tokens", "abort_reason") if c in names]
+        )
         counts.update(table.column("prompt_id").to_pylist())
         tokens += sum(t or 0 for t in table.column("completion_tokens").to_pylist())
-        aborted.update(r for r in table.column("abort_reason").to_pylist() if r)
+        if "abort_reason" in names:
+            aborted.update(r for r in table.column("abort_reason").to_pylist() if r)
     return counts, tokens, aborted
 
 
