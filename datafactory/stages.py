@@ -34,7 +34,8 @@ class Executor(Protocol):
 
     def verifier_pool(self, spec, workers: int, timeout: float): ...  # the filter's checks: local or Ray actors
 
-    def inference_engine(self, name: str, settings, seed: int, replicas: int = 1): ...  # one engine, or replicas
+    # one engine, or replicas (leaving `checkers` CPUs for the checks of `generate --target`)
+    def inference_engine(self, name: str, settings, seed: int, replicas: int = 1, checkers: int = 0): ...
 
 
 EXECUTORS = ("local", "ray")

@@ -243,7 +243,8 @@ def start_engine(config: GenerateConfig, executor: Executor, log: Path | None = 
     where = f" (its output: {log})" if log else ""
     say(f"starting {config.engine} for {config.model}{where} ...")
     started = time.monotonic()
-    engine = executor.inference_engine(config.engine, config.engine_settings(), config.seed, config.replicas)
+    checkers = config.workers if config.target is not None else 0
+    engine = executor.inference_engine(config.engine, config.engine_settings(), config.seed, config.replicas, checkers)
     if stop_requested():  # a signal during start-up that the engine's own code swallowed
         engine.close()
         check_stop()

@@ -36,12 +36,13 @@ class ChosenExecutor:
 
         return WorkerPool(spec, workers, timeout)
 
-    def inference_engine(self, name: str, settings, seed: int, replicas: int = 1):
-        """The inference engine (generate): one here, or `replicas` of it as Ray actors."""
+    def inference_engine(self, name: str, settings, seed: int, replicas: int = 1, checkers: int = 0):
+        """The inference engine (generate): one here, or `replicas` of it as Ray actors, on a cluster with a CPU
+        for each and for each of `checkers` verifier actors."""
         if self.kind == "ray":
             from datafactory.scale.ray_generate import RayReplicaEngine
 
-            return RayReplicaEngine(name, settings, seed, replicas, self.address)
+            return RayReplicaEngine(name, settings, seed, replicas, self.address, checkers=checkers)
         from datafactory.engines.base import engine_class
 
         return engine_class(name)(settings, seed=seed)

@@ -7,6 +7,7 @@ Ray is an optional extra (`pip install 'datafactory[ray]'`): nothing imports it 
 
 from __future__ import annotations
 
+import math
 import os
 
 from datafactory.errors import OptionError
@@ -24,9 +25,11 @@ def check_executor(executor: str) -> None:
             raise OptionError("executor", "--executor ray needs Ray: pip install 'datafactory[ray]'") from None
 
 
-def init_ray(address: str | None = None):
+def init_ray(address: str | None = None, cpus: float = 0, why: str = ""):
     """Join the cluster at `address` (`auto`: the one `ray start` made on this machine), or start a local Ray
-    with this machine's CPUs when no address is given. Idempotent."""
+    with this machine's CPUs (at least `cpus`: a local run shares its cores as the local executor does) when no
+    address is given. Idempotent. A cluster with fewer than `cpus` CPUs is refused (actors that cannot be placed
+    would wait forever), naming the options (`why`)."""
     import ray
 
     if not ray.is_initialized():
@@ -34,7 +37,10 @@ def init_ray(address: str | None = None):
         if address:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=os.cpu_count() or 1, **options)
+            ray.init(num_cpus=max(os.cpu_count() or 1, math.ceil(cpus)), **options)
+    have = ray.cluster_resources().get("CPU", 0)
+    if cpus > have:
+        raise OptionError("replicas", f"the Ray cluster has {have:g} CPUs; {why} need {cpus:g} (one each)")
     return ray
 
 
