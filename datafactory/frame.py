@@ -8,7 +8,11 @@ the library's users import the frame.
 
 from __future__ import annotations
 
+from contextlib import suppress
+from dataclasses import replace
+
 from datafactory.io.outdir import OutputDir
+from datafactory.io.remote import RemoteOutput, is_url
 from datafactory.scale.executor import ChosenExecutor
 from datafactory.stages import STAGES, Plan, StageKind
 
@@ -22,13 +26,29 @@ def run(kind: StageKind, config, plan: Plan | None = None, **resources) -> dict:
     """Returns the manifest. Check (unless `plan` is the check already run), open OUT (refuse a finished folder or
     a resume with other options), prepare it, hand the work its executor, then finish the manifest and `SUCCESS`.
     After a failure OUT keeps what a resume can use and nothing else; a folder this run created and can neither
-    resume nor finish is removed."""
+    resume nor finish is removed. An OUT on an object store (`s3://…`) is a local working copy, pulled before and
+    published after (io/remote.py)."""
     if kind.small_pages:
         from datafactory.memory import use_small_pages
 
         use_small_pages()
     plan = plan or kind.plan(config)
-    outdir, arguments = kind.output_dir(config.out), config.arguments()
+    if not is_url(config.out):
+        return _run_here(kind, config, plan, config.arguments(), **resources)
+    remote = RemoteOutput(str(config.out), kind.name)
+    remote.pull(config.overwrite)
+    try:
+        manifest = _run_here(kind, replace(config, out=remote.local), plan, config.arguments(), **resources)
+    except BaseException:
+        with suppress(Exception):  # what went wrong matters more; the working copy still holds it all
+            remote.publish(finished=False)
+        raise
+    remote.publish(finished=True)
+    return manifest
+
+
+def _run_here(kind: StageKind, config, plan: Plan, arguments: dict, **resources) -> dict:
+    outdir = kind.output_dir(config.out)
     try:
         outdir.check(arguments, config.overwrite, plan.inputs, config.resume_keys(), work=kind.resumes_from)
     except BaseException:

@@ -201,3 +201,39 @@ def serve(model: Path, name: str, tmp_path_factory, *options: str):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3-compatible server (moto's server mode) on 127.0.0.1, and the environment that points boto and
+    fsspec's s3fs at it, with one bucket, `datafactory-test`."""
+    pytest.importorskip("s3fs", reason="object storage needs s3fs (the datafactory[s3] extra)")
+    pytest.importorskip("moto.server", reason="the S3 test server is moto[server] (a dev dependency)")
+    port = free_port()
+    log = tmp_path_factory.mktemp("s3") / "moto.log"
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with open(log, "w") as handle:
+        server = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": url, "FSSPEC_S3_ENDPOINT_URL": url}  # fmt: skip
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"moto server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                httpx.get(url, timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"moto server did not answer:\n{log.read_text()[-3000:]}")
+                time.sleep(0.2)
+        httpx.put(f"{url}/datafactory-test", timeout=10).raise_for_status()
+        yield env
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from datafactory.errors import BadInput, UsageError
 from datafactory.io.hub import hub_files, is_hub_spec
 from datafactory.io.outdir import MANIFEST, SUCCESS
+from datafactory.io.remote import fetch_input, is_url
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
@@ -69,7 +70,7 @@ def expand_inputs(specs: list[str | Path], allow_empty: bool = False) -> list[Pa
         if is_hub_spec(text):
             found.extend(hub_files(text))
             continue
-        path = Path(text).expanduser()
+        path = fetch_input(text) if is_url(text) else Path(text).expanduser()
         if path.is_dir():
             shards = sorted(path.glob("part-*.parquet")) or sorted(path.glob("data/part-*.parquet"))
             if shards or (path / MANIFEST).is_file():  # a stage's output: its shards, never side files
@@ -120,14 +121,14 @@ def require_finished(specs: list[str | Path], allow_unfinished: bool = False) ->
     if allow_unfinished:
         return
     for spec in specs:
-        path = Path(str(spec)).expanduser()
+        path = fetch_input(str(spec)) if is_url(spec) else Path(str(spec)).expanduser()
         if path.is_dir() and (path / MANIFEST).is_file() and not (path / SUCCESS).exists():
             try:
                 stage = json.loads((path / MANIFEST).read_text()).get("stage", "stage")
             except (OSError, ValueError):
                 stage = "stage"
             raise UsageError(
-                f"{path}: an unfinished {stage} run; run its {stage} command again to finish it, "
+                f"{spec}: an unfinished {stage} run; run its {stage} command again to finish it, "
                 "or pass --allow-unfinished to read what is there"
             )
 

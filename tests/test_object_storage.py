@@ -1,0 +1,167 @@
+"""Inputs and outputs on an object store (io/remote.py), against a real S3-compatible server (moto's server mode)
+on 127.0.0.1 reached through s3fs, as a user's `s3://` URLs are: the same rows as local folders; `SUCCESS`
+last; a finished output refused without --overwrite and replaced whole with it; an unfinished input refused; the
+lock; a stopped run resumed from the store by another machine (another cache)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import run_cli, write_jsonl
+
+BUCKET = "datafactory-test"
+
+
+@pytest.fixture
+def store(s3_server, tmp_path):
+    """A fresh prefix of the bucket, the environment to reach it (with a cache of this test's own), and s3fs."""
+    import s3fs
+
+    fs = s3fs.S3FileSystem(endpoint_url=s3_server["AWS_ENDPOINT_URL"], key="testing", secret="testing")
+    env = {**s3_server, "DATAFACTORY_CACHE": str(tmp_path / "cache")}
+    return f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}", env, fs
+
+
+def samples(path, prompts: int = 40) -> list[dict]:
+    rows = []
+    for p in range(prompts):
+        for s in range(2):
+            answer = p if s == 0 else p + 1
+            rows.append({"prompt_id": f"p{p}", "sample_index": s, "messages": [{"role": "user", "content": f"{p}?"}],
+                         "completion": f"<think>\nCount.\n</think>\n\nThe answer is $\\boxed{{{answer}}}$.",
+                         "finish_reason": "stop", "completion_tokens": 20, "answer": str(p)})  # fmt: skip
+    write_jsonl(path, rows)
+    return rows
+
+
+def shards_in(fs, url: str) -> list[str]:
+    """The shards of a folder on the store, not those of its hidden sub-folders."""
+    fs.invalidate_cache()
+    root = url.split("://", 1)[1]
+    return sorted(f for f in fs.find(url) if f.rsplit("/", 1)[-1].startswith("part-") and "/." not in f[len(root) :])
+
+
+def rows_in(fs, url: str) -> list[dict]:
+    tables = [pq.read_table(fs.open(f, "rb")) for f in shards_in(fs, url)]
+    return pa.concat_tables(tables).to_pylist() if tables else []
+
+
+def local_rows(folder) -> list[dict]:
+    return pa.concat_tables([pq.read_table(p) for p in sorted(folder.glob("part-*.parquet"))]).to_pylist()
+
+
+FILTER = ["--verifier", "math", "--rules", "default", "--workers", "1"]
+
+
+def test_filter_dedupe_mix_read_and_write_the_store_as_folders(store, tmp_path):
+    base, env, fs = store
+    samples(tmp_path / "s.jsonl")
+    fs.put_file(str(tmp_path / "s.jsonl"), f"{base}/in/s.jsonl")
+    steps = [
+        ("filter", [f"{base}/in/s.jsonl"], [tmp_path / "s.jsonl"], FILTER),
+        ("dedupe", [f"{base}/kept"], [tmp_path / "kept"], []),
+        (
+            "mix",
+            ["--reasoning", f"{base}/deduped", "--general", f"{base}/in/s.jsonl"],
+            ["--reasoning", tmp_path / "deduped", "--general", tmp_path / "s.jsonl"],
+            ["--ratio", "1:1"],
+        ),
+    ]
+    outs = {"filter": "kept", "dedupe": "deduped", "mix": "sft"}
+    for stage, remote_in, local_in, extra in steps:
+        result = run_cli(stage, *remote_in, "-o", f"{base}/{outs[stage]}", *extra, env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert run_cli(stage, *local_in, "-o", tmp_path / outs[stage], *extra).returncode == 0
+        manifest = json.loads(fs.cat(f"{base}/{outs[stage]}/.datafactory/manifest.json"))
+        assert manifest["complete"] and fs.exists(f"{base}/{outs[stage]}/.datafactory/SUCCESS")
+        assert not fs.exists(f"{base}/{outs[stage]}/.datafactory/lock")
+    assert rows_in(fs, f"{base}/kept") == local_rows(tmp_path / "kept") and local_rows(tmp_path / "kept")
+    assert rows_in(fs, f"{base}/kept/.rejected") == local_rows(tmp_path / "kept" / ".rejected")
+    assert rows_in(fs, f"{base}/sft/data") == local_rows(tmp_path / "sft" / "data")
+
+
+def test_a_finished_output_is_refused_then_replaced_whole_with_overwrite(store, tmp_path):
+    base, env, fs = store
+    samples(tmp_path / "s.jsonl")
+    out = f"{base}/kept"
+    assert run_cli("filter", tmp_path / "s.jsonl", "-o", out, *FILTER, "--shard-rows", "10", env=env).returncode == 0
+    fs.invalidate_cache()
+    before = sorted(fs.find(out))
+    again = run_cli("filter", tmp_path / "s.jsonl", "-o", out, *FILTER, env=env)
+    assert again.returncode == 2 and f"{out}: holds a finished filter run" in again.stderr
+    assert sorted(fs.find(out)) == before and "Traceback" not in again.stderr
+    result = run_cli("filter", tmp_path / "s.jsonl", "-o", out, *FILTER, "--overwrite", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(shards_in(fs, out)) == 1  # the ten-row shards of the first run are gone
+    assert len(rows_in(fs, out)) == 40 and fs.exists(f"{out}/.datafactory/SUCCESS")
+
+
+def test_an_unfinished_input_on_the_store_is_refused(store, tmp_path):
+    base, env, fs = store
+    samples(tmp_path / "s.jsonl")
+    assert run_cli("filter", tmp_path / "s.jsonl", "-o", f"{base}/kept", *FILTER, env=env).returncode == 0
+    fs.rm_file(f"{base}/kept/.datafactory/SUCCESS")
+    result = run_cli("dedupe", f"{base}/kept", "-o", tmp_path / "d", env=env)
+    assert result.returncode == 2 and f"{base}/kept: an unfinished filter run" in result.stderr
+    assert run_cli("dedupe", f"{base}/kept", "-o", tmp_path / "d", "--allow-unfinished", env=env).returncode == 0
+
+
+def test_the_lock_refuses_a_live_holder_and_is_taken_from_a_dead_one(store, tmp_path):
+    base, env, fs = store
+    samples(tmp_path / "s.jsonl")
+    out = f"{base}/kept"
+    lock = {"pid": 1, "host": "gpu-node-7", "stage": "filter", "since": "2026-12-07T06:00:00+00:00"}
+    fs.pipe(f"{out}/.datafactory/lock", json.dumps(lock).encode())
+    result = run_cli("filter", tmp_path / "s.jsonl", "-o", out, *FILTER, env=env)
+    assert result.returncode == 2 and "in use by pid 1 on gpu-node-7" in result.stderr
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    import socket
+
+    fs.pipe(f"{out}/.datafactory/lock", json.dumps({**lock, "pid": dead.pid, "host": socket.gethostname()}).encode())
+    result = run_cli("filter", tmp_path / "s.jsonl", "-o", out, *FILTER, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not fs.exists(f"{out}/.datafactory/lock")
+
+
+@pytest.mark.engine
+def test_a_stopped_generate_is_resumed_from_the_store_by_another_machine(store, tmp_path):
+    """Ctrl-C publishes the finished shards and the manifest, not SUCCESS; a second machine (another cache)
+    pulls them and resumes; the rows equal an uninterrupted local run's."""
+    base, env, fs = store
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": f"q{i}", "prompt": f"What is {i} + 3?"} for i in range(24)])
+    args = ["generate", str(prompts), "-m", "toy", "--engine", "transformers", "-n", "2", "--max-tokens", "32",
+            "--dtype", "float32", "--shard-rows", "4"]  # fmt: skip
+    assert run_cli(*args, "-o", tmp_path / "whole").returncode == 0
+    out = f"{base}/samples"
+    process = subprocess.Popen([sys.executable, "-m", "datafactory", *args, "-o", out], env={**os.environ, **env},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    working = tmp_path / "cache" / "outputs"
+    deadline = time.monotonic() + 300
+    while len(list(working.glob("*/samples/part-*.parquet"))) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be stopped"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) != 0
+    assert shards_in(fs, out) and not fs.exists(f"{out}/.datafactory/SUCCESS")
+    assert not fs.exists(f"{out}/.datafactory/lock")
+
+    elsewhere = {**env, "DATAFACTORY_CACHE": str(tmp_path / "other-machine")}
+    result = run_cli(*args, "-o", out, env=elsewhere)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads(fs.cat(f"{out}/.datafactory/manifest.json"))
+    assert manifest["resumed"] and manifest["counts"]["prompts_already_done"] > 0
+    key = lambda r: (r["prompt_id"], r["sample_index"])  # noqa: E731
+    assert sorted(((key(r), r["completion"]) for r in rows_in(fs, out))) == sorted(
+        (key(r), r["completion"]) for r in local_rows(tmp_path / "whole")
+    )
