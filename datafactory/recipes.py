@@ -238,6 +238,9 @@ def validate(path: Path, data: dict) -> None:
     for required in ("out", "model", "sources"):
         if required not in data or data[required] in (None, "", []):
             _fail(path, required, "missing (required)")
+    if "://" in str(data["out"]):  # the run folder holds the plan's records and the report: a local folder
+        _fail(path, "out", "a recipe's run folder must be local; sources' inputs may be URLs (s3://…), and each "
+              "stage command (`datafactory filter … -o s3://…`) writes to a store")  # fmt: skip
     if data.get("engine", "vllm") not in ("vllm", "openai", "transformers"):
         _fail(path, "engine", f"{data['engine']!r} is not one of vllm, openai, transformers")
     for name, spec in (data.get("prompts") or {}).items():

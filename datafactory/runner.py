@@ -61,6 +61,8 @@ class RecipeRun:
         check_steps(self.recipe.path, self.data, steps)
         for step in steps:
             self.say(f"{step.label}: {step.action} ({step.why})")
+            if dry_run and step.stage == "generate" and step.runs:
+                self.say(f"  {self._forecast(step)}")
         if dry_run:
             return None
         stopped = None
@@ -128,6 +130,17 @@ class RecipeRun:
                              lambda manifest: upstream_changed(manifest, folders))  # fmt: skip
         config.overwrite = action == RERUN
         return Step(kind.name, None, folder, config, action, why)
+
+    def _forecast(self, step: Step) -> str:
+        """What the step's generate will cost, from the earlier run in its folder (generate/forecast.py)."""
+        from datafactory.generate.forecast import from_earlier_run
+        from datafactory.generate.stage import check_generate
+
+        try:
+            prompts = check_generate(step.config).scan.prompts
+        except DataFactoryError:  # inputs an earlier step of this run writes: counted once they exist
+            return "no forecast: its prompts are not written yet"
+        return from_earlier_run(step.folder, step.config, prompts)
 
     def _wrote_anything(self) -> bool:
         return any(self.out.glob(f"*/*/{MANIFEST}")) or any(self.out.glob(f"*/{MANIFEST}"))

@@ -119,3 +119,28 @@ def test_shards_written_before_in_flight_checks_existed_are_still_counted(tmp_pa
     pq.write_table(pa.table({"prompt_id": ["a", "a"], "completion_tokens": [3, 4]}), tmp_path / "part-00000.parquet")
     counts, tokens, aborted = shard_counts(OutputDir(tmp_path, "generate"))
     assert counts == {"a": 2} and tokens == 7 and not aborted
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_streamed_sample_only_grows_and_ends_as_the_row_holds_it(seed):
+    """The openai engine's stream: reasoning deltas (a server's reasoning parser), then answer deltas, joined as
+    the final row will hold them; each text the watch sees extends the one before, so a stop stays a prefix."""
+    from datafactory.engines.openai_engine import _Stream
+    from datafactory.shapes import with_reasoning
+
+    rng = random.Random(seed)
+    alphabet = ["a", "b", " ", "\n", "\n\n", "</think>", "ok."]
+    reasoning = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+    content = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+    field = rng.choice(["reasoning", "reasoning_content"])
+    stream, seen = _Stream(), ""
+    pieces = [{field: reasoning[i : i + 3]} for i in range(0, len(reasoning), 3)]
+    pieces += [{"content": content[i : i + 2]} for i in range(0, len(content), 2)]
+    for delta in pieces:
+        stream.add({"choices": [{"delta": delta, "finish_reason": None}]})
+        text = stream.text()
+        assert text.startswith(seen)
+        seen = text
+    stream.add({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 99}})
+    assert stream.text() == with_reasoning(reasoning, content)
+    assert stream.tokens == len(pieces)  # no finish reason came: the chunks counted, not the usage

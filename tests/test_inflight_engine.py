@@ -1,7 +1,7 @@
 """Doomed samples stopped while vLLM writes them (the toy reasoner on MATH-500 problems it cannot do, greedy, to
-its whole context: it loops and closes its reasoning twice), compared sample by sample with the same run
-without in-flight checks: each stopped sample is the other run's sample cut short, which fails the rule it was
-stopped for; every other sample is the same; the filter keeps the same samples."""
+its whole context: it loops and closes its reasoning twice), offline and through `vllm serve`, compared sample by
+sample with the same run without in-flight checks: each stopped sample is the other run's sample cut short, which
+fails the rule it was stopped for; every other sample is the same; the filter keeps the same samples."""
 
 from __future__ import annotations
 
@@ -23,14 +23,20 @@ def _rows(folder) -> dict:
     return {(r["prompt_id"], r["sample_index"]): r for f in files for r in pq.read_table(f).to_pylist()}
 
 
-@pytest.fixture(scope="module")
-def runs(shared_data, tmp_path_factory):
+@pytest.fixture(scope="module", params=["vllm", "openai"])
+def runs(request, shared_data, tmp_path_factory):
+    """Offline vLLM, and a real `vllm serve` (started as the README says, with the R1 reasoning parser) whose
+    samples are streamed and stopped by closing the connection."""
     root = tmp_path_factory.mktemp("inflight")
-    problems = [json.loads(line) for line in (shared_data / "math500_test.jsonl").open()][:40]
+    engine, count = ["--engine", "vllm"], 40
+    if request.param == "openai":
+        url = request.getfixturevalue("vllm_reasoning_server")
+        engine, count = ["--engine", "openai", "--base-url", url, "--concurrency", "8"], 24
+    problems = [json.loads(line) for line in (shared_data / "math500_test.jsonl").open()][:count]
     prompts = write_jsonl(root / "p.jsonl", [{"id": f"m{i}", "problem": r["problem"]} for i, r in enumerate(problems)])
     out = {}
     for name, flag in (("without", "--no-stop-doomed"), ("with", "--stop-doomed")):
-        generated = run_cli("generate", prompts, "-o", root / name, *SAMPLING, *CHECKS, flag)
+        generated = run_cli("generate", prompts, "-o", root / name, *SAMPLING, *engine, *CHECKS, flag)
         assert generated.returncode == 0, generated.stderr
         filtered = run_cli("filter", root / name, "-o", root / f"{name}-kept", *CHECKS)
         assert filtered.returncode == 0, filtered.stderr

@@ -162,6 +162,14 @@ def test_a_stopped_generate_is_resumed_from_the_store_by_another_machine(store, 
     manifest = json.loads(fs.cat(f"{out}/.datafactory/manifest.json"))
     assert manifest["resumed"] and manifest["counts"]["prompts_already_done"] > 0
     key = lambda r: (r["prompt_id"], r["sample_index"])  # noqa: E731
-    assert sorted(((key(r), r["completion"]) for r in rows_in(fs, out))) == sorted(
+    assert sorted((key(r), r["completion"]) for r in rows_in(fs, out)) == sorted(
         (key(r), r["completion"]) for r in local_rows(tmp_path / "whole")
     )
+
+
+def test_a_recipe_run_folder_on_a_store_is_refused_in_one_line(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: r\nout: s3://bucket/run\nmodel: toy\nsources:\n  - name: a\n    inputs: [p.jsonl]\n")
+    result = run_cli("run", recipe, "--dry-run", cwd=tmp_path)
+    assert result.returncode == 2 and "out: a recipe's run folder must be local" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "s3:").exists()

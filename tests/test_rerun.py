@@ -4,6 +4,7 @@ stage (the toy reasoner on the transformers engine), then, for each recipe key, 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -144,3 +145,20 @@ def test_a_filter_edit_reruns_from_the_filter_without_starting_the_engine(finish
     back = run_cli("run", finished)
     assert back.returncode == 0 and "filter arithmetic: rerun (keep: 2 → 1)" in " ".join(back.stderr.split())
     assert _reruns(finished) == set()
+
+
+def test_dry_run_forecasts_a_generate_rerun_from_the_earlier_run(finished):
+    """`run --dry-run` says what each generate that reruns will cost, from the earlier run's tokens per prompt
+    (the same prompts here: the forecast is that run's total), and says why when it cannot."""
+    from datafactory.generate.forecast import _short
+
+    result = run_cli("run", finished, "--dry-run", "--overwrite", "--set", "generate.price_per_million=2")
+    assert result.returncode == 0, result.stderr
+    for source, prompts in (("arithmetic", 12), ("chat", 4)):
+        manifest = json.loads((finished.parent / f"run/{source}/generate/.datafactory/manifest.json").read_text())
+        spent = manifest["counts"]["completion_tokens"]
+        line = next(line for line in result.stderr.splitlines() if line.startswith("  forecast") and
+                    f"for {prompts}:" in line and f"{_short(spent)} completion tokens" in line)  # fmt: skip
+        assert f"about {spent / 1e6 * 2:,.2f} at 2 per million" in line, result.stderr
+    other = run_cli("run", finished, "--dry-run", "--set", "generate.max_tokens=64")
+    assert "no forecast: the earlier run drew samples with another max_tokens" in other.stderr

@@ -52,9 +52,11 @@ REMOVED_FIELDS = [
 @dataclass
 class DedupeConfig(ReadsStages):
     inputs: list[str] = option(
-        help="Rows to deduplicate (folders, files or globs), in priority order.", panel="Input", argument=True
+        help="Rows to deduplicate (folders, files, globs or URLs), in priority order.", panel="Input", argument=True
     )
-    out: str = option(help="Output folder: survivors, and .removed/.", panel="Output", flags=("-o", "--out"))
+    out: str = option(
+        help="Output folder or s3:// URL: survivors, and .removed/.", panel="Output", flags=("-o", "--out")
+    )
     on: str = option(
         "prompt",
         help="Compare the prompt, the completion or the whole messages.",

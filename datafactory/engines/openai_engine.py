@@ -130,7 +130,11 @@ class OpenAIEngine(Engine):
         loop = self._start_loop()
         for ticket in tickets:
             for offset, key in enumerate(ticket.sample_keys()):
-                work = self._one_sample(self._client, self._limit, ticket.messages, sampling, ticket.seed + offset)
+                seed = ticket.seed + offset
+                if self.watch is None:
+                    work = self._one_sample(self._client, self._limit, ticket.messages, sampling, seed)
+                else:  # streamed, so that a doomed sample is stopped by closing its connection
+                    work = self._watched_sample(key, ticket.messages, sampling, seed)
                 self._futures[asyncio.run_coroutine_threadsafe(work, loop)] = key
 
     def collect(self) -> list[tuple[tuple[str, int], Completion]]:
@@ -196,8 +200,8 @@ class OpenAIEngine(Engine):
     async def _sample(self, client, limit, request: Request, sampling: Sampling, index: int) -> Completion:
         return await self._one_sample(client, limit, request.messages, sampling, request.seed + index)
 
-    async def _one_sample(self, client, limit, messages: list[dict], sampling: Sampling, seed: int) -> Completion:
-        body = {
+    def _body(self, messages: list[dict], sampling: Sampling, seed: int) -> dict:
+        return {
             **self.options.extra,
             "model": self.options.model,
             "messages": messages,
@@ -207,6 +211,9 @@ class OpenAIEngine(Engine):
             "seed": seed,
             "n": 1,
         }
+
+    async def _one_sample(self, client, limit, messages: list[dict], sampling: Sampling, seed: int) -> Completion:
+        body = self._body(messages, sampling, seed)
         async with limit:
             data = await self._post_with_retries(client, body)
         if data is None:
@@ -224,6 +231,75 @@ class OpenAIEngine(Engine):
             raise EngineError(
                 f"server {self.base_url} sent an unexpected response ({err}): {str(data)[:200]}"
             ) from None
+
+    async def _watched_sample(self, key, messages: list[dict], sampling: Sampling, seed: int) -> Completion:
+        """One sample streamed (`stream: true`): the watch sees its text as it is written, and a sample it finds
+        doomed is stopped by closing the connection (vLLM aborts a request whose client went away). Tokens are
+        counted as the chunks that carry text (at most the tokens written) until the server's own count comes."""
+        body = {
+            **self._body(messages, sampling, seed),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        watch, stream = self.watch, _Stream()
+        async with self._limit, contextlib.aclosing(self._chunks(body)) as chunks:  # closed at once when stopped
+            try:
+                async for chunk in chunks:
+                    if chunk.get("restart"):  # the connection broke mid-sample: it is drawn again from the start
+                        watch.drop(key)
+                        stream = _Stream()
+                        continue
+                    stream.add(chunk)
+                    text = stream.text()
+                    if text == stream.fed or not text.startswith(stream.fed):
+                        continue
+                    reason = watch.feed(key, text[len(stream.fed) :], stream.tokens)
+                    stream.fed = text
+                    if reason is not None:
+                        return Completion(text, "abort", stream.prompt_tokens, stream.tokens, reason)
+            finally:
+                watch.drop(key)
+        if stream.too_long:
+            return Completion("", "prompt_too_long", 0, 0)
+        return Completion(stream.text(), stream.finish_reason or "stop", stream.prompt_tokens, stream.tokens)
+
+    async def _chunks(self, body: dict):
+        """The server-sent events of one streamed request, as JSON; retried like a plain request until the first
+        chunk (after it, a retry would draw the sample again from the start)."""
+        import json
+
+        url = f"{self.base_url}/chat/completions"
+        started = False
+        for attempt in range(self.options.max_retries + 1):
+            last = attempt == self.options.max_retries
+            try:
+                if started:
+                    yield {"restart": True}
+                    started = False
+                async with self._client.stream("POST", url, json=body) as response:
+                    if response.status_code != 200:
+                        text = (await response.aread()).decode(errors="replace")
+                        if response.status_code == 400 and _context_exceeded(text):
+                            yield {"prompt_too_long": True}
+                            return
+                        if response.status_code in RETRY_STATUS and not last:
+                            await asyncio.sleep(self._backoff(attempt, response.headers.get("retry-after")))
+                            continue
+                        raise EngineError(
+                            f"server {self.base_url} answered HTTP {response.status_code} after {attempt + 1} tries: "
+                            f"{text[:300]}"
+                        )
+                    async for line in response.aiter_lines():
+                        if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
+                            started = True
+                            yield json.loads(line[5:])
+                    return
+            except (httpx.TimeoutException, httpx.TransportError) as err:
+                if last:
+                    raise EngineError(
+                        f"server {self.base_url}: {type(err).__name__} after {attempt + 1} tries"
+                    ) from None
+                await asyncio.sleep(self._backoff(attempt, None))
 
     async def _post_with_retries(self, client: httpx.AsyncClient, body: dict) -> dict | None:
         """The server's JSON answer, or None when it says the prompt does not fit the model's context."""
@@ -259,3 +335,39 @@ class OpenAIEngine(Engine):
             with contextlib.suppress(ValueError):
                 delay = max(delay, min(BACKOFF_CAP, float(retry_after)))
         return delay
+
+
+class _Stream:
+    """A streamed sample so far: its reasoning and content deltas, the chunks that carried text, the end."""
+
+    def __init__(self):
+        self.reasoning: list[str] = []
+        self.content: list[str] | None = None  # None until the answer starts (the think block is still open)
+        self.tokens = self.prompt_tokens = 0
+        self.finish_reason: str | None = None
+        self.too_long = False
+        self.fed = ""  # what the watch has seen
+
+    def add(self, chunk: dict) -> None:
+        if chunk.get("prompt_too_long"):
+            self.too_long = True
+            return
+        usage = chunk.get("usage") or {}
+        if usage:
+            self.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            piece = reasoning_of(delta)
+            if piece:
+                self.reasoning.append(piece)
+            if isinstance(delta.get("content"), str) and delta["content"]:
+                self.content = [*(self.content or []), delta["content"]]
+            self.tokens += bool(piece or delta.get("content"))
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+        if usage.get("completion_tokens") is not None and self.finish_reason:
+            self.tokens = int(usage["completion_tokens"])
+
+    def text(self) -> str:
+        """The completion as the final row will hold it (shapes.with_reasoning): each text grows the one before."""
+        content = None if self.content is None else "".join(self.content)
+        return with_reasoning("".join(self.reasoning), content)

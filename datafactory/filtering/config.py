@@ -19,13 +19,13 @@ from datafactory.verifiers.base import verifier_class
 @dataclass
 class FilterConfig(CheckOptions, ReadsStages):
     inputs: list[str] = option(
-        help="Sample shards from generate, or traces you already have (folders, files or globs).",
+        help="Sample shards from generate, or traces you already have (folders, files, globs or s3:// URLs).",
         panel="Input",
         argument=True,
         resume=True,
     )
     out: str = option(
-        help="Output folder: kept rows; .rejected/ and .pass_rates/ beside them.",
+        help="Output folder or s3:// URL: kept rows; .rejected/ and .pass_rates/ beside them.",
         panel="Output",
         flags=("-o", "--out"),
     )

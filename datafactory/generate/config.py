@@ -24,12 +24,12 @@ class GenerateConfig(CheckOptions, StageOptions):
     """Sampling options; the check options (verifier, rules, gold field, …) matter only with `target`."""
 
     inputs: list[str] = option(
-        help="Prompt files (JSONL, .jsonl.gz, JSON, Parquet), shard folders, dataset folders or globs.",
+        help="Prompt files (JSONL, .jsonl.gz, JSON, Parquet), shard folders, dataset folders, globs or URLs.",
         panel="Input",
         argument=True,
         resume=True,
     )
-    out: str = option(help="Output folder for the sample shards.", panel="Output", flags=("-o", "--out"))
+    out: str = option(help="Output folder (or s3:// URL) for the sample shards.", panel="Output", flags=("-o", "--out"))
     model: str = option(
         help="Local model folder, hub id, toy, or the served model name (openai).",
         panel="Engine",

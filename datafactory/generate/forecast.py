@@ -102,3 +102,51 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+SAMPLING_KEYS = ("engine", "model", "n", "target", "max_tokens", "temperature", "top_p", "stop_doomed")
+
+
+def from_earlier_run(folder, config, prompts: int) -> str:
+    """Before a rerun (`run --dry-run`, and the plan of every `run`): what the step's generate will cost, from the
+    earlier run in its folder: its prompts' completion tokens are a sample of what the new run's prompts will
+    cost, so the total is `prompts` times their mean, with a t interval (no finite-population narrowing: the
+    edit that makes the step rerun may change the samples). Only when that run drew samples the same way."""
+    import json
+    from collections import Counter
+    from datetime import datetime
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    manifest_path = Path(folder) / ".datafactory" / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return "no earlier run to forecast from (`datafactory generate --forecast` samples 5% and stops)"
+    before = manifest.get("arguments", {})
+    now = config.arguments()
+    changed = [key for key in SAMPLING_KEYS if before.get(key) != now.get(key)]
+    if changed:
+        return f"no forecast: the earlier run drew samples with another {changed[0]}"
+    costs: Counter = Counter()
+    for shard in sorted(Path(folder).glob("part-*.parquet")):
+        table = pq.read_table(shard, columns=["prompt_id", "completion_tokens"])
+        for prompt_id, tokens in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
+            costs[prompt_id] += tokens or 0
+    if len(costs) < 2:
+        return "no forecast: the earlier run finished fewer than 2 prompts"
+    values = list(costs.values())
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    total, half = prompts * mean, prompts * _t95(len(values) - 1) * spread / math.sqrt(len(values))
+    words = f"{_short(total)} completion tokens ({_short(max(0, total - half))}–{_short(total + half)}, 95%)"
+    try:
+        took = datetime.fromisoformat(manifest["finished"]) - datetime.fromisoformat(manifest["started"])
+        rate = sum(values) / max(1.0, took.total_seconds())
+        words += f", about {_duration(total / rate)} at the earlier run's {_short(rate)} tokens/s"
+    except (KeyError, ValueError, TypeError):
+        pass
+    if config.price_per_million is not None:
+        words += f", about {total / 1e6 * config.price_per_million:,.2f} at {config.price_per_million:g} per million"
+    return f"forecast from the earlier run's {len(values)} prompts, for {prompts}: {words}"

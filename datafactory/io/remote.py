@@ -52,6 +52,18 @@ def _filesystem(url: str):
         raise UsageError(f"{url}: {err}") from None
 
 
+@contextlib.contextmanager
+def _store(url: str, doing: str):
+    """A store that refuses or does not answer (no credentials, no bucket, no network) is one line about it."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except Exception as err:  # botocore, gcsfs, aiohttp and OSError kinds: the user needs one line
+        text = str(err).strip().splitlines()
+        raise UsageError(f"{url}: could not {doing} ({type(err).__name__}: {text[0] if text else ''})") from None
+
+
 def _key(url: str) -> str:
     return hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
 
@@ -77,6 +89,11 @@ def _stamp(info: dict) -> list:
 def fetch_input(url: str) -> Path:
     """A local mirror of an input URL (a file, or a folder: its data files and the run records that say whether it
     is finished; hidden folders such as `.rejected/` only when named). Files unchanged since the last fetch stay."""
+    with _store(url, "read it"):
+        return _fetch(url)
+
+
+def _fetch(url: str) -> Path:
     fs, root = _filesystem(url)
     listing = _listing(fs, root)
     if not listing:
@@ -120,10 +137,18 @@ class RemoteOutput:
     def pull(self, overwrite: bool) -> None:
         """Before the stage: take the lock; refuse a finished output (unless --overwrite); bring an unfinished
         one's shards and manifest here so that the stage resumes them."""
+        with _store(self.url, "read or write there"):
+            try:
+                self._pull(overwrite)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.release()
+                raise
+
+    def _pull(self, overwrite: bool) -> None:
         remote = _listing(self.fs, self.root)
         self._lock(remote)
         if SUCCESS in remote and not overwrite:
-            self.release()
             raise UsageError(f"{self.url}: holds a finished {self.stage} run; pass --overwrite to redo it")
         if overwrite or not remote.keys() - {LOCK}:
             shutil.rmtree(self.local, ignore_errors=True)  # the store is the truth; a stale copy is not resumed
@@ -139,7 +164,13 @@ class RemoteOutput:
 
     def publish(self, finished: bool) -> None:
         """After the stage: every file of the working copy, stale ones removed, the manifest next, `SUCCESS` last
-        (only when `finished`); then the lock goes."""
+        (only when `finished`); then the lock goes. If publishing fails, the working copy still holds it all: the
+        same command publishes it."""
+        where = f"publish the output (it is whole in {self.local}; the same command publishes it)"
+        with _store(self.url, where):
+            self._publish(finished)
+
+    def _publish(self, finished: bool) -> None:
         try:
             remote = _listing(self.fs, self.root)
             if SUCCESS in remote:

@@ -43,7 +43,7 @@ THREADS = max(1, os.cpu_count() or 1)  # conversions in flight: one per core
 @dataclass
 class MixConfig(ReadsStages):
     out: str = option(
-        help="Output folder, a dataset repository: data/ shards, README.md card, dataset_info.json.",
+        help="Output folder or URL, a dataset repository: data/ shards, README.md card, dataset_info.json.",
         panel="Output",
         flags=("-o", "--out"),
     )

@@ -151,13 +151,11 @@ class RayReplicaEngine(Engine):
     def _dispatch(self) -> None:
         """Give queued samples to the replicas with room (the least loaded first) and call every idle replica."""
         open_ = [r for r in self.replicas if not r.restarting]
-        while self.queue and open_:
-            replica = min(open_, key=lambda r: r.load / r.capacity)
-            if replica.load >= ROOM * replica.capacity:
-                break
-            ticket = self.queue.popleft()
-            replica.sent[(ticket.prompt_id, ticket.first)] = ticket
-            replica.outbox.append(ticket)
+        for replica in sorted(open_, key=lambda r: r.load / r.capacity):
+            for _ in range(min(len(self.queue), ROOM * replica.capacity - replica.load)):
+                ticket = self.queue.popleft()
+                replica.sent[(ticket.prompt_id, ticket.first)] = ticket
+                replica.outbox.append(ticket)
         for replica in open_:
             if replica.call is None and (replica.sent or replica.cancels):
                 tickets, cancels = replica.outbox, replica.cancels
