@@ -13,7 +13,8 @@ own solve rate (uniform 0.05..0.95 per prompt), checked at once in this process.
 
 Two schedulers: today's chunk split (the engine interface's batching fallback over the replicas' even split: each
 chunk of prompts waits for its slowest replica) and the stream (each replica kept full, samples go where there is
-room). Figures: the replicas' busy fraction (slot time spent on samples that came back, over slots x wall time)
+room). Figures: the replicas' busy fraction (slot time spent on samples, those cancelled part-way by adaptive
+sampling included, over slots x wall time)
 and the wall time over the ideal (that work divided over every slot).
 
 Scale: a real replica runs about 256 sequences at once (vLLM's max_num_seqs) and generate's chunk is
@@ -21,7 +22,7 @@ Scale: a real replica runs about 256 sequences at once (vLLM's max_num_seqs) and
 machine can simulate in minutes, so the stand-in runs `--slots` and the chunk is scaled with it (shard rows
 10,000 x slots / 256): the chunk holds as many samples per slot of the cluster as a real run's does.
 
-    .venv/bin/python benchmarks/cluster_schedule.py [--replicas 4 16 64] [--sample-seconds 1.5]
+    .venv/bin/python benchmarks/cluster_schedule.py [--replicas 4 16 64] [--samples-per-slot 40]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from datafactory.scale.ray_generate import RayReplicaEngine
 
 MEAN_TOKENS, MU, SIGMA, LIMIT = 6000, 8.49, 0.65, 32_768
 REAL_SLOTS = 256  # sequences a real replica runs at once
+CANCELLED = "cluster-schedule-cancelled"  # the named actor that sums cancelled samples' slot time
 
 
 def sample_length(seed: int) -> int:
@@ -86,10 +88,16 @@ class SimulatedEngine(Engine):
         return done
 
     def cancel(self, keys) -> None:
-        dropped = set(keys)
+        dropped, now = set(keys), time.monotonic()
         self.waiting = [w for w in self.waiting if w[0] not in dropped]
+        stopped = [r for r in self.running if r[1] in dropped]
         self.running = [r for r in self.running if r[1] not in dropped]
-        self._start(time.monotonic())
+        if stopped:  # slot time spent on samples cancelled part-way (adaptive): busy, though nothing came back
+            partial = sum(max(0.0, min(now, r[0]) - (r[0] - r[3].completion_tokens * self.token_s)) for r in stopped)
+            import ray
+
+            ray.get_actor(CANCELLED).add.remote(partial)
+        self._start(now)
 
     @property
     def in_flight(self) -> int:
@@ -112,6 +120,20 @@ class SimulatedEngine(Engine):
 def _completion(messages: list[dict], seed: int, tokens: int) -> Completion:
     passed = random.Random(seed * 7 + 1).random() < solve_rate(messages)
     return Completion("pass" if passed else "fail", "stop", 100, tokens)
+
+
+class SlotTime:
+    """A Ray actor the stand-ins report cancelled samples' slot time to."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.seconds += seconds
+
+    def take(self) -> float:
+        seconds, self.seconds = self.seconds, 0.0
+        return seconds
 
 
 class ChunkSplit(Engine):
@@ -145,7 +167,7 @@ class InstantChecks:
         return done
 
 
-def run(engine: Engine, prompts: int, n: int, target: int | None, token_s: float, shard_rows: int) -> dict:
+def run(engine: Engine, prompts: int, n: int, target: int | None, token_s: float, shard_rows: int, slot_time) -> dict:
     sampling = Sampling(n=n, temperature=0.6, max_tokens=LIMIT, seed=0)
     work = {"seconds": 0.0}
 
@@ -156,30 +178,46 @@ def run(engine: Engine, prompts: int, n: int, target: int | None, token_s: float
     check = InstantChecks() if target else None
     task_of = (lambda draws, i: {"completion": draws.completions[i].text}) if target else None
     items = (Prompt(f"p{i}", [{"role": "user", "content": f"problem {i}"}], {}) for i in range(prompts))
+    import ray
+
+    ray.get(slot_time.take.remote())
     started = time.monotonic()
     tally = SampleLoop(engine, sampling, window, target, write, check, task_of).run(items)
     wall = time.monotonic() - started
     work["seconds"] += tally.tokens_discarded * token_s  # came back, not kept: slot time all the same
-    return {"wall": wall, "work": work["seconds"], "samples": tally.samples_back}
+    time.sleep(0.5)  # the last reports of cancelled work
+    cancelled = ray.get(slot_time.take.remote())
+    return {"wall": wall, "work": work["seconds"] + cancelled, "samples": tally.samples_back}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicas", type=int, nargs="+", default=[4, 16, 64])
-    parser.add_argument("--slots", type=int, default=8, help="samples each replica runs at once")
-    parser.add_argument("--sample-seconds", type=float, default=1.5, help="simulated time of a mean-length sample")
-    parser.add_argument("--samples-per-slot", type=int, default=12, help="run size: fixed-n samples per slot")
+    parser.add_argument("--slots", type=int, default=4, help="samples each replica runs at once")
+    parser.add_argument("--sample-seconds", type=float, default=1.0, help="simulated time of a mean-length sample")
+    parser.add_argument("--samples-per-slot", type=int, default=40, help="run size: fixed-n samples per slot")
+    parser.add_argument("--runs", nargs="+", default=["fixed", "target"], help="fixed -n, adaptive, or both")
+    parser.add_argument("--schedulers", nargs="+", default=["chunk split", "stream"], help="which to run")
     args = parser.parse_args()
     token_s = args.sample_seconds / MEAN_TOKENS
+    import ray
+
+    slot_time = None  # one actor for the whole benchmark: the replicas find it by name
     print(f"{'replicas':>8} {'run':>9} {'scheduler':>12} {'samples':>8} {'busy':>6} {'wall/ideal':>10} {'wall s':>7}")
     for count in args.replicas:
         options = EngineOptions(model="simulated", concurrency=args.slots, extra={"token_seconds": token_s})
         replicas = RayReplicaEngine(SimulatedEngine, options, 0, count, None, cpus_per_replica=0)
+        slot_time = slot_time or ray.remote(SlotTime).options(name=CANCELLED, num_cpus=0).remote()
         try:
             prompts = math.ceil(count * args.slots * args.samples_per_slot / 4)
             for label, n, target in (("fixed n=4", 4, None), ("target 1", 8, 1)):
+                if label.split()[0] not in args.runs:
+                    continue
                 for name, engine in (("chunk split", ChunkSplit(replicas)), ("stream", replicas)):
-                    got = run(engine, prompts, n, target, token_s, max(n, 10_000 * args.slots // REAL_SLOTS))
+                    if name not in args.schedulers:
+                        continue
+                    shard_rows = max(n, 10_000 * args.slots // REAL_SLOTS)
+                    got = run(engine, prompts, n, target, token_s, shard_rows, slot_time)
                     ideal = got["work"] / (count * args.slots)
                     busy = ideal / got["wall"]
                     print(f"{count:>8} {label:>9} {name:>12} {got['samples']:>8} {busy:>6.3f} "

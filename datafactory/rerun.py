@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from datafactory.errors import DataFactoryError
 from datafactory.io.outdir import MANIFEST, SUCCESS, input_digest
 from datafactory.io.readers import expand_inputs
+from datafactory.io.remote import fetch_input, is_url, shown
 
 RUN, RESUME, REUSE, RERUN = "run", "resume", "reuse", "rerun"
 
@@ -60,7 +62,7 @@ def changed_options(before: dict, now: dict) -> list[str]:
 
 def _digests(files: list[Path], twins: dict[Path, Path]) -> dict[str, str]:
     """Each input file's sha256, read from its twin where the run will rewrite it first (a prompt set)."""
-    return {str(path): input_digest(twins.get(path, path)) for path in files}
+    return {shown(path): input_digest(twins.get(path, path)) for path in files}
 
 
 def changed_inputs(manifest: dict, inputs: list[str], twins: dict[Path, Path]) -> str | None:
@@ -89,7 +91,10 @@ def upstream_changed(manifest: dict, upstream: list[Path]) -> str | None:
     if sorted(entry["sha256"] for entry in within) != shards:
         return f"{', '.join(str(f) for f in upstream)} changed since it ran"
     for entry in others:
-        path = Path(entry["path"])
+        try:
+            path = fetch_input(entry["path"]) if is_url(entry["path"]) else Path(entry["path"])
+        except DataFactoryError:
+            return f"{entry['path']} is gone"
         if not path.exists() or input_digest(path) != entry["sha256"]:
             return f"{path.name} changed"
     return None

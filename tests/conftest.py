@@ -148,6 +148,18 @@ def vllm_reasoning_server(tmp_path_factory):
     yield from serve(TOY_MODEL, "toy", tmp_path_factory, *readme_serve_options())
 
 
+@pytest.fixture(scope="module")
+def vllm_raw_server(tmp_path_factory):
+    """`vllm serve` of the toy reasoner as the README starts it but without a reasoning parser: the completion
+    comes back as the model wrote it, streamed or not (vLLM's streamed R1 parser drops a `<think>` written inside
+    the reasoning, which its plain parser keeps, so only a raw server can be compared sample by sample)."""
+    from datafactory.engines.local_model import TOY_MODEL
+
+    options = readme_serve_options()
+    at = options.index("--reasoning-parser")
+    yield from serve(TOY_MODEL, "toy", tmp_path_factory, *options[:at], *options[at + 2 :])
+
+
 def readme_serve_options() -> list[str]:
     """The options of the README's `vllm serve` command for the toy reasoner on CPU, less --model, --host, --port
     and --served-model-name (set here)."""

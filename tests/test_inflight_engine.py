@@ -25,12 +25,12 @@ def _rows(folder) -> dict:
 
 @pytest.fixture(scope="module", params=["vllm", "openai"])
 def runs(request, shared_data, tmp_path_factory):
-    """Offline vLLM, and a real `vllm serve` (started as the README says, with the R1 reasoning parser) whose
-    samples are streamed and stopped by closing the connection."""
+    """Offline vLLM, and a real `vllm serve` (the README's options, no reasoning parser: see vllm_raw_server)
+    whose samples are streamed and stopped by closing the connection."""
     root = tmp_path_factory.mktemp("inflight")
     engine, count = ["--engine", "vllm"], 40
     if request.param == "openai":
-        url = request.getfixturevalue("vllm_reasoning_server")
+        url = request.getfixturevalue("vllm_raw_server")
         engine, count = ["--engine", "openai", "--base-url", url, "--concurrency", "8"], 24
     problems = [json.loads(line) for line in (shared_data / "math500_test.jsonl").open()][:count]
     prompts = write_jsonl(root / "p.jsonl", [{"id": f"m{i}", "problem": r["problem"]} for i, r in enumerate(problems)])

@@ -85,6 +85,7 @@ def test_filter_dedupe_mix_read_and_write_the_store_as_folders(store, tmp_path):
         manifest = json.loads(fs.cat(f"{base}/{outs[stage]}/.datafactory/manifest.json"))
         assert manifest["complete"] and fs.exists(f"{base}/{outs[stage]}/.datafactory/SUCCESS")
         assert not fs.exists(f"{base}/{outs[stage]}/.datafactory/lock")
+        assert all(entry["path"].startswith(f"{base}/") for entry in manifest["inputs"])  # named as the user did
     assert rows_in(fs, f"{base}/kept") == local_rows(tmp_path / "kept") and local_rows(tmp_path / "kept")
     assert rows_in(fs, f"{base}/kept/.rejected") == local_rows(tmp_path / "kept" / ".rejected")
     assert rows_in(fs, f"{base}/sft/data") == local_rows(tmp_path / "sft" / "data")

@@ -155,7 +155,7 @@ def test_dry_run_forecasts_a_generate_rerun_from_the_earlier_run(finished):
     result = run_cli("run", finished, "--dry-run", "--overwrite", "--set", "generate.price_per_million=2")
     assert result.returncode == 0, result.stderr
     for source, prompts in (("arithmetic", 12), ("chat", 4)):
-        manifest = json.loads((finished.parent / f"run/{source}/generate/.datafactory/manifest.json").read_text())
+        manifest = json.loads((finished.parent / f"run/{source}/samples/.datafactory/manifest.json").read_text())
         spent = manifest["counts"]["completion_tokens"]
         line = next(line for line in result.stderr.splitlines() if line.startswith("  forecast") and
                     f"for {prompts}:" in line and f"{_short(spent)} completion tokens" in line)  # fmt: skip

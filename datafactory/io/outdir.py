@@ -18,6 +18,7 @@ from pathlib import Path
 
 from datafactory import __version__
 from datafactory.errors import UsageError
+from datafactory.io.remote import shown
 from datafactory.io.writer import SHARD_PATTERN, ShardInfo, atomic_write_bytes, sha256_file
 
 META = ".datafactory"  # the run's own records, hidden from readers of the rows
@@ -220,7 +221,7 @@ class OutputDir:
             "complete": True,
             "finished": now(),
             "resumed": self.resumed,
-            "inputs": [{"path": str(p), "sha256": known.get(str(p)) or input_digest(p)} for p in inputs],
+            "inputs": [{"path": shown(p), "sha256": known.get(str(p)) or input_digest(p)} for p in inputs],
             "counts": counts,
             "shards": [_shard_entry(p, self.data or None, known) for p in self.shards()],
             **extra,

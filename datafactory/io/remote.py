@@ -117,7 +117,19 @@ def _fetch(url: str) -> Path:
         partial.replace(target)
         stamps[rel] = _stamp(info)
     stamps_path.write_text(json.dumps(stamps))
+    (local.parent / "source.txt").write_text(url)
     return local
+
+
+def shown(path: Path) -> str:
+    """How a manifest names an input: a mirrored file by its URL, any other by its path."""
+    try:
+        relative = Path(path).relative_to(cache_root() / "inputs")
+        url = (cache_root() / "inputs" / relative.parts[0] / "source.txt").read_text()
+    except (ValueError, OSError, IndexError):
+        return str(path)
+    rest = relative.parts[2:]
+    return "/".join([url.rstrip("/"), *rest]) if rest else url
 
 
 def _is_data(rel: str) -> bool:
