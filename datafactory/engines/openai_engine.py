@@ -289,6 +289,9 @@ class OpenAIEngine(Engine):
                             f"server {self.base_url} answered HTTP {response.status_code} after {attempt + 1} tries: "
                             f"{text[:300]}"
                         )
+                    if response.headers.get("content-type", "").startswith("application/json"):
+                        yield _as_chunk(json.loads(await response.aread()))  # a server that does not stream
+                        return
                     async for line in response.aiter_lines():
                         if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
                             started = True
@@ -335,6 +338,17 @@ class OpenAIEngine(Engine):
             with contextlib.suppress(ValueError):
                 delay = max(delay, min(BACKOFF_CAP, float(retry_after)))
         return delay
+
+
+def _as_chunk(data: dict) -> dict:
+    """A whole answer (a server that ignores `stream: true`) as one streamed chunk."""
+    try:
+        choice = data["choices"][0]
+        delta = {k: v for k, v in choice["message"].items() if k != "role"}
+        return {"choices": [{"delta": delta, "finish_reason": choice.get("finish_reason") or "stop"}],
+                "usage": data.get("usage") or {}}  # fmt: skip
+    except (KeyError, IndexError, TypeError, AttributeError) as err:
+        raise EngineError(f"unexpected response ({err}): {str(data)[:200]}") from None
 
 
 class _Stream:
