@@ -36,7 +36,7 @@ def run(kind: StageKind, config, plan: Plan | None = None, **resources) -> dict:
     if not is_url(config.out):
         return _run_here(kind, config, plan, config.arguments(), **resources)
     remote = RemoteOutput(str(config.out), kind.name)
-    remote.pull(config.overwrite)
+    remote.pull(config.overwrite, plan.inputs)
     try:
         manifest = _run_here(kind, replace(config, out=remote.local), plan, config.arguments(), **resources)
     except BaseException:

@@ -97,6 +97,8 @@ def test_a_finished_output_is_refused_then_replaced_whole_with_overwrite(store, 
     out = f"{base}/kept"
     assert run_cli("filter", tmp_path / "s.jsonl", "-o", out, *FILTER, "--shard-rows", "10", env=env).returncode == 0
     fs.invalidate_cache()
+    fs.pipe(f"{out}/NOTES.md", b"a user's file in the folder")
+    fs.invalidate_cache()
     before = sorted(fs.find(out))
     again = run_cli("filter", tmp_path / "s.jsonl", "-o", out, *FILTER, env=env)
     assert again.returncode == 2 and f"{out}: holds a finished filter run" in again.stderr
@@ -105,6 +107,7 @@ def test_a_finished_output_is_refused_then_replaced_whole_with_overwrite(store, 
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(shards_in(fs, out)) == 1  # the ten-row shards of the first run are gone
     assert len(rows_in(fs, out)) == 40 and fs.exists(f"{out}/.datafactory/SUCCESS")
+    assert fs.cat(f"{out}/NOTES.md") == b"a user's file in the folder"
 
 
 def test_an_unfinished_input_on_the_store_is_refused(store, tmp_path):
@@ -174,3 +177,21 @@ def test_a_recipe_run_folder_on_a_store_is_refused_in_one_line(tmp_path):
     result = run_cli("run", recipe, "--dry-run", cwd=tmp_path)
     assert result.returncode == 2 and "out: a recipe's run folder must be local" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "s3:").exists()
+
+
+def test_url_patterns_are_inputs_and_an_output_that_holds_an_input_is_refused(store, tmp_path):
+    base, env, fs = store
+    rows = samples(tmp_path / "a.jsonl", prompts=20)
+    write_jsonl(tmp_path / "b.jsonl", [{**row, "prompt_id": "b" + row["prompt_id"]} for row in rows])
+    for part in ("a", "b"):
+        fs.put_file(str(tmp_path / f"{part}.jsonl"), f"{base}/in/{part}.jsonl")
+    fs.pipe(f"{base}/in/notes.txt", b"not data")
+    result = run_cli("filter", f"{base}/in/*.jsonl", "-o", tmp_path / "kept", *FILTER, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "kept" / ".datafactory/manifest.json").read_text())
+    assert [entry["path"] for entry in manifest["inputs"]] == [f"{base}/in/a.jsonl", f"{base}/in/b.jsonl"]
+    none = run_cli("filter", f"{base}/in/*.parquet", "-o", tmp_path / "k2", *FILTER, env=env)
+    assert none.returncode == 2 and f"{base}/in/*.parquet: the pattern matches no file" in none.stderr
+    inside = run_cli("filter", f"{base}/in/a.jsonl", "-o", f"{base}/in", *FILTER, env=env)
+    assert inside.returncode == 2 and f"{base}/in: the output holds input {base}/in/a.jsonl" in inside.stderr
+    assert not fs.exists(f"{base}/in/.datafactory")

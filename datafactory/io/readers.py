@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from datafactory.errors import BadInput, UsageError
 from datafactory.io.hub import hub_files, is_hub_spec
 from datafactory.io.outdir import MANIFEST, SUCCESS
-from datafactory.io.remote import fetch_input, is_url
+from datafactory.io.remote import expand_url, fetch_input, is_url
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
@@ -70,6 +70,9 @@ def expand_inputs(specs: list[str | Path], allow_empty: bool = False) -> list[Pa
         if is_hub_spec(text):
             found.extend(hub_files(text))
             continue
+        if _is_url_pattern(text):
+            found.extend(expand_inputs(expand_url(text), allow_empty))
+            continue
         path = fetch_input(text) if is_url(text) else Path(text).expanduser()
         if path.is_dir():
             shards = sorted(path.glob("part-*.parquet")) or sorted(path.glob("data/part-*.parquet"))
@@ -99,6 +102,10 @@ def expand_inputs(specs: list[str | Path], allow_empty: bool = False) -> list[Pa
     return list(dict.fromkeys(found))
 
 
+def _is_url_pattern(text: str) -> bool:
+    return is_url(text) and glob.has_magic(text.split("://", 1)[1])
+
+
 def _data_files(folder: Path) -> list[Path]:
     return sorted(
         p
@@ -121,6 +128,9 @@ def require_finished(specs: list[str | Path], allow_unfinished: bool = False) ->
     if allow_unfinished:
         return
     for spec in specs:
+        if _is_url_pattern(str(spec)):
+            require_finished(expand_url(str(spec)))
+            continue
         path = fetch_input(str(spec)) if is_url(spec) else Path(str(spec)).expanduser()
         if path.is_dir() and (path / MANIFEST).is_file() and not (path / SUCCESS).exists():
             try:

@@ -121,6 +121,18 @@ def _fetch(url: str) -> Path:
     return local
 
 
+def expand_url(pattern: str) -> list[str]:
+    """The URLs a pattern (`s3://bucket/traces/*.jsonl`) matches, sorted; none is an error naming the pattern."""
+    with _store(pattern, "list it"):
+        fs, root = _filesystem(pattern)
+        fs.invalidate_cache()
+        protocol = pattern.split("://", 1)[0]
+        matches = sorted(f"{protocol}://{path}" for path in fs.glob(root))
+    if not matches:
+        raise UsageError(f"{pattern}: the pattern matches no file")
+    return matches
+
+
 def shown(path: Path) -> str:
     """How a manifest names an input: a mirrored file by its URL, any other by its path."""
     try:
@@ -146,9 +158,12 @@ class RemoteOutput:
         self.local = cache_root() / "outputs" / _key(self.url) / Path(self.root).name
         self.locked = False
 
-    def pull(self, overwrite: bool) -> None:
-        """Before the stage: take the lock; refuse a finished output (unless --overwrite); bring an unfinished
-        one's shards and manifest here so that the stage resumes them."""
+    def pull(self, overwrite: bool, inputs: list[Path]) -> None:
+        """Before the stage: refuse an output that holds one of the inputs; take the lock; refuse a finished output
+        (unless --overwrite); bring an unfinished one's shards and manifest here so that the stage resumes them."""
+        for item in map(shown, inputs):
+            if item == self.url or item.startswith(self.url + "/"):
+                raise UsageError(f"{self.url}: the output holds input {item}; choose another -o")
         with _store(self.url, "read or write there"):
             try:
                 self._pull(overwrite)
@@ -197,7 +212,8 @@ class RemoteOutput:
                 if rel not in last:
                     self.fs.put_file(str(path), f"{self.root}/{rel}")
             for rel in remote.keys() - files.keys() - {LOCK}:
-                self.fs.rm_file(f"{self.root}/{rel}")
+                if _stage_file(rel):  # a file of the user's in the folder stays, as in a local folder
+                    self.fs.rm_file(f"{self.root}/{rel}")
             for rel in last:
                 if rel in files and (finished or rel != SUCCESS):
                     self.fs.put_file(str(files[rel]), f"{self.root}/{rel}")
@@ -226,6 +242,12 @@ class RemoteOutput:
             self.locked = False
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm_file(f"{self.root}/{LOCK}")
+
+
+def _stage_file(rel: str) -> bool:
+    """What a stage writes: shards, and everything in its hidden folders (`.datafactory/`, `.rejected/`, …)."""
+    path = Path(rel)
+    return path.name.startswith("part-") and path.suffix == ".parquet" or path.parts[0].startswith(".")
 
 
 def _gone(holder: dict) -> bool:
