@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 import random
 import threading
@@ -213,24 +214,12 @@ class OpenAIEngine(Engine):
         }
 
     async def _one_sample(self, client, limit, messages: list[dict], sampling: Sampling, seed: int) -> Completion:
-        body = self._body(messages, sampling, seed)
-        async with limit:
-            data = await self._post_with_retries(client, body)
-        if data is None:
-            return Completion("", "prompt_too_long", 0, 0)
-        try:
-            choice = data["choices"][0]
-            usage = data.get("usage") or {}
-            return Completion(
-                completion_text(choice["message"]),
-                choice.get("finish_reason") or "stop",
-                int(usage.get("prompt_tokens", 0)),
-                int(usage.get("completion_tokens", 0)),
-            )
-        except (KeyError, IndexError, TypeError, AttributeError) as err:
-            raise EngineError(
-                f"server {self.base_url} sent an unexpected response ({err}): {str(data)[:200]}"
-            ) from None
+        """One sample asked for whole (the server's JSON answer, read as one chunk)."""
+        stream = _Stream()
+        async with limit, contextlib.aclosing(self._answers(client, self._body(messages, sampling, seed))) as chunks:
+            async for chunk in chunks:
+                stream.add(chunk)
+        return stream.completion()
 
     async def _watched_sample(self, key, messages: list[dict], sampling: Sampling, seed: int) -> Completion:
         """One sample streamed (`stream: true`): the watch sees its text as it is written, and a sample it finds
@@ -242,7 +231,7 @@ class OpenAIEngine(Engine):
             "stream_options": {"include_usage": True},
         }
         watch, stream = self.watch, _Stream()
-        async with self._limit, contextlib.aclosing(self._chunks(body)) as chunks:  # closed at once when stopped
+        async with self._limit, contextlib.aclosing(self._answers(self._client, body)) as chunks:  # closed at once
             try:
                 async for chunk in chunks:
                     if chunk.get("restart"):  # the connection broke mid-sample: it is drawn again from the start
@@ -259,15 +248,13 @@ class OpenAIEngine(Engine):
                         return Completion(text, "abort", stream.prompt_tokens, stream.tokens, reason)
             finally:
                 watch.drop(key)
-        if stream.too_long:
-            return Completion("", "prompt_too_long", 0, 0)
-        return Completion(stream.text(), stream.finish_reason or "stop", stream.prompt_tokens, stream.tokens)
+        return stream.completion()
 
-    async def _chunks(self, body: dict):
-        """The server-sent events of one streamed request, as JSON; retried like a plain request until the first
-        chunk (after it, a retry would draw the sample again from the start)."""
-        import json
-
+    async def _answers(self, client: httpx.AsyncClient, body: dict):
+        """What the server answers one request: the chunks of a streamed answer, or a whole answer as one chunk
+        (also from a server that ignores `stream: true`); `{"prompt_too_long": True}` when the prompt does not fit
+        the model's context. Retried with backoff on 429, 5xx, timeouts and dropped connections; a stream broken
+        after its first chunk is drawn again from the start (`{"restart": True}` first)."""
         url = f"{self.base_url}/chat/completions"
         started = False
         for attempt in range(self.options.max_retries + 1):
@@ -276,7 +263,7 @@ class OpenAIEngine(Engine):
                 if started:
                     yield {"restart": True}
                     started = False
-                async with self._client.stream("POST", url, json=body) as response:
+                async with client.stream("POST", url, json=body) as response:
                     if response.status_code != 200:
                         text = (await response.aread()).decode(errors="replace")
                         if response.status_code == 400 and _context_exceeded(text):
@@ -290,7 +277,7 @@ class OpenAIEngine(Engine):
                             f"{text[:300]}"
                         )
                     if response.headers.get("content-type", "").startswith("application/json"):
-                        yield _as_chunk(json.loads(await response.aread()))  # a server that does not stream
+                        yield self._whole(json.loads(await response.aread()))
                         return
                     async for line in response.aiter_lines():
                         if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
@@ -304,31 +291,16 @@ class OpenAIEngine(Engine):
                     ) from None
                 await asyncio.sleep(self._backoff(attempt, None))
 
-    async def _post_with_retries(self, client: httpx.AsyncClient, body: dict) -> dict | None:
-        """The server's JSON answer, or None when it says the prompt does not fit the model's context."""
-        url = f"{self.base_url}/chat/completions"
-        for attempt in range(self.options.max_retries + 1):
-            last = attempt == self.options.max_retries
-            try:
-                response = await client.post(url, json=body)
-            except (httpx.TimeoutException, httpx.TransportError) as err:
-                if last:
-                    raise EngineError(
-                        f"server {self.base_url}: {type(err).__name__} after {attempt + 1} tries"
-                    ) from None
-                await asyncio.sleep(self._backoff(attempt, None))
-                continue
-            if response.status_code == 200:
-                return response.json()
-            if response.status_code == 400 and _context_exceeded(response.text):
-                return None
-            if response.status_code in RETRY_STATUS and not last:
-                await asyncio.sleep(self._backoff(attempt, response.headers.get("retry-after")))
-                continue
+    def _whole(self, data) -> dict:
+        """A whole answer as one chunk."""
+        try:
+            choice = data["choices"][0]
+            return {"whole": choice["message"], "finish_reason": choice.get("finish_reason") or "stop",
+                    "usage": data.get("usage") or {}}  # fmt: skip
+        except (KeyError, IndexError, TypeError, AttributeError) as err:
             raise EngineError(
-                f"server {self.base_url} answered HTTP {response.status_code} after {attempt + 1} tries: {response.text[:300]}"
-            )
-        raise EngineError(f"server {self.base_url}: no answer")  # unreachable; keeps type checkers calm
+                f"server {self.base_url} sent an unexpected response ({err}): {str(data)[:200]}"
+            ) from None
 
     @staticmethod
     def _backoff(attempt: int, retry_after: str | None) -> float:
@@ -338,17 +310,6 @@ class OpenAIEngine(Engine):
             with contextlib.suppress(ValueError):
                 delay = max(delay, min(BACKOFF_CAP, float(retry_after)))
         return delay
-
-
-def _as_chunk(data: dict) -> dict:
-    """A whole answer (a server that ignores `stream: true`) as one streamed chunk."""
-    try:
-        choice = data["choices"][0]
-        delta = {k: v for k, v in choice["message"].items() if k != "role"}
-        return {"choices": [{"delta": delta, "finish_reason": choice.get("finish_reason") or "stop"}],
-                "usage": data.get("usage") or {}}  # fmt: skip
-    except (KeyError, IndexError, TypeError, AttributeError) as err:
-        raise EngineError(f"unexpected response ({err}): {str(data)[:200]}") from None
 
 
 class _Stream:
@@ -361,10 +322,18 @@ class _Stream:
         self.finish_reason: str | None = None
         self.too_long = False
         self.fed = ""  # what the watch has seen
+        self.whole: str | None = None  # an answer that came in one piece
 
     def add(self, chunk: dict) -> None:
         if chunk.get("prompt_too_long"):
             self.too_long = True
+            return
+        if "whole" in chunk:  # the answer in one piece: the server's own counts
+            message, usage = chunk["whole"], chunk["usage"]
+            self.whole = completion_text(message)
+            self.finish_reason = chunk["finish_reason"]
+            self.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            self.tokens = int(usage.get("completion_tokens") or 0)
             return
         usage = chunk.get("usage") or {}
         if usage:
@@ -381,7 +350,14 @@ class _Stream:
         if usage.get("completion_tokens") is not None and self.finish_reason:
             self.tokens = int(usage["completion_tokens"])
 
+    def completion(self) -> Completion:
+        if self.too_long:
+            return Completion("", "prompt_too_long", 0, 0)
+        return Completion(self.text(), self.finish_reason or "stop", self.prompt_tokens, self.tokens)
+
     def text(self) -> str:
         """The completion as the final row will hold it (shapes.with_reasoning): each text grows the one before."""
+        if self.whole is not None:
+            return self.whole
         content = None if self.content is None else "".join(self.content)
         return with_reasoning("".join(self.reasoning), content)
