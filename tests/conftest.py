@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -190,23 +191,31 @@ def serve(model: Path, name: str, tmp_path_factory, *options: str):
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
         "--host", "127.0.0.1", "--port", str(port), "--served-model-name", name, *options,
     ]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    with running(command, log, lambda: httpx.get(f"{base}/health", timeout=2).status_code == 200, "vllm serve", 300):
+        yield f"{base}/v1"
+
+
+@contextlib.contextmanager
+def running(command: list[str], log: Path, ready, what: str, timeout: float):
+    """A real server started for the tests, in its own session (stopped with everything it started), once
+    `ready()` says so; its log shown if it exits or never gets ready."""
     with open(log, "w") as handle:
         server = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + timeout
     try:
         while True:
             if server.poll() is not None:
-                pytest.fail(f"vllm serve exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+                pytest.fail(f"{what} exited with {server.returncode}:\n{log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                if ready():
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"vllm serve did not become healthy:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
-        yield f"{base}/v1"
+                pytest.fail(f"{what} did not get ready:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield server
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -222,30 +231,10 @@ def s3_server(tmp_path_factory):
     pytest.importorskip("s3fs", reason="object storage needs s3fs (the datafactory[s3] extra)")
     pytest.importorskip("moto.server", reason="the S3 test server is moto[server] (a dev dependency)")
     port = free_port()
-    log = tmp_path_factory.mktemp("s3") / "moto.log"
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    with open(log, "w") as handle:
-        server = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": url, "FSSPEC_S3_ENDPOINT_URL": url}  # fmt: skip
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"moto server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                httpx.get(url, timeout=2)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"moto server did not answer:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    log = tmp_path_factory.mktemp("s3") / "moto.log"
+    with running(command, log, lambda: httpx.get(url, timeout=2) is not None, "moto server", 60):
         httpx.put(f"{url}/datafactory-test", timeout=10).raise_for_status()
-        yield env
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        yield {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+               "AWS_ENDPOINT_URL": url, "FSSPEC_S3_ENDPOINT_URL": url}  # fmt: skip
