@@ -35,6 +35,21 @@ class FlakyAPI(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _stream(self, text: str, cut: bool):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        pieces = [text[i : i + 2] for i in range(0, len(text), 2)]
+        for piece in pieces[:1] if cut else pieces:
+            chunk = {"choices": [{"delta": {"content": piece}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        if not cut:
+            end = {"choices": [{"delta": {}, "finish_reason": "stop"}]}
+            usage = {"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 3}}
+            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
+        self.wfile.flush()
+        self.close_connection = True
+
     def do_GET(self):
         self.auth.add(self.headers.get("Authorization"))
         self._send(200, {"data": [{"id": "flaky"}]})
@@ -54,6 +69,8 @@ class FlakyAPI(BaseHTTPRequestHandler):
         if attempt == 3:
             self.connection.close()  # drop the connection without an answer
             return None
+        if body.get("stream"):  # a watched sample: the answer streamed, cut short once, then whole
+            return self._stream(f"seed {body['seed']}", cut=attempt == 4)
         self._send(
             200,
             {
@@ -75,19 +92,22 @@ def flaky_api():
     server.shutdown()
 
 
-def test_retries_through_429_503_and_dropped_connections_and_never_logs_the_key(tmp_path, flaky_api):
+@pytest.mark.parametrize(("watched", "tries"), [("--stop-doomed", 5), ("--no-stop-doomed", 4)])
+def test_retries_through_429_503_and_dropped_connections_and_never_logs_the_key(tmp_path, flaky_api, watched, tries):
+    """Plain requests, and streamed ones (watched samples), whose stream is also cut short once: a cut answer is
+    drawn again, never written as if finished."""
     prompts = write_jsonl(tmp_path / "p.jsonl", [{"prompt": f"q{i}"} for i in range(3)])
     out = tmp_path / "out"
     result = run_cli(
         "generate", prompts, "-o", out, "-m", "flaky", "--engine", "openai", "--base-url", flaky_api,
-        "--api-key-env", "FLAKY_KEY", "-n", "2", env={"FLAKY_KEY": SECRET},
+        "--api-key-env", "FLAKY_KEY", "-n", "2", watched, env={"FLAKY_KEY": SECRET},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = pq.read_table(out / "part-00000.parquet").to_pylist()
-    assert len(rows) == 6 and all(r["completion"].startswith("seed ") for r in rows)
+    assert len(rows) == 6 and all(r["completion"] == f"seed {json.loads(r['sampling'])['request_seed']}" for r in rows)
     assert all(r["completion_tokens"] == 3 and r["prompt_tokens"] == 11 for r in rows)
-    assert len({r["completion"] for r in rows}) == 6  # a distinct seed per sample
-    assert sorted(FlakyAPI.attempts.values()) == [4] * 6
+    assert all(r["finish_reason"] == "stop" for r in rows)
+    assert sorted(FlakyAPI.attempts.values()) == [tries] * 6
     assert FlakyAPI.auth == {f"Bearer {SECRET}"}
     for text in (result.stdout, result.stderr, (out / ".datafactory/manifest.json").read_text()):
         assert SECRET not in text

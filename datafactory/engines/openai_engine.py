@@ -279,10 +279,17 @@ class OpenAIEngine(Engine):
                     if response.headers.get("content-type", "").startswith("application/json"):
                         yield self._whole(json.loads(await response.aread()))
                         return
+                    finished = False
                     async for line in response.aiter_lines():
                         if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
+                            chunk = json.loads(line[5:])
+                            if "error" in chunk:
+                                raise EngineError(f"server {self.base_url} sent an error mid-answer: {chunk['error']}")
                             started = True
-                            yield json.loads(line[5:])
+                            finished = finished or any(c.get("finish_reason") for c in chunk.get("choices") or [])
+                            yield chunk
+                    if not finished:  # a cut answer is not a finished one: draw it again
+                        raise httpx.RemoteProtocolError("the stream ended before the answer did")
                     return
             except (httpx.TimeoutException, httpx.TransportError) as err:
                 if last:
