@@ -35,7 +35,7 @@ def run(kind: StageKind, config, plan: Plan | None = None, **resources) -> dict:
     plan = plan or kind.plan(config)
     if not is_url(config.out):
         return _run_here(kind, config, plan, config.arguments(), **resources)
-    remote = RemoteOutput(str(config.out), kind.name)
+    remote = RemoteOutput(str(config.out), kind.name, kind.folders)
     remote.pull(config.overwrite, plan.inputs)
     try:
         manifest = _run_here(kind, replace(config, out=remote.local), plan, config.arguments(), **resources)

@@ -98,6 +98,7 @@ def test_a_finished_output_is_refused_then_replaced_whole_with_overwrite(store, 
     assert run_cli("filter", tmp_path / "s.jsonl", "-o", out, *FILTER, "--shard-rows", "10", env=env).returncode == 0
     fs.invalidate_cache()
     fs.pipe(f"{out}/NOTES.md", b"a user's file in the folder")
+    fs.pipe(f"{out}/.git/HEAD", b"ref: refs/heads/main")  # a hidden folder of the user's, not the stage's
     fs.invalidate_cache()
     before = sorted(fs.find(out))
     again = run_cli("filter", tmp_path / "s.jsonl", "-o", out, *FILTER, env=env)
@@ -107,7 +108,7 @@ def test_a_finished_output_is_refused_then_replaced_whole_with_overwrite(store, 
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(shards_in(fs, out)) == 1  # the ten-row shards of the first run are gone
     assert len(rows_in(fs, out)) == 40 and fs.exists(f"{out}/.datafactory/SUCCESS")
-    assert fs.cat(f"{out}/NOTES.md") == b"a user's file in the folder"
+    assert fs.cat(f"{out}/NOTES.md") == b"a user's file in the folder" and fs.exists(f"{out}/.git/HEAD")
 
 
 def test_an_unfinished_input_on_the_store_is_refused(store, tmp_path):

@@ -152,8 +152,9 @@ def _is_data(rel: str) -> bool:
 class RemoteOutput:
     """A stage's `-o URL`: the local working copy the stage writes, pulled before and published after."""
 
-    def __init__(self, url: str, stage: str):
+    def __init__(self, url: str, stage: str, folders: tuple[str, ...] = ()):
         self.url, self.stage = url.rstrip("/"), stage
+        self.folders = {META, *folders}  # the stage's own sub-folders: an --overwrite replaces them whole
         self.fs, self.root = _filesystem(self.url)
         self.local = cache_root() / "outputs" / _key(self.url) / Path(self.root).name
         self.locked = False
@@ -212,7 +213,7 @@ class RemoteOutput:
                 if rel not in last:
                     self.fs.put_file(str(path), f"{self.root}/{rel}")
             for rel in remote.keys() - files.keys() - {LOCK}:
-                if _stage_file(rel):  # a file of the user's in the folder stays, as in a local folder
+                if _stage_file(rel, self.folders):  # a file of the user's in the folder stays, as in a local one
                     self.fs.rm_file(f"{self.root}/{rel}")
             for rel in last:
                 if rel in files and (finished or rel != SUCCESS):
@@ -244,10 +245,10 @@ class RemoteOutput:
                 self.fs.rm_file(f"{self.root}/{LOCK}")
 
 
-def _stage_file(rel: str) -> bool:
-    """What a stage writes: shards, and everything in its hidden folders (`.datafactory/`, `.rejected/`, …)."""
+def _stage_file(rel: str, folders: set[str]) -> bool:
+    """What a stage writes: shards, and everything in its own folders (`.datafactory/`, `.rejected/`, …)."""
     path = Path(rel)
-    return path.name.startswith("part-") and path.suffix == ".parquet" or path.parts[0].startswith(".")
+    return path.name.startswith("part-") and path.suffix == ".parquet" or path.parts[0] in folders
 
 
 def _gone(holder: dict) -> bool:
