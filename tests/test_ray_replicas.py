@@ -71,7 +71,7 @@ def test_samples_streamed_over_two_replicas_equal_one_local_engine(local_samples
         engine.close()
 
 
-@pytest.mark.parametrize("how", ["actor", "process"])
+@pytest.mark.parametrize("how", ["actor", "process", "gone"])
 def test_a_replica_killed_mid_run_loses_and_repeats_nothing(local_samples, how):
     import ray
 
@@ -83,6 +83,8 @@ def test_a_replica_killed_mid_run_loses_and_repeats_nothing(local_samples, how):
             victim = engine.replicas[0]
             if how == "actor":  # Ray restarts it (max_restarts); its samples are drawn again elsewhere
                 ray.kill(victim.actor, no_restart=False)
+            elif how == "gone":  # it never comes back: the run ends on the other replica
+                ray.kill(victim.actor, no_restart=True)
             else:
                 os.kill(ray.get(victim.actor.__ray_call__.remote(lambda _: os.getpid())), signal.SIGKILL)
             killed.append(victim)
@@ -90,6 +92,7 @@ def test_a_replica_killed_mid_run_loses_and_repeats_nothing(local_samples, how):
     try:
         assert _draw(engine, _prompts(24), on_prompt=kill_one) == local_samples
         assert killed and engine.restarts >= 1
+        assert len(engine.replicas) == (1 if how == "gone" else 2)
     finally:
         engine.close()
 
