@@ -170,7 +170,9 @@ class RayReplicaEngine(Engine):
         except Exception as err:
             if not _actor_died(err):
                 raise EngineError(f"an engine replica failed: {_cause(err)}") from None
-            if replica.restarting:  # it did not come back: go on without it
+            if replica.restarting and _restarting(err):  # still coming back: ask again
+                replica.call = replica.actor.ready.remote()
+            elif replica.restarting:  # it will not come back: go on without it
                 self.replicas.remove(replica)
                 if not self.replicas:
                     raise EngineError(f"every engine replica died; the last: {_cause(err)}") from None
@@ -217,6 +219,13 @@ def _actor_died(err: Exception) -> bool:
     from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
     return isinstance(err, ActorDiedError | ActorUnavailableError | RayActorError)
+
+
+def _restarting(err: Exception) -> bool:
+    """Ray's word for an actor that is being restarted (a call to it fails until it is back)."""
+    from ray.exceptions import ActorUnavailableError
+
+    return isinstance(err, ActorUnavailableError)
 
 
 def _cause(err: Exception) -> str:
