@@ -70,6 +70,19 @@ def run_cli(*args: str | Path, timeout: float = 600, env: dict | None = None, **
     )
 
 
+def kill_9_after_shards(args: list[str], out: Path, shards: int = 2, timeout: float = 600) -> None:
+    """Start `datafactory ARGS` in its own session and kill -9 it (and all it started) once OUT holds `shards`
+    shards: a run stopped half way, with no SUCCESS and something to resume."""
+    process = subprocess.Popen([sys.executable, "-m", "datafactory", *map(str, args)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while len(list(out.glob("part-*.parquet"))) < shards and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (out / ".datafactory/SUCCESS").exists() and list(out.glob("part-*.parquet"))
+
+
 def _run_in_process(args: list[str]) -> subprocess.CompletedProcess:
     import contextlib
     import io

@@ -7,18 +7,13 @@ of an uninterrupted run.
 """
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
 
 from datafactory.toy.data import demo_prompts
-from tests.conftest import run_cli, write_jsonl
+from tests.conftest import kill_9_after_shards, run_cli, write_jsonl
 
 pytestmark = pytest.mark.engine
 
@@ -91,17 +86,10 @@ def test_target_stops_early_on_solved_prompts_and_spends_the_budget_on_impossibl
 
 def test_kill_9_then_the_same_command_ends_with_the_rows_of_an_uninterrupted_run(prompts, adaptive, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "datafactory", "generate", str(prompts), "-o", str(out), "-n", str(N),
-               "--target", "1", *CHECKS, *SAMPLING, "--shard-rows", "4"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while len(list(out.glob("part-*.parquet"))) < 2 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (out / ".datafactory/SUCCESS").exists() and list(out.glob("part-*.parquet"))
+    args = ["generate", prompts, "-o", out, "-n", str(N), "--target", "1", *CHECKS, *SAMPLING, "--shard-rows", "4"]
+    kill_9_after_shards(args, out, timeout=300)
 
-    result = run_cli(*command[3:])
+    result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     resumed = sorted((r["prompt_id"], r["sample_index"], r["completion"]) for r in _rows(out))
     whole = sorted((r["prompt_id"], r["sample_index"], r["completion"]) for r in _rows(adaptive))

@@ -7,13 +7,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.conftest import run_cli, write_jsonl
+from tests.conftest import kill_9_after_shards, run_cli, write_jsonl
 from tests.test_ray import rows_of
 
 pytest.importorskip("ray", reason="Ray is the optional extra datafactory[ray]")
@@ -147,14 +144,7 @@ def test_generate_on_two_replicas_equals_local(prompt_file, local_runs, mode, tm
 def test_driver_killed_then_the_same_command_ends_with_the_local_rows(prompt_file, local_runs, tmp_path):
     out = tmp_path / "o"
     args = ["generate", str(prompt_file), *BASE, *MODES["adaptive"], *CLUSTER, "--shard-rows", "4", "-o", str(out)]
-    process = subprocess.Popen([sys.executable, "-m", "datafactory", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 600
-    while len(list(out.glob("part-*.parquet"))) < 2 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (out / ".datafactory/SUCCESS").exists() and list(out.glob("part-*.parquet"))
+    kill_9_after_shards(args, out)
     result = run_cli(*args, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert [[r[k] for k in KEEP] for r in rows_of(out)] == local_runs["adaptive"]
