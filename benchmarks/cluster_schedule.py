@@ -11,9 +11,11 @@ Update #1, https://huggingface.co/blog/open-r1/update-1). A lognormal with those
 seed, so both schedulers draw the very same samples. Adaptive runs (`--target 1`) pass a sample with its prompt's
 own solve rate (uniform 0.05..0.95 per prompt), checked at once in this process.
 
-Two schedulers: today's chunk split (the engine interface's batching fallback over the replicas' even split: each
-chunk of prompts waits for its slowest replica) and the stream (each replica kept full, samples go where there is
-room). Figures: the replicas' busy fraction (slot time spent on samples, those cancelled part-way by adaptive
+Three schedulers: the chunk split before the stream (the engine interface's batching fallback over the replicas'
+even split: each chunk of prompts waits for its slowest replica), the stream (each replica kept full, samples go
+where there is room) with the slots left idle at the end of an adaptive run, and the stream with them filled
+(`filled`: what a run on GPU replicas does, Engine.idle_slots_free). Filling adds work that may prove unneeded, so
+compare the wall times (and the work) of `stream` and `filled`, not only their busy fractions. Figures: the replicas' busy fraction (slot time spent on samples, those cancelled part-way by adaptive
 sampling included, over slots x wall time)
 and the wall time over the ideal (that work divided over every slot).
 
@@ -54,6 +56,7 @@ class SimulatedEngine(Engine):
     """A stand-in engine (benchmarks only): `concurrency` slots; a sample holds one for length x seconds per token."""
 
     name = "simulated"
+    idle_slots_free = True  # its slots are independent, as a GPU batch below its limit nearly is
 
     def __init__(self, options: EngineOptions, seed: int = 0):
         super().__init__(options)
@@ -197,13 +200,14 @@ def main() -> None:
     parser.add_argument("--sample-seconds", type=float, default=1.0, help="simulated time of a mean-length sample")
     parser.add_argument("--samples-per-slot", type=int, default=40, help="run size: fixed-n samples per slot")
     parser.add_argument("--runs", nargs="+", default=["fixed", "target"], help="fixed -n, adaptive, or both")
-    parser.add_argument("--schedulers", nargs="+", default=["chunk split", "stream"], help="which to run")
+    parser.add_argument("--schedulers", nargs="+", default=["chunk split", "stream", "filled"], help="which to run")
     args = parser.parse_args()
     token_s = args.sample_seconds / MEAN_TOKENS
     import ray
 
     slot_time = None  # one actor for the whole benchmark: the replicas find it by name
-    print(f"{'replicas':>8} {'run':>9} {'scheduler':>12} {'samples':>8} {'busy':>6} {'wall/ideal':>10} {'wall s':>7}")
+    print(f"{'replicas':>8} {'run':>9} {'scheduler':>12} {'samples':>8} {'busy':>6} {'wall/ideal':>10} {'wall s':>7} "
+          f"{'work s':>8}")  # fmt: skip
     for count in args.replicas:
         options = EngineOptions(model="simulated", concurrency=args.slots, extra={"token_seconds": token_s})
         replicas = RayReplicaEngine(SimulatedEngine, options, 0, count, None, cpus_per_replica=0)
@@ -213,15 +217,16 @@ def main() -> None:
             for label, n, target in (("fixed n=4", 4, None), ("target 1", 8, 1)):
                 if label.split()[0] not in args.runs:
                     continue
-                for name, engine in (("chunk split", ChunkSplit(replicas)), ("stream", replicas)):
-                    if name not in args.schedulers:
+                for name, engine in (("chunk split", ChunkSplit(replicas)), ("stream", replicas), ("filled", replicas)):
+                    if name not in args.schedulers or (name == "filled" and target is None):  # fills adaptive only
                         continue
+                    replicas.idle_slots_free = name == "filled"
                     shard_rows = max(n, 10_000 * args.slots // REAL_SLOTS)
                     got = run(engine, prompts, n, target, token_s, shard_rows, slot_time)
                     ideal = got["work"] / (count * args.slots)
                     busy = ideal / got["wall"]
                     print(f"{count:>8} {label:>9} {name:>12} {got['samples']:>8} {busy:>6.3f} "
-                          f"{got['wall'] / ideal:>10.2f} {got['wall']:>7.1f}", flush=True)  # fmt: skip
+                          f"{got['wall'] / ideal:>10.2f} {got['wall']:>7.1f} {got['work']:>8.0f}", flush=True)  # fmt: skip
         finally:
             replicas.close()
 

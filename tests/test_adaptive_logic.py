@@ -118,6 +118,61 @@ def test_the_stream_keeps_the_same_prefix_whatever_order_samples_finish_in():
         assert submitted >= sum(k for _, k in expected)  # late samples may be drawn, never written
 
 
+def _checked_against_7(draws, index):
+    return task_of_row({"completion": draws.completions[index].text, "gold": "7"}, "gold")
+
+
+class GpuLikeEngine(ShuffledEngine):
+    """ShuffledEngine with 8 slots whose idle ones cost nothing (Engine.idle_slots_free, a GPU's batch); also
+    records the size of each submission."""
+
+    idle_slots_free = True
+
+    def __init__(self, answers: dict, order_seed: int):
+        super().__init__(answers, order_seed)
+        self.submissions: list[int] = []
+
+    def stream_capacity(self) -> int:
+        return 8
+
+    def submit(self, tickets, sampling):
+        self.submissions.append(sum(t.count for t in tickets))
+        super().submit(tickets, sampling)
+
+
+def test_idle_slots_at_the_end_are_filled_with_next_samples_and_rows_stay_the_same():
+    rng = random.Random(2)
+    prompts = [Prompt(f"p{i}", [{"role": "user", "content": f"q{i}"}], {}) for i in range(12)]
+    answers = {(p.prompt_id, i): rng.choice(["7", "8", "9"]) for p in prompts for i in range(6)}
+    pool = InlineChecks(EvalSpec("exact"))
+
+    def run(engine_class, order_seed, target=1, budget=None):
+        engine, written = engine_class(answers, order_seed), []
+        loop = SampleLoop(engine, Sampling(n=6, seed=0), 5, target, lambda d, k: written.append((d.prompt.prompt_id, k)),
+                          pool if target else None, _checked_against_7, budget=budget)  # fmt: skip
+        loop.run(iter(prompts))
+        return written, engine
+
+    drawn = {ShuffledEngine: 0, GpuLikeEngine: 0}
+    for seed in range(6):
+        plain, plain_engine = run(ShuffledEngine, seed)
+        filled, filled_engine = run(GpuLikeEngine, seed)
+        assert filled == plain  # the same prefixes, in input order
+        drawn[ShuffledEngine] += plain_engine.submitted
+        drawn[GpuLikeEngine] += filled_engine.submitted
+    assert drawn[GpuLikeEngine] > drawn[ShuffledEngine]  # the idle slots drew next samples
+    assert run(GpuLikeEngine, 0, target=None)[1].submitted == 12 * 6  # a fixed run draws its n, no more
+    # Under --budget-tokens nothing is drawn on speculation (the same run as an engine without free slots).
+    assert run(GpuLikeEngine, 0, budget=30)[1].submitted == run(ShuffledEngine, 0, budget=30)[1].submitted
+
+    # One prompt that never passes: with no other prompt to start, its whole budget goes in at once, not in
+    # rounds of 1, 2 and 3 samples.
+    lone = Prompt("p0", [{"role": "user", "content": "q0"}], {})
+    engine = GpuLikeEngine({("p0", i): "8" for i in range(6)}, 0)
+    SampleLoop(engine, Sampling(n=6, seed=0), 5, 1, lambda d, k: None, pool, _checked_against_7).run(iter([lone]))
+    assert engine.submissions == [6]
+
+
 def _budgeted(answers: dict, prompts: list[Prompt], budget: int | None, pool, seed: int = 0):
     engine = ShuffledEngine(answers, seed)
     written = []

@@ -25,18 +25,26 @@ def _prompts(count: int):
     return [Prompt(f"q{i}", [{"role": "user", "content": f"What is {i} + 3?"}], {}) for i in range(count)]
 
 
-def _draw(engine, prompts, on_prompt=None) -> dict:
-    """Every prompt's samples, as the sample loop decides and writes them (in input order)."""
+def _draw(engine, prompts, on_prompt=None, target=None) -> dict:
+    """Every prompt's samples, as the sample loop decides and writes them (in input order). With a target, the
+    samples are checked with the math verifier against the sum, in this process."""
+    from datafactory.checks.evaluate import EvalSpec, task_of_row
     from datafactory.engines.base import Sampling
     from datafactory.generate.sample_loop import SampleLoop
+    from tests.test_adaptive_logic import InlineChecks
 
     written: dict = {}
 
     def write(draws, kept):
         written[draws.prompt.prompt_id] = [draws.completions[i].text for i in range(kept)]
 
-    sampling = Sampling(n=3, temperature=0.9, max_tokens=32, seed=7)
-    SampleLoop(engine, sampling, 24, None, write, on_prompt=on_prompt).run(iter(prompts))
+    def task_of(draws, index):
+        gold = str(int(draws.prompt.prompt_id[1:]) + 3)
+        return task_of_row({"completion": draws.completions[index].text, "gold": gold}, "gold")
+
+    checks = InlineChecks(EvalSpec("math")) if target else None
+    sampling = Sampling(n=4 if target else 3, temperature=0.9, max_tokens=40 if target else 32, seed=7)
+    SampleLoop(engine, sampling, 24, target, write, checks, task_of, on_prompt=on_prompt).run(iter(prompts))
     assert list(written) == [p.prompt_id for p in prompts]  # input order
     return written
 
@@ -66,6 +74,36 @@ def test_samples_streamed_over_two_replicas_equal_one_local_engine(local_samples
         assert engine.stream_capacity() == 2 * OPTIONS["concurrency"]
     finally:
         engine.close()
+
+
+def test_adaptive_over_replicas_with_idle_slots_filled_equals_one_local_engine(monkeypatch):
+    """As on GPU replicas (Engine.idle_slots_free, forced here: the toy replicas run on CPU): at the end of the input
+    the idle slots draw undecided prompts' next samples ahead of time. The prompts keep the samples one local
+    engine keeps; the samples drawn ahead and not needed are cancelled across the replicas."""
+    from datafactory.engines.base import EngineOptions, engine_class
+    from datafactory.generate.sample_loop import SampleLoop
+
+    local = engine_class("transformers")(EngineOptions(**OPTIONS), seed=0)
+    try:
+        expected = _draw(local, _prompts(12), target=1)
+    finally:
+        local.close()
+    ahead, fill = [], SampleLoop._fill_idle
+
+    def counted_fill(loop, tickets):
+        before = sum(t.count for t in tickets)
+        fill(loop, tickets)
+        ahead.append(sum(t.count for t in tickets) - before)
+
+    monkeypatch.setattr(SampleLoop, "_fill_idle", counted_fill)
+    engine = _replicas()
+    engine.idle_slots_free = True
+    try:
+        assert _draw(engine, _prompts(12), target=1) == expected
+    finally:
+        engine.close()
+    assert sum(len(samples) for samples in expected.values()) < 12 * 4  # some prompts stopped early
+    assert sum(ahead) > 0  # samples were drawn ahead
 
 
 @pytest.mark.parametrize("how", ["actor", "process", "gone"])

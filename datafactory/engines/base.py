@@ -84,6 +84,9 @@ class Engine:
     """Subclasses set `name` and implement `generate`; `model_name` is what rows record in `model`."""
 
     name = "base"
+    # An idle slot of this engine's batch costs as much time as a busy one (a GPU decoding below its batch
+    # limit): the end of an adaptive run may fill such slots with samples that may prove unneeded (sample_loop).
+    idle_slots_free = False
 
     def __init__(self, options: EngineOptions):
         self.options = options

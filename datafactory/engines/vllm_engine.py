@@ -56,6 +56,7 @@ class VLLMEngine(Engine):
             self.llm = LLM(**kwargs)
         except Exception as err:  # vLLM raises many kinds; the user needs one line
             raise EngineError(f"vLLM could not start model {options.model!r}: {err}") from err
+        self.idle_slots_free = not current_platform.is_cpu()  # on a CPU, more sequences make each step slower
         self._requests: dict[str, tuple[Ticket, str]] = {}  # id outputs carry -> (ticket, id abort takes)
         self._samples = 0  # samples in flight
         self._ready: list[tuple[tuple[str, int], Completion]] = []

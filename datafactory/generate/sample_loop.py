@@ -12,8 +12,12 @@ Where the budget goes: a prompt starts with `target` samples in flight; each fai
 samples may be in flight (never more than the budget left), so an easy prompt costs about target/pass-rate
 samples and a hard one reaches its whole budget in a few rounds rather than one sample at a time. New prompts are
 admitted as room frees up, so the engine's batch stays full of a mix of first and later rounds until the input
-runs out; the last prompts' later rounds then run in a shrinking batch (measured in benchmarks/adaptive.py:
-drawing their whole budget at once to fill the idle slots cost 30% more tokens and saved no time on CPU).
+runs out; the last prompts' later rounds then run in a shrinking batch, each round waiting for its longest sample.
+Where an idle slot costs as much time as a busy one (Engine.idle_slots_free: a GPU, replicas on a cluster), those
+slots are filled at the end with the undecided prompts' next samples, the most-failed prompts first: rows are the
+same (a prompt keeps its prefix; samples past it are cancelled), the end comes sooner, and the tokens spent rise a
+little (benchmarks/cluster_schedule.py). On a CPU more sequences slow every step, so there the batch shrinks
+(benchmarks/adaptive.py: drawing the whole budget at once cost 30% more tokens and saved no time).
 """
 
 from __future__ import annotations
@@ -219,6 +223,8 @@ class SampleLoop:
             if draws.wanted():
                 self.hungry[prompt.prompt_id] = draws
         self._top_up(failed, room, tickets)
+        if exhausted and self.target is not None and self.budget is None and self.engine.idle_slots_free:
+            self._fill_idle(tickets)
         if tickets:
             self.engine.submit(tickets, self.sampling)
         return exhausted
@@ -231,6 +237,20 @@ class SampleLoop:
             if draws.wanted() == 0:
                 del self.hungry[draws.prompt.prompt_id]
         return room
+
+    def _fill_idle(self, tickets: list[Ticket]) -> None:
+        """No prompt is left to start: give the slots that would idle to the undecided prompts' next samples, one
+        each in turn, those with the most failures (the likeliest to need them) first."""
+        idle = self.engine.stream_capacity() - self.engine.in_flight - sum(t.count for t in tickets)
+        undecided = sorted((d for d in self.active.values() if d.issued < d.budget), key=_failures, reverse=True)
+        extra = Counter()
+        while idle > 0 and undecided:
+            for draws in undecided[:idle]:
+                extra[draws.prompt.prompt_id] += 1
+            idle -= min(idle, len(undecided))
+            undecided = [d for d in undecided if d.issued + extra[d.prompt.prompt_id] < d.budget]
+        for pid, count in extra.items():
+            self._issue(self.active[pid], count, tickets)
 
     def _issue(self, draws: PromptDraws, count: int, tickets: list[Ticket]) -> int:
         if count <= 0:

@@ -31,10 +31,12 @@ class EngineReplica:
     def __init__(self, engine, options: EngineOptions, seed: int):
         self.engine = (engine_class(engine) if isinstance(engine, str) else engine)(options, seed=seed)
 
-    def ready(self) -> int:
-        """What it runs at once (its stream capacity; for an engine that only batches, --concurrency)."""
+    def ready(self) -> tuple[int, bool]:
+        """What it runs at once (its stream capacity; for an engine that only batches, --concurrency), and
+        whether its idle slots cost nothing (Engine.idle_slots_free)."""
         capacity = getattr(self.engine, "stream_capacity", None)
-        return int(capacity()) if callable(capacity) else self.engine.options.concurrency
+        count = int(capacity()) if callable(capacity) else self.engine.options.concurrency
+        return count, bool(self.engine.idle_slots_free)
 
     def step(self, watch: tuple, cancels: list, tickets: list[Ticket], sampling: Sampling | None) -> list:
         """Cancel, start new samples, and return those that finished (waiting for one while any is in flight).
@@ -85,15 +87,16 @@ class RayReplicaEngine(Engine):
         )
         self.ray = ray
         actors = [actor.remote(engine, options, seed) for _ in range(max(1, replicas))]
-        capacities = []
+        answers = []
         for number, handle in enumerate(actors, 1):  # fail here, not mid-run, if one cannot start
             try:
-                capacities.append(ray.get(handle.ready.remote()))
+                answers.append(ray.get(handle.ready.remote()))
             except Exception as err:
                 for other in actors:
                     ray.kill(other, no_restart=True)
                 raise EngineError(f"engine replica {number} of {len(actors)} could not start: {_cause(err)}") from None
-        self.replicas = [_Replica(handle, capacity) for handle, capacity in zip(actors, capacities, strict=True)]
+        self.replicas = [_Replica(handle, capacity) for handle, (capacity, _) in zip(actors, answers, strict=True)]
+        self.idle_slots_free = all(free for _, free in answers)
         self.queue: deque[Ticket] = deque()  # samples not yet given to a replica
         self.sampling: Sampling | None = None
         self.ready: list = []
