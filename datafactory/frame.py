@@ -8,7 +8,7 @@ the library's users import the frame.
 
 from __future__ import annotations
 
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import replace
 
 from datafactory.io.outdir import OutputDir
@@ -37,8 +37,12 @@ def run(kind: StageKind, config, plan: Plan | None = None, **resources) -> dict:
         return _run_here(kind, config, plan, config.arguments(), **resources)
     remote = RemoteOutput(str(config.out), kind.name, kind.folders)
     remote.pull(config.overwrite, plan.inputs)
+    # A stage that resumes from its shards alone publishes them as it goes; an --overwrite publishes at its end,
+    # so that the finished run it replaces stays whole until then.
+    as_it_goes = not (kind.resumes_from or kind.restarts or config.overwrite)
     try:
-        manifest = _run_here(kind, replace(config, out=remote.local), plan, config.arguments(), **resources)
+        with remote.publishing_shards() if as_it_goes else nullcontext():
+            manifest = _run_here(kind, replace(config, out=remote.local), plan, config.arguments(), **resources)
     except BaseException:
         with suppress(Exception):  # what went wrong matters more; the working copy still holds it all
             remote.publish(finished=False)

@@ -1,7 +1,8 @@
 """Inputs and outputs on an object store (io/remote.py), against a real S3-compatible server (moto's server mode)
 on 127.0.0.1 reached through s3fs, as a user's `s3://` URLs are: the same rows as local folders; `SUCCESS`
 last; a finished output refused without --overwrite and replaced whole with it; an unfinished input refused; the
-lock; a stopped run resumed from the store by another machine (another cache)."""
+lock; a stopped run resumed from the store by another machine (another cache), and a generate whose machine was
+lost (kill -9) resumed from the shards it published while it ran."""
 
 from __future__ import annotations
 
@@ -170,6 +171,42 @@ def test_a_stopped_generate_is_resumed_from_the_store_by_another_machine(store, 
     assert sorted((key(r), r["completion"]) for r in rows_in(fs, out)) == sorted(
         (key(r), r["completion"]) for r in local_rows(tmp_path / "whole")
     )
+
+
+@pytest.mark.engine
+def test_a_generate_whose_machine_is_lost_resumes_from_the_shards_published_while_it_ran(store, tmp_path):
+    """kill -9 (the machine gone: no chance to publish at the end): the shards published while the run went on
+    are on the store; another machine's run resumes from them (the dead holder's lock is taken over here only
+    because it was a process of this machine) and the rows equal an uninterrupted local run's."""
+    base, env, fs = store
+    rows = [{"id": f"q{i}", "prompt": f"What is {i} + 3?"} for i in range(120)]
+    prompts = write_jsonl(tmp_path / "p.jsonl", rows)
+    args = ["generate", str(prompts), "-m", "toy", "--engine", "transformers", "-n", "2", "--max-tokens", "32",
+            "--dtype", "float32", "--shard-rows", "8"]  # fmt: skip
+    assert run_cli(*args, "-o", tmp_path / "whole").returncode == 0
+    out = f"{base}/samples"
+    process = subprocess.Popen([sys.executable, "-m", "datafactory", *args, "-o", out], env={**os.environ, **env},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    working = tmp_path / "cache" / "outputs"
+    while len(shards_in(fs, out)) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be stopped"
+        time.sleep(0.2)
+    written = len(list(working.glob("*/samples/part-*.parquet")))
+    os.killpg(process.pid, signal.SIGKILL)
+    assert written < 30, "the shards reached the store only once the run had written them all"
+    process.wait()
+    published = shards_in(fs, out)
+    assert len(published) >= 2 and len(published) < 30 and fs.exists(f"{out}/.datafactory/manifest.json")
+    assert not fs.exists(f"{out}/.datafactory/SUCCESS")
+
+    elsewhere = {**env, "DATAFACTORY_CACHE": str(tmp_path / "other-machine")}
+    result = run_cli(*args, "-o", out, env=elsewhere)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads(fs.cat(f"{out}/.datafactory/manifest.json"))
+    assert manifest["resumed"] and manifest["counts"]["prompts_already_done"] >= 8
+    key = lambda r: (r["prompt_id"], r["sample_index"], r["completion"])  # noqa: E731
+    assert sorted(map(key, rows_in(fs, out))) == sorted(map(key, local_rows(tmp_path / "whole")))
 
 
 def test_a_recipe_run_folder_on_a_store_is_refused_in_one_line(tmp_path):

@@ -6,7 +6,9 @@ files that changed are fetched again), and an output URL is written as a local w
 when the stage ends: each shard is one upload (an object appears whole or not at all), stale shards of an
 overwritten run are deleted, the manifest follows and `SUCCESS` comes last, so a reader that waits for
 `SUCCESS` never sees a mixed folder. A stage that stops publishes its finished shards and manifest without
-`SUCCESS`: the same command, on this machine or another, pulls them and resumes. The lock: a
+`SUCCESS`: the same command, on this machine or another, pulls them and resumes. A stage that resumes from its
+shards alone (generate) also publishes each shard within seconds of writing it, so a machine lost mid-run (no
+chance to publish) costs only its last seconds. The lock: a
 `.datafactory/lock` object naming its holder; a second run is refused while it is there, unless the holder is a
 process of this machine that is gone (kill -9).
 """
@@ -19,6 +21,8 @@ import json
 import os
 import shutil
 import socket
+import sys
+import threading
 from pathlib import Path
 
 from datafactory.errors import UsageError
@@ -29,6 +33,7 @@ META, SUCCESS, MANIFEST, LOCK = (
     ".datafactory/manifest.json",
     ".datafactory/lock",
 )
+PUBLISH_EVERY_S = 2.0  # how often a running stage's new shards are published (RemoteOutput.publishing_shards)
 
 
 def is_url(spec) -> bool:
@@ -158,6 +163,7 @@ class RemoteOutput:
         self.fs, self.root = _filesystem(self.url)
         self.local = cache_root() / "outputs" / _key(self.url) / Path(self.root).name
         self.locked = False
+        self.published: dict[str, tuple] = {}  # files the store holds as the working copy does: their local stat
 
     def pull(self, overwrite: bool, inputs: list[Path]) -> None:
         """Before the stage: refuse an output that holds one of the inputs; take the lock; refuse a finished output
@@ -189,6 +195,49 @@ class RemoteOutput:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             self.fs.get_file(info["name"], str(target))
+        if not overwrite:
+            self.published = {rel: _stat(self.local / rel) for rel in remote if rel not in (LOCK, SUCCESS)}
+
+    @contextlib.contextmanager
+    def publishing_shards(self):
+        """While the stage runs: every few seconds, the manifest (once) and then each new shard, in the order
+        written (shards are whole once they have their name, and never rewritten), so that the store always
+        holds what a resume needs. A store that does not answer is said once and tried again; the end's
+        publication reports it for good."""
+        stop = threading.Event()
+        worker = threading.Thread(target=self._keep_publishing, args=(stop,), name="publish-shards", daemon=True)
+        worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            worker.join()
+
+    def _keep_publishing(self, stop: threading.Event) -> None:
+        warned = False
+        while not stop.wait(PUBLISH_EVERY_S):
+            try:
+                self._publish_new_shards()
+            except Exception as err:
+                if not warned:
+                    print(f"warning: {self.url}: could not publish shards yet ({type(err).__name__}: {err}); "
+                          "trying again", file=sys.stderr)  # fmt: skip
+                    warned = True
+
+    def _publish_new_shards(self) -> None:
+        new = [path for path in sorted(self.local.glob("part-*.parquet")) if path.name not in self.published]
+        if not new or not (self.local / MANIFEST).is_file():
+            return
+        if MANIFEST not in self.published:  # the run's arguments: what a resume is checked against
+            self._put(MANIFEST)
+        for path in new:
+            self._put(path.name)
+
+    def _put(self, rel: str) -> None:
+        path = self.local / rel
+        signature = _stat(path)
+        self.fs.put_file(str(path), f"{self.root}/{rel}")
+        self.published[rel] = signature
 
     def publish(self, finished: bool) -> None:
         """After the stage: every file of the working copy, stale ones removed, the manifest next, `SUCCESS` last
@@ -209,8 +258,10 @@ class RemoteOutput:
                 if p.is_file() and ".tmp-" not in p.name and not p.name.endswith(".lock")
             }
             last = [MANIFEST, SUCCESS]
+            if MANIFEST in files and MANIFEST not in remote:  # first, too: shards without one resume nowhere
+                self.fs.put_file(str(files[MANIFEST]), f"{self.root}/{MANIFEST}")
             for rel, path in files.items():
-                if rel not in last:
+                if rel not in last and self.published.get(rel) != _stat(path):  # not published as it is now
                     self.fs.put_file(str(path), f"{self.root}/{rel}")
             for rel in remote.keys() - files.keys() - {LOCK}:
                 if _stage_file(rel, self.folders):  # a file of the user's in the folder stays, as in a local one
@@ -243,6 +294,15 @@ class RemoteOutput:
             self.locked = False
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm_file(f"{self.root}/{LOCK}")
+
+
+def _stat(path: Path) -> tuple:
+    """What tells a local file changed since it was published (rewritten files get a new mtime)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return ()
+    return info.st_size, info.st_mtime_ns
 
 
 def _stage_file(rel: str, folders: set[str]) -> bool:
