@@ -1,7 +1,7 @@
 """Inputs and outputs on an object store (io/remote.py), against a real S3-compatible server (moto's server mode)
 on 127.0.0.1 reached through s3fs, as a user's `s3://` URLs are: the same rows as local folders; `SUCCESS`
 last; a finished output refused without --overwrite and replaced whole with it; an unfinished input refused; the
-lock; a stopped run resumed from the store by another machine (another cache), and a generate whose machine was
+lock; report over the store's folders; a stopped run resumed from the store by another machine (another cache), and a generate whose machine was
 lost (kill -9) resumed from the shards it published while it ran."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def local_rows(folder) -> list[dict]:
 FILTER = ["--verifier", "math", "--rules", "default", "--workers", "1"]
 
 
-def test_filter_dedupe_mix_read_and_write_the_store_as_folders(store, tmp_path):
+def test_filter_dedupe_mix_read_and_write_the_store_as_folders(store, tmp_path, monkeypatch):
     base, env, fs = store
     samples(tmp_path / "s.jsonl")
     fs.put_file(str(tmp_path / "s.jsonl"), f"{base}/in/s.jsonl")
@@ -90,6 +90,22 @@ def test_filter_dedupe_mix_read_and_write_the_store_as_folders(store, tmp_path):
     assert rows_in(fs, f"{base}/kept") == local_rows(tmp_path / "kept") and local_rows(tmp_path / "kept")
     assert rows_in(fs, f"{base}/kept/.rejected") == local_rows(tmp_path / "kept" / ".rejected")
     assert rows_in(fs, f"{base}/sft/data") == local_rows(tmp_path / "sft" / "data")
+
+    # report reads the store's stage folders (found below the prefix, as below a run folder) as it reads local ones
+    result = run_cli("report", base, "-o", tmp_path / "report.html", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{base}/kept" in (tmp_path / "report.html").read_text()
+    from datafactory.report.collect import collect
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    remote_views = collect([base])
+    local_views = collect([tmp_path / "kept", tmp_path / "deduped", tmp_path / "sft"])
+
+    def seen(view):
+        return view.stage, view.label.split("/")[-1], view.funnel, view.reasons, view.pass_rates, view.group_counts
+
+    assert [seen(v) for v in remote_views] == [seen(v) for v in local_views] and len(local_views) == 3
 
 
 def test_a_finished_output_is_refused_then_replaced_whole_with_overwrite(store, tmp_path):

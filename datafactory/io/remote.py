@@ -91,14 +91,15 @@ def _stamp(info: dict) -> list:
     ]
 
 
-def fetch_input(url: str) -> Path:
+def fetch_input(url: str, hidden: bool = False) -> Path:
     """A local mirror of an input URL (a file, or a folder: its data files and the run records that say whether it
-    is finished; hidden folders such as `.rejected/` only when named). Files unchanged since the last fetch stay."""
+    is finished; hidden folders such as `.rejected/` only when named, or with `hidden`: a report reads them).
+    Files unchanged since the last fetch stay."""
     with _store(url, "read it"):
-        return _fetch(url)
+        return _fetch(url, hidden)
 
 
-def _fetch(url: str) -> Path:
+def _fetch(url: str, hidden: bool) -> Path:
     fs, root = _filesystem(url)
     listing = _listing(fs, root)
     if not listing:
@@ -107,7 +108,7 @@ def _fetch(url: str) -> Path:
     local = cache_root() / "inputs" / _key(url) / name
     stamps_path = local.parent / "stamps.json"
     stamps = json.loads(stamps_path.read_text()) if stamps_path.is_file() else {}
-    wanted = {rel: info for rel, info in listing.items() if _is_data(rel)}
+    wanted = {rel: info for rel, info in listing.items() if (hidden and rel != LOCK) or _is_data(rel)}
     if "" not in listing and local.is_dir():  # files gone from the store go from the mirror
         for old in [p for p in local.rglob("*") if p.is_file()]:
             if str(old.relative_to(local)) not in wanted:

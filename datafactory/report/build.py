@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from datafactory.io.remote import shown
 from datafactory.io.writer import atomic_write_bytes
 from datafactory.report import charts
 from datafactory.report.collect import StageView, collect
@@ -18,7 +19,7 @@ TEMPLATE = Path(__file__).with_name("template.html.jinja")
 
 def _metadata(view: StageView) -> list[tuple[str, str]]:
     manifest, arguments = view.manifest, view.manifest.get("arguments") or {}
-    rows = [("folder", str(view.path))]
+    rows = [("folder", shown(view.path))]  # a folder mirrored from a store by its URL
     for key in ("model", "engine", "verifier", "rules", "language", "on", "threshold", "ratio", "total", "seed"):
         if arguments.get(key) not in (None, "", []):
             rows.append((key, str(arguments[key])))

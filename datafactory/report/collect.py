@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from datafactory.errors import BadInput, UsageError
 from datafactory.io.outdir import MANIFEST
+from datafactory.io.remote import fetch_input, is_url, shown
 from datafactory.report.highlight import highlight
 from datafactory.stages import ORDER, PASS_RATES, STAGES, StageOutput
 
@@ -45,7 +46,7 @@ def find_stage_folders(paths: list[str]) -> list[Path]:
     """Stage folders (with `.datafactory/manifest.json`) named, or found up to three levels below a named run folder."""
     found: list[Path] = []
     for text in paths:
-        path = Path(text)
+        path = fetch_input(text, hidden=True) if is_url(text) else Path(text)  # a store's folder: its mirror
         if not path.exists():
             raise UsageError(f"{path}: no such file or directory")
         if (path / MANIFEST).is_file():
@@ -74,7 +75,8 @@ def collect(paths: list[str], per_group: int = 40, seed: int = 0) -> list[StageV
 
 
 def _label(folder: Path) -> str:
-    return f"{folder.parent.name}/{folder.name}" if folder.parent.name else folder.name
+    parts = shown(folder).rstrip("/").split("/")  # a mirrored folder by its URL's last two parts
+    return "/".join(part for part in parts[-2:] if part)
 
 
 def _view(folder: Path, stage: str, manifest: dict, per_group: int, seed: int) -> StageView:
