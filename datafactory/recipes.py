@@ -52,7 +52,7 @@ _RecipeLoader.yaml_implicit_resolvers = {
 }
 for _tag, _pattern, _first in [
     ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
+    ("int", r"^[-+]?[0-9]+$", "-+0123456789"),  # YAML 1.2's core schema: 010 is 10, not the float 10.0
     ("float", r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$",
      "-+.0123456789"),
 ]:  # fmt: skip
@@ -72,6 +72,18 @@ def _mapping_without_duplicates(loader: _RecipeLoader, node: yaml.MappingNode, d
 
 
 _RecipeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def _decimal_int(loader: _RecipeLoader, node: yaml.ScalarNode) -> int:
+    """A plain integer is decimal (YAML 1.2): 010 is 10, where YAML 1.1 reads an octal 8."""
+    text = loader.construct_scalar(node)
+    try:
+        return int(text, 10)
+    except ValueError:  # an explicit `!!int 0x1f`
+        return loader.construct_yaml_int(node)
+
+
+_RecipeLoader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
 
 
 def _yaml(text: str):

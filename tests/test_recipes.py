@@ -142,6 +142,10 @@ def test_set_reads_values_as_yaml_1_2(tmp_path):
     recipe = load_recipe(write(tmp_path, GOOD), ["mix.ratio=2:1", "dedupe.on=prompt", "generate.temperature=1e-1"])
     assert recipe.data["mix"]["ratio"] == "2:1" and recipe.data["dedupe"]["on"] == "prompt"
     assert recipe.data["generate"]["temperature"] == 0.1
+    # A leading zero is decimal, as YAML 1.2 has it (not octal, not a float): 010 is the integer 10.
+    recipe = load_recipe(write(tmp_path, GOOD), ["generate.n=010", "generate.seed=08"])
+    assert recipe.data["generate"]["n"] == 10 and type(recipe.data["generate"]["n"]) is int
+    assert recipe.data["generate"]["seed"] == 8 and type(recipe.data["generate"]["seed"]) is int
 
 
 def test_errors_name_the_key_where_the_recipe_sets_it():
