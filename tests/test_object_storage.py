@@ -95,6 +95,10 @@ def test_filter_dedupe_mix_read_and_write_the_store_as_folders(store, tmp_path, 
     result = run_cli("report", base, "-o", tmp_path / "report.html", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"{base}/kept" in (tmp_path / "report.html").read_text()
+    result = run_cli("report", f"{base}/in", "-o", tmp_path / "none.html", env=env)
+    assert result.returncode == 2 and result.stderr.strip() == (
+        f"error: {base}/in: no stage output here (no .datafactory/manifest.json in it or below it)"
+    )
     from datafactory.report.collect import collect
 
     for name, value in env.items():

@@ -54,7 +54,7 @@ def find_stage_folders(paths: list[str]) -> list[Path]:
             continue
         below = sorted(p.parent.parent for depth in ("*", "*/*", "*/*/*") for p in path.glob(f"{depth}/{MANIFEST}"))
         if not below:
-            raise UsageError(f"{path}: no stage output here (no .datafactory/manifest.json in it or below it)")
+            raise UsageError(f"{shown(path)}: no stage output here (no .datafactory/manifest.json in it or below it)")
         found.extend(below)
     return list(dict.fromkeys(found))
 
