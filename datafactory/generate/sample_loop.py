@@ -242,6 +242,8 @@ class SampleLoop:
         """No prompt is left to start: give the slots that would idle to the undecided prompts' next samples, one
         each in turn, those with the most failures (the likeliest to need them) first."""
         idle = self.engine.stream_capacity() - self.engine.in_flight - sum(t.count for t in tickets)
+        if idle <= 0:
+            return
         undecided = sorted((d for d in self.active.values() if d.issued < d.budget), key=_failures, reverse=True)
         extra = Counter()
         while idle > 0 and undecided:
