@@ -2,15 +2,18 @@
 on 127.0.0.1 reached through s3fs, as a user's `s3://` URLs are: the same rows as local folders; `SUCCESS`
 last; a finished output refused without --overwrite and replaced whole with it; an unfinished input refused; the
 lock; report over the store's folders; a stopped run resumed from the store by another machine (another cache), and a generate whose machine was
-lost (kill -9) resumed from the shards it published while it ran."""
+lost (kill -9) resumed from the shards it published while it ran; a store that stops answering mid-run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -18,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import run_cli, write_jsonl
+from tests.conftest import free_port, run_cli, write_jsonl
 
 BUCKET = "datafactory-test"
 
@@ -227,6 +230,91 @@ def test_a_generate_whose_machine_is_lost_resumes_from_the_shards_published_whil
     assert manifest["resumed"] and manifest["counts"]["prompts_already_done"] >= 8
     key = lambda r: (r["prompt_id"], r["sample_index"], r["completion"])  # noqa: E731
     assert sorted(map(key, rows_in(fs, out))) == sorted(map(key, local_rows(tmp_path / "whole")))
+
+
+class Gate:
+    """A TCP forwarder in front of the S3 server: `close()` makes the store stop answering (connections refused,
+    those open cut), `open()` brings it back with what it holds unchanged (an outage, not a loss)."""
+
+    def __init__(self, endpoint: str):
+        self.target = int(endpoint.rsplit(":", 1)[1])
+        self.port, self.connections = free_port(), []
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.open()
+
+    def open(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def _accept(self, listener) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept; a close alone may leave it listening
+        self.listener.close()
+        for end in self.connections:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+        self.connections = []
+
+
+@pytest.mark.engine
+def test_a_store_that_stops_answering_mid_run_costs_nothing(store, tmp_path):
+    """The store goes away while generate runs: one warning, generation goes on; the end's publication fails in one
+    line naming the working copy, which holds every shard; once the store is back, the same command publishes
+    them and finishes, without drawing a sample again."""
+    base, env, fs = store
+    gate = Gate(env["AWS_ENDPOINT_URL"])
+    env = {**env, "AWS_ENDPOINT_URL": gate.url, "FSSPEC_S3_ENDPOINT_URL": gate.url}
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": f"q{i}", "prompt": f"What is {i} + 3?"} for i in range(120)])
+    args = ["generate", str(prompts), "-m", "toy", "--engine", "transformers", "-n", "2", "--max-tokens", "32",
+            "--dtype", "float32", "--shard-rows", "8", "-o", f"{base}/samples"]  # fmt: skip
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as handle:
+        process = subprocess.Popen([sys.executable, "-m", "datafactory", *args], env={**os.environ, **env},
+                                   stdout=subprocess.DEVNULL, stderr=handle)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not shards_in(fs, f"{base}/samples") and time.monotonic() < deadline:
+        assert process.poll() is None, err.read_text()[-3000:]
+        time.sleep(0.2)
+    gate.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", gate.port), timeout=5)
+    assert process.wait(timeout=600) == 2
+    lines = err.read_text().strip().splitlines()
+    warnings = [line for line in lines if line.startswith("warning:")]
+    assert len(warnings) == 1 and "could not publish shards yet" in warnings[0], lines
+    assert lines[-1].startswith(f"error: {base}/samples: could not publish the output (it is whole in "), lines[-1]
+    assert "Traceback" not in err.read_text()
+    working = next((tmp_path / "cache" / "outputs").glob("*/samples"))
+    assert len(list(working.glob("part-*.parquet"))) == 30
+    assert len(shards_in(fs, f"{base}/samples")) < 30 and not fs.exists(f"{base}/samples/.datafactory/SUCCESS")
+
+    gate.open()
+    result = run_cli(*args, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    fs.invalidate_cache()
+    manifest = json.loads(fs.cat(f"{base}/samples/.datafactory/manifest.json"))
+    assert manifest["counts"]["prompts_already_done"] == 120 and fs.exists(f"{base}/samples/.datafactory/SUCCESS")
+    assert rows_in(fs, f"{base}/samples") == local_rows(working) and len(local_rows(working)) == 240
 
 
 def test_a_recipe_run_folder_on_a_store_is_refused_in_one_line(tmp_path):

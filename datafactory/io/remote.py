@@ -21,10 +21,10 @@ import json
 import os
 import shutil
 import socket
-import sys
 import threading
 from pathlib import Path
 
+from datafactory.engine_logs import TERMINAL
 from datafactory.errors import UsageError
 
 META, SUCCESS, MANIFEST, LOCK = (
@@ -220,9 +220,9 @@ class RemoteOutput:
             try:
                 self._publish_new_shards()
             except Exception as err:
-                if not warned:
+                if not warned:  # on the terminal, not in the engine's log (engine_logs.TERMINAL)
                     print(f"warning: {self.url}: could not publish shards yet ({type(err).__name__}: {err}); "
-                          "trying again", file=sys.stderr)  # fmt: skip
+                          "trying again", file=TERMINAL, flush=True)  # fmt: skip
                     warned = True
 
     def _publish_new_shards(self) -> None:
@@ -270,8 +270,11 @@ class RemoteOutput:
             for rel in last:
                 if rel in files and (finished or rel != SUCCESS):
                     self.fs.put_file(str(files[rel]), f"{self.root}/{rel}")
-        finally:
-            self.release()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first failure is the one to report
+                self.release()
+            raise
+        self.release()
 
     def _lock(self, remote: dict) -> None:
         path = f"{self.root}/{LOCK}"
