@@ -1,8 +1,9 @@
 """Inputs and outputs on an object store (io/remote.py), against a real S3-compatible server (moto's server mode)
 on 127.0.0.1 reached through s3fs, as a user's `s3://` URLs are: the same rows as local folders; `SUCCESS`
 last; a finished output refused without --overwrite and replaced whole with it; an unfinished input refused; the
-lock; report over the store's folders; a stopped run resumed from the store by another machine (another cache), and a generate whose machine was
-lost (kill -9) resumed from the shards it published while it ran; a store that stops answering mid-run."""
+lock; report over the store's folders; a stopped run resumed from the store by another machine (another cache);
+a generate whose machine was lost (kill -9) resumed from the shards it published while it ran; a store that
+stops answering mid-run."""
 
 from __future__ import annotations
 
