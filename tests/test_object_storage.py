@@ -309,6 +309,12 @@ def test_a_store_that_stops_answering_mid_run_costs_nothing(store, tmp_path):
     assert len(list(working.glob("part-*.parquet"))) == 30
     assert len(shards_in(fs, f"{base}/samples")) < 30 and not fs.exists(f"{base}/samples/.datafactory/SUCCESS")
 
+    result = run_cli(*args, env=env)  # still away: refused in one line before anything starts, nothing touched
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
+    assert lines[0].startswith(f"error: {base}/samples: could not read or write there (EndpointConnectionError")
+    assert len(list(working.glob("part-*.parquet"))) == 30
+
     gate.open()
     result = run_cli(*args, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
