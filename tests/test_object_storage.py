@@ -115,6 +115,14 @@ def test_filter_dedupe_mix_read_and_write_the_store_as_folders(store, tmp_path, 
 
     assert [seen(v) for v in remote_views] == [seen(v) for v in local_views] and len(local_views) == 3
 
+    # A stage reading the folder a report mirrored leaves the report's hidden files alone (nothing fetched twice).
+    from datafactory.io.remote import fetch_input
+
+    mirror = fetch_input(f"{base}/kept", hidden=True)
+    hidden = {p: p.stat().st_mtime_ns for p in (mirror / ".rejected").glob("part-*.parquet")}
+    assert hidden and fetch_input(f"{base}/kept") == mirror
+    assert {p: p.stat().st_mtime_ns for p in (mirror / ".rejected").glob("part-*.parquet")} == hidden
+
 
 def test_a_finished_output_is_refused_then_replaced_whole_with_overwrite(store, tmp_path):
     base, env, fs = store

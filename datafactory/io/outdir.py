@@ -19,7 +19,7 @@ from pathlib import Path
 from datafactory import __version__
 from datafactory.errors import UsageError
 from datafactory.io.remote import shown
-from datafactory.io.writer import SHARD_PATTERN, ShardInfo, atomic_write_bytes, sha256_file
+from datafactory.io.writer import SHARD_PATTERN, ShardInfo, atomic_write_bytes, fingerprint, sha256_file
 
 META = ".datafactory"  # the run's own records, hidden from readers of the rows
 MANIFEST = f"{META}/manifest.json"
@@ -258,14 +258,6 @@ def _shard_entry(path: Path, sub: str | None = None, known: dict | None = None) 
     digest = (known or {}).get(str(path)) or sha256_file(path)
     info = ShardInfo(name, pq.ParquetFile(path).metadata.num_rows, digest)
     return {"name": info.name, "rows": info.rows, "sha256": info.sha256}
-
-
-def fingerprint(path: Path) -> list[int]:
-    """Size and modification time of an input (all its files, for a folder): cheap to take at every start, and
-    enough to notice an input replaced between a stopped run and its resume."""
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    stats = [p.stat() for p in files]
-    return [len(stats), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)]
 
 
 def input_digest(path: Path) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from datafactory.engine_logs import TERMINAL
 from datafactory.errors import UsageError
+from datafactory.io.writer import SHARD_PATTERN, fingerprint
 
 META, SUCCESS, MANIFEST, LOCK = (
     ".datafactory",
@@ -111,7 +112,8 @@ def _fetch(url: str, hidden: bool) -> Path:
     wanted = {rel: info for rel, info in listing.items() if (hidden and rel != LOCK) or _is_data(rel)}
     if "" not in listing and local.is_dir():  # files gone from the store go from the mirror
         for old in [p for p in local.rglob("*") if p.is_file()]:
-            if str(old.relative_to(local)) not in wanted:
+            rel = str(old.relative_to(local))
+            if rel not in wanted and (hidden or _is_data(rel)):  # another call's hidden files are not ours to drop
                 old.unlink()
     for rel, info in wanted.items():
         target = local / rel if rel else local
@@ -197,7 +199,7 @@ class RemoteOutput:
             target.parent.mkdir(parents=True, exist_ok=True)
             self.fs.get_file(info["name"], str(target))
         if not overwrite:
-            self.published = {rel: _stat(self.local / rel) for rel in remote if rel not in (LOCK, SUCCESS)}
+            self.published = {rel: fingerprint(self.local / rel) for rel in remote if rel not in (LOCK, SUCCESS)}
 
     @contextlib.contextmanager
     def publishing_shards(self):
@@ -226,7 +228,7 @@ class RemoteOutput:
                     warned = True
 
     def _publish_new_shards(self) -> None:
-        new = [path for path in sorted(self.local.glob("part-*.parquet")) if path.name not in self.published]
+        new = [path for path in sorted(self.local.glob(SHARD_PATTERN)) if path.name not in self.published]
         if not new or not (self.local / MANIFEST).is_file():
             return
         if MANIFEST not in self.published:  # the run's arguments: what a resume is checked against
@@ -236,7 +238,7 @@ class RemoteOutput:
 
     def _put(self, rel: str) -> None:
         path = self.local / rel
-        signature = _stat(path)
+        signature = fingerprint(path)
         self.fs.put_file(str(path), f"{self.root}/{rel}")
         self.published[rel] = signature
 
@@ -262,7 +264,7 @@ class RemoteOutput:
             if MANIFEST in files and MANIFEST not in remote:  # first, too: shards without one resume nowhere
                 self.fs.put_file(str(files[MANIFEST]), f"{self.root}/{MANIFEST}")
             for rel, path in files.items():
-                if rel not in last and self.published.get(rel) != _stat(path):  # not published as it is now
+                if rel not in last and self.published.get(rel) != fingerprint(path):  # not published as it is now
                     self.fs.put_file(str(path), f"{self.root}/{rel}")
             for rel in remote.keys() - files.keys() - {LOCK}:
                 if _stage_file(rel, self.folders):  # a file of the user's in the folder stays, as in a local one
@@ -298,15 +300,6 @@ class RemoteOutput:
             self.locked = False
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm_file(f"{self.root}/{LOCK}")
-
-
-def _stat(path: Path) -> tuple:
-    """What tells a local file changed since it was published (rewritten files get a new mtime)."""
-    try:
-        info = path.stat()
-    except OSError:
-        return ()
-    return info.st_size, info.st_mtime_ns
 
 
 def _stage_file(rel: str, folders: set[str]) -> bool:

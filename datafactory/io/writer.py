@@ -41,6 +41,14 @@ def sha256_file(path: Path) -> str:
     return _DIGESTS[key]
 
 
+def fingerprint(path: Path) -> list[int]:
+    """Size and modification time of an input or a published file (all its files, for a folder): cheap to take at every start, and
+    enough to notice an input replaced between a stopped run and its resume."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    stats = [p.stat() for p in files]
+    return [len(stats), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)]
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary name and a rename, so readers see all or nothing."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
