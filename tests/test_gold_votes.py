@@ -33,7 +33,7 @@ from datafactory.engines.base import Sampling
 from datafactory.generate.sample_loop import SampleLoop
 from datafactory.prompts import Prompt
 from tests.conftest import run_cli, write_jsonl
-from tests.test_adaptive_logic import ShuffledEngine
+from tests.test_adaptive_logic import GpuLikeEngine, ShuffledEngine
 
 EQUAL = MathEquality()
 
@@ -238,8 +238,8 @@ def test_voting_while_sampling_labels_exactly_as_a_vote_on_the_whole_budget(seed
         assert early.agrees(options) and EQUAL.same(early.top, whole.top), (answers, kept)
 
 
-def _vote_stream(answers: dict, prompts: list[Prompt], order_seed: int, pool: WorkerPool):
-    engine = ShuffledEngine(answers, order_seed)
+def _vote_stream(answers: dict, prompts: list[Prompt], order_seed: int, pool: WorkerPool, engine_class):
+    engine = engine_class(answers, order_seed)
     written = []
     vote = PrefixVote(GoldOptions("majority"), EQUAL.same, 1, 8)
 
@@ -256,7 +256,9 @@ def _vote_stream(answers: dict, prompts: list[Prompt], order_seed: int, pool: Wo
     return written, tally_
 
 
-def test_prompts_without_gold_sample_until_their_answers_agree_whatever_the_completion_order():
+@pytest.mark.parametrize("engine_class", [ShuffledEngine, GpuLikeEngine], ids=["shrinking-end", "idle-slots-filled"])
+def test_prompts_without_gold_sample_until_their_answers_agree_whatever_the_completion_order(engine_class):
+    """Also where the end's idle slots draw samples ahead (GpuLikeEngine): a vote still keeps its prefix."""
     rng = random.Random(3)
     prompts = [Prompt(f"p{i}", [{"role": "user", "content": f"q{i}"}], {"answer": "7" if i % 2 else None})
                for i in range(10)]  # fmt: skip
@@ -272,7 +274,7 @@ def test_prompts_without_gold_sample_until_their_answers_agree_whatever_the_comp
             expected.append((p.prompt_id, next((i + 1 for i, a in enumerate(drawn) if float(a) == 7), 8)))
             reached += any(float(a) == 7 for a in drawn)
     with WorkerPool(EvalSpec("math"), workers=1, timeout=20) as pool:
-        runs = [_vote_stream(answers, prompts, seed, pool) for seed in range(3)]
+        runs = [_vote_stream(answers, prompts, seed, pool, engine_class) for seed in range(3)]
     for written, counted in runs:
         assert written == expected
         assert counted.prompts_reaching_target == reached  # a voted prompt reaches its target with a consensus
