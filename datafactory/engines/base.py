@@ -86,6 +86,7 @@ class Engine:
     name = "base"
     # An idle slot of this engine's batch costs as much time as a busy one (a GPU decoding below its batch
     # limit): the end of an adaptive run may fill such slots with samples that may prove unneeded (sample_loop).
+    # Only an engine that says how many it has (`stream_capacity()`) may set it.
     idle_slots_free = False
 
     def __init__(self, options: EngineOptions):
